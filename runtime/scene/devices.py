@@ -1,0 +1,154 @@
+"""Load and validate ``devices.yaml`` into :class:`~runtime.scene.model.Devices`."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+from runtime.scene.errors import SceneError
+from runtime.scene.fields import Doc, Path_
+from runtime.scene.model import (
+    DATA_TYPES,
+    DEVICE_TABLES,
+    WORD_ORDERS,
+    DevicePoint,
+    Devices,
+    DeviceSpec,
+    Scene,
+)
+from runtime.scene.units import unit_problem
+from runtime.scene.yaml_located import load_located
+
+DEVICES_FORMAT = "twinstage.devices/1"
+_DEVICE_KEYS = {
+    "id", "name", "host", "port", "unit_id", "word_order", "poll_period_ms", "timeout_ms", "points",
+}
+_POINT_KEYS = {"point", "table", "address", "type", "unit", "scale", "offset", "writable", "min", "max"}
+_BIT_TABLES = ("coil", "discrete")
+_WRITABLE_TABLES = ("holding", "coil")
+_MAX_ADDRESS = 65535
+
+
+def load_devices(path: str | Path, scene: Scene | None = None) -> Devices:
+    """Read and validate a devices file; with ``scene``, every point must be declared there."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "devices.yaml"
+    data, lines = load_located(path)
+    doc = Doc(path, lines)
+    root = doc.mapping(data, ())
+    doc.only_keys(root, (), {"format", "devices"})
+    fmt = doc.string(root, (), "format")
+    if fmt != DEVICES_FORMAT:
+        raise doc.fail(("format",), f"unsupported format {fmt!r}; expected {DEVICES_FORMAT!r}")
+    devices: list[DeviceSpec] = []
+    owners: dict[str, str] = {}
+    endpoints: dict[tuple[str, int, int], str] = {}
+    for i, raw in enumerate(doc.sequence(doc.required(root, (), "devices"), ("devices",))):
+        at: Path_ = ("devices", i)
+        device = _device(doc, doc.mapping(raw, at), at, scene)
+        if any(d.id == device.id for d in devices):
+            raise doc.fail(at + ("id",), f"duplicate device id {device.id!r}")
+        key = (device.host, device.port, device.unit_id)
+        if key in endpoints:
+            raise doc.fail(at + ("port",), f"{device.host}:{device.port} unit {device.unit_id} is already device {endpoints[key]}")
+        endpoints[key] = device.id
+        for j, p in enumerate(device.points):
+            if p.point in owners:
+                raise doc.fail(at + ("points", j, "point"), f"point {p.point} is already mapped by device {owners[p.point]}")
+            owners[p.point] = device.id
+        devices.append(device)
+    return Devices(path=path, devices=tuple(devices))
+
+
+def _device(doc: Doc, raw: dict[str, Any], at: Path_, scene: Scene | None) -> DeviceSpec:
+    doc.only_keys(raw, at, _DEVICE_KEYS)
+    ident = doc.string(raw, at, "id")
+    host = doc.string(raw, at, "host")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost" and not host.replace("-", "").replace(".", "").isalnum():
+            raise doc.fail(at + ("host",), f"host {host!r} is neither an IP address nor a host name") from None
+    points = tuple(
+        _point(doc, p, at + ("points", j), scene)
+        for j, p in enumerate(doc.sequence(doc.required(raw, at, "points"), at + ("points",)))
+    )
+    _check_overlaps(doc, points, at)
+    return DeviceSpec(
+        id=ident,
+        name=doc.string(raw, at, "name", default=ident),
+        host=host,
+        port=doc.integer(raw, at, "port", lo=1, hi=65535),
+        unit_id=doc.integer(raw, at, "unit_id", default=1, lo=0, hi=255),
+        word_order=doc.choice(raw, at, "word_order", WORD_ORDERS, default="big"),
+        poll_period_ms=doc.integer(raw, at, "poll_period_ms", default=1000, lo=10, hi=3_600_000),
+        timeout_ms=doc.integer(raw, at, "timeout_ms", default=1000, lo=10, hi=60_000),
+        points=points,
+        line=doc.line(at) or 0,
+    )
+
+
+def _point(doc: Doc, raw: Any, at: Path_, scene: Scene | None) -> DevicePoint:
+    spec = doc.mapping(raw, at)
+    doc.only_keys(spec, at, _POINT_KEYS)
+    point = doc.string(spec, at, "point")
+    if "/" not in point:
+        raise doc.fail(at + ("point",), f"point {point!r} must be <entity>/<point>, e.g. P-101/speed_rpm")
+    unit = doc.string(spec, at, "unit")
+    problem = unit_problem(point.split("/", 1)[1], unit)
+    if problem:
+        raise doc.fail(at + ("unit",), problem)
+    if scene is not None:
+        try:
+            declared = scene.point(point)
+        except KeyError:
+            raise doc.fail(at + ("point",), f"point {point!r} is not declared in {scene.path / 'scene.yaml'}") from None
+        if declared.unit != unit:
+            raise doc.fail(at + ("unit",), f"unit {unit!r} differs from the scene's {declared.unit!r} for {point}")
+    table = doc.choice(spec, at, "table", DEVICE_TABLES)
+    dtype = doc.choice(spec, at, "type", DATA_TYPES)
+    if (table in _BIT_TABLES) != (dtype == "bool"):
+        raise doc.fail(at + ("type",), f"table {table!r} holds {'bits: use type bool' if table in _BIT_TABLES else 'registers: bool lives in coil or discrete'}")
+    writable = doc.boolean(spec, at, "writable", False)
+    if writable and table not in _WRITABLE_TABLES:
+        raise doc.fail(at + ("writable",), f"table {table!r} is read-only in Modbus; writable points live in holding or coil")
+    lo = doc.number(spec, at, "min") if "min" in spec else None
+    hi = doc.number(spec, at, "max") if "max" in spec else None
+    if lo is not None and hi is not None and lo > hi:
+        raise doc.fail(at + ("min",), f"min {lo} is above max {hi}")
+    scale = doc.number(spec, at, "scale", default=1.0)
+    if scale == 0:
+        raise doc.fail(at + ("scale",), "scale must not be 0")
+    address = doc.integer(spec, at, "address", lo=0, hi=_MAX_ADDRESS)
+    result = DevicePoint(
+        point=point,
+        table=table,
+        address=address,
+        type=dtype,
+        unit=unit,
+        scale=scale,
+        offset=doc.number(spec, at, "offset", default=0.0),
+        writable=writable,
+        min=lo,
+        max=hi,
+        line=doc.line(at) or 0,
+    )
+    if address + result.register_count - 1 > _MAX_ADDRESS:
+        raise doc.fail(at + ("address",), "point runs past the last Modbus address 65535")
+    return result
+
+
+def _check_overlaps(doc: Doc, points: tuple[DevicePoint, ...], at: Path_) -> None:
+    used: dict[tuple[str, int], int] = {}
+    for j, p in enumerate(points):
+        for k in range(p.register_count):
+            slot = (p.table, p.address + k)
+            if slot in used:
+                other = points[used[slot]].point
+                raise doc.fail(at + ("points", j, "address"), f"{p.table} address {p.address + k} is already used by {other}")
+            used[slot] = j
+
+
+__all__ = ["DEVICES_FORMAT", "SceneError", "load_devices"]

@@ -1,0 +1,282 @@
+"""Load and validate ``scene.yaml`` into a :class:`~runtime.scene.model.Scene`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from runtime.scene.components import (
+    COMPONENT_FIELDS,
+    MODEL_FILE_SUFFIXES,
+    PROCEDURAL_MODELS,
+    Field,
+)
+from runtime.scene.errors import SceneError
+from runtime.scene.fields import Doc, Path_
+from runtime.scene.model import ASSET_TYPES, POINT_KINDS, Connection, Entity, PointSpec, Scene
+from runtime.scene.units import unit_problem
+from runtime.scene.yaml_located import load_located
+
+SCENE_FORMAT = "twinstage.scene/1"
+ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*$")
+POINT_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+_ENTITY_KEYS = {"id", "type", "name", "transform", "model", "points", "description"}
+
+
+def resolve_scene_dir(scene: str | Path) -> Path:
+    """Accept a scene folder, a ``scene.yaml`` path, or the name of a bundled scene."""
+    from runtime import SCENES_DIR
+
+    candidate = Path(scene)
+    if candidate.is_file():
+        return candidate.parent
+    if candidate.is_dir():
+        return candidate
+    bundled = SCENES_DIR / str(scene)
+    if bundled.is_dir():
+        return bundled
+    raise SceneError(candidate, None, "", "no such scene folder or file")
+
+
+def load_scene(scene: str | Path) -> Scene:
+    """Read, validate and build a scene. Raises SceneError naming file, line and key."""
+    folder = resolve_scene_dir(scene)
+    path = Path(scene) if Path(scene).is_file() else folder / "scene.yaml"
+    data, lines = load_located(path)
+    doc = Doc(path, lines)
+    root = doc.mapping(data, ())
+    doc.only_keys(root, (), {"format", "name", "description", "entities", "connections"})
+    fmt = doc.string(root, (), "format")
+    if fmt != SCENE_FORMAT:
+        raise doc.fail(("format",), f"unsupported format {fmt!r}; expected {SCENE_FORMAT!r}")
+    name = doc.string(root, (), "name")
+    description = str(root.get("description") or "").strip()
+
+    raw_entities = doc.sequence(doc.required(root, (), "entities"), ("entities",))
+    seen: dict[str, Path_] = {}
+    entities: list[Entity] = []
+    for i, raw in enumerate(raw_entities):
+        at: Path_ = ("entities", i)
+        entity = _entity(doc, doc.mapping(raw, at), at, folder)
+        _claim_id(doc, seen, entity.id, at + ("id",))
+        entities.append(entity)
+
+    connections: list[Connection] = []
+    raw_connections = doc.sequence(root.get("connections") or [], ("connections",))
+    for i, raw in enumerate(raw_connections):
+        at = ("connections", i)
+        conn = _connection(doc, doc.mapping(raw, at), at)
+        _claim_id(doc, seen, conn.id, at + ("id",))
+        for end, ref in (("from", conn.source), ("to", conn.target)):
+            if ref not in seen or seen[ref][0] != "entities":
+                raise doc.fail(at + (end,), f"connection {conn.id} refers to missing entity {ref!r}")
+        connections.append(conn)
+        entities.append(_pipe_entity(conn, entities))
+
+    points = tuple(p for e in entities for p in e.points)
+    _check_references(doc, entities, points)
+    return Scene(
+        path=folder,
+        name=name,
+        description=description,
+        entities=tuple(entities),
+        connections=tuple(connections),
+        points=points,
+    )
+
+
+def _claim_id(doc: Doc, seen: dict[str, Path_], ident: str, at: Path_) -> None:
+    if ident in seen:
+        first = doc.line(seen[ident])
+        raise doc.fail(at, f"duplicate id {ident!r} (first used on line {first})")
+    seen[ident] = at[:-1]
+
+
+def _entity(doc: Doc, raw: dict[str, Any], at: Path_, folder: Path) -> Entity:
+    ident = doc.string(raw, at, "id")
+    if not ID_PATTERN.match(ident):
+        raise doc.fail(at + ("id",), f"id {ident!r} must look like P-101 or T_201 (letters, digits, -, _)")
+    kind = doc.string(raw, at, "type")
+    if kind not in ASSET_TYPES or kind == "pipe":
+        options = ", ".join(t for t in ASSET_TYPES if t != "pipe")
+        raise doc.fail(at + ("type",), f"unknown asset type {kind!r} (known: {options}; pipes go under connections)")
+    doc.only_keys(raw, at, _ENTITY_KEYS | {kind})
+    for other in ASSET_TYPES:
+        if other != kind and other in raw:
+            raise doc.fail(at + (other,), f"a {kind} cannot have a {other!r} block")
+
+    transform = doc.mapping(raw.get("transform") or {}, at + ("transform",))
+    doc.only_keys(transform, at + ("transform",), {"position_m", "heading_deg"})
+    position = doc.vector(transform.get("position_m", [0, 0, 0]), at + ("transform", "position_m"), 3)
+    heading = doc.number(transform, at + ("transform",), "heading_deg", default=0.0)
+
+    procedural, model_file = _model(doc, raw.get("model"), at + ("model",), folder, kind)
+    params = _params(doc, raw.get(kind) or {}, at + (kind,), COMPONENT_FIELDS[kind])
+    points = tuple(
+        _point(doc, ident, p, at + ("points", j))
+        for j, p in enumerate(doc.sequence(raw.get("points") or [], at + ("points",)))
+    )
+    names = [p.name for p in points]
+    for j, n in enumerate(names):
+        if n in names[:j]:
+            raise doc.fail(at + ("points", j, "name"), f"point {ident}/{n} is declared twice")
+    return Entity(
+        id=ident,
+        type=kind,
+        name=doc.string(raw, at, "name", default=ident),
+        position_m=position,  # type: ignore[arg-type]
+        heading_deg=heading,
+        model_procedural=procedural,
+        model_file=model_file,
+        params=params,
+        points=points,
+        line=doc.line(at) or 0,
+    )
+
+
+def _model(doc: Doc, raw: Any, at: Path_, folder: Path, kind: str) -> tuple[str | None, Path | None]:
+    if raw is None:
+        return (kind if kind in PROCEDURAL_MODELS else "cabinet"), None
+    model = doc.mapping(raw, at)
+    doc.only_keys(model, at, {"procedural", "file"})
+    if ("procedural" in model) == ("file" in model):
+        raise doc.fail(at, "give exactly one of 'procedural: <name>' or 'file: <path>'")
+    if "procedural" in model:
+        name = doc.choice(model, at, "procedural", PROCEDURAL_MODELS)
+        return name, None
+    rel = doc.string(model, at, "file")
+    path = (folder / rel).resolve()
+    if path.suffix.lower() not in MODEL_FILE_SUFFIXES:
+        raise doc.fail(at + ("file",), f"model file must be one of {', '.join(MODEL_FILE_SUFFIXES)}")
+    if not path.is_file():
+        raise doc.fail(at + ("file",), f"model file not found: {path}")
+    return None, path
+
+
+def _params(doc: Doc, raw: Any, at: Path_, fields: dict[str, Field]) -> dict[str, Any]:
+    block = doc.mapping(raw, at)
+    doc.only_keys(block, at, set(fields))
+    out: dict[str, Any] = {}
+    for key, spec in fields.items():
+        if key not in block:
+            if spec.required:
+                raise doc.fail(at, f"missing required key {key!r} ({spec.help})")
+            out[key] = spec.default
+            continue
+        value = block[key]
+        where = at + (key,)
+        if spec.kind in ("pos", "num", "nonneg"):
+            out[key] = doc.as_number(value, where, positive=spec.kind == "pos",
+                                     minimum=0.0 if spec.kind == "nonneg" else None)
+        elif spec.kind == "bool":
+            out[key] = doc.boolean(block, at, key, False)
+        elif spec.kind == "range":
+            lo, hi = doc.vector(value, where, 2)
+            if not lo < hi:
+                raise doc.fail(where, f"range low must be below high, got [{lo}, {hi}]")
+            out[key] = (lo, hi)
+        elif spec.kind.startswith("choice:"):
+            out[key] = doc.choice(block, at, key, tuple(spec.kind[7:].split("|")))
+        else:  # entity:<type> or point: references are checked once all entities are known
+            out[key] = doc.string(block, at, key)
+    return out
+
+
+def _point(doc: Doc, entity_id: str, raw: Any, at: Path_) -> PointSpec:
+    spec = doc.mapping(raw, at)
+    doc.only_keys(spec, at, {"name", "unit", "kind", "states"})
+    name = doc.string(spec, at, "name")
+    if not POINT_NAME_PATTERN.match(name):
+        raise doc.fail(at + ("name",), f"point name {name!r} must be lower_snake_case with its unit suffix")
+    unit = spec.get("unit")
+    if not isinstance(unit, str):
+        raise doc.fail(at + ("unit",) if "unit" in spec else at, f"point {name!r} needs a unit as text, e.g. unit: m")
+    problem = unit_problem(name, unit)
+    if problem:
+        raise doc.fail(at + ("unit",), problem)
+    kind = doc.choice(spec, at, "kind", POINT_KINDS)
+    states: tuple[str, ...] = ()
+    if unit == "enum":
+        raw_states = doc.sequence(doc.required(spec, at, "states"), at + ("states",))
+        states = tuple(str(s) for s in raw_states)
+        if len(states) < 2:
+            raise doc.fail(at + ("states",), "an enum point needs at least two states")
+    elif "states" in spec:
+        raise doc.fail(at + ("states",), "only points with unit: enum take states")
+    return PointSpec(entity_id, name, unit, kind, states, line=doc.line(at) or 0)
+
+
+def _connection(doc: Doc, raw: dict[str, Any], at: Path_) -> Connection:
+    doc.only_keys(raw, at, {"id", "type", "from", "to", "diameter_m", "length_m", "via_m"})
+    ident = doc.string(raw, at, "id")
+    if not ID_PATTERN.match(ident):
+        raise doc.fail(at + ("id",), f"id {ident!r} must look like L-101")
+    doc.choice(raw, at, "type", ("pipe",), default="pipe")
+    via = tuple(
+        doc.vector(v, at + ("via_m", i), 3)
+        for i, v in enumerate(doc.sequence(raw.get("via_m") or [], at + ("via_m",)))
+    )
+    return Connection(
+        id=ident,
+        type="pipe",
+        source=doc.string(raw, at, "from"),
+        target=doc.string(raw, at, "to"),
+        diameter_m=doc.number(raw, at, "diameter_m", positive=True),
+        length_m=doc.number(raw, at, "length_m", positive=True),
+        via_m=via,  # type: ignore[arg-type]
+        line=doc.line(at) or 0,
+    )
+
+
+def _pipe_entity(conn: Connection, entities: list[Entity]) -> Entity:
+    ends = {e.id: e.position_m for e in entities}
+    a, b = ends[conn.source], ends[conn.target]
+    mid = tuple((x + y) / 2 for x, y in zip(a, b, strict=True))
+    return Entity(
+        id=conn.id,
+        type="pipe",
+        name=f"Pipe {conn.source} to {conn.target}",
+        position_m=mid,  # type: ignore[arg-type]
+        heading_deg=0.0,
+        model_procedural=None,
+        model_file=None,
+        params={"diameter_m": conn.diameter_m, "length_m": conn.length_m},
+        points=(PointSpec(conn.id, "flow_m3_h", "m3/h", "process", line=conn.line),),
+        line=conn.line,
+    )
+
+
+def _check_references(doc: Doc, entities: list[Entity], points: tuple[PointSpec, ...]) -> None:
+    by_id = {e.id: e for e in entities}
+    point_ids = {p.id for p in points}
+    for i, entity in enumerate(e for e in entities if e.type != "pipe"):
+        fields = COMPONENT_FIELDS[entity.type]
+        for key, spec in fields.items():
+            value = entity.params.get(key)
+            if not value or not isinstance(value, str):
+                continue
+            at: Path_ = ("entities", i, entity.type, key)
+            if spec.kind.startswith("entity:"):
+                want = spec.kind[7:]
+                target = by_id.get(value)
+                if target is None:
+                    raise doc.fail(at, f"refers to missing entity {value!r}")
+                if target.type != want:
+                    raise doc.fail(at, f"{value!r} is a {target.type}, expected a {want}")
+            elif spec.kind == "point" and value not in point_ids:
+                raise doc.fail(at, f"refers to undeclared point {value!r} (declare it under that entity's points)")
+    _check_controllers(doc, entities)
+
+
+def _check_controllers(doc: Doc, entities: list[Entity]) -> None:
+    for i, entity in enumerate(entities):
+        if entity.type != "controller":
+            continue
+        needed = ("pv", "output") if entity.params["algorithm"] == "pid" else ("duty", "standby")
+        for key in needed:
+            if not entity.params.get(key):
+                raise doc.fail(
+                    ("entities", i, "controller"),
+                    f"a {entity.params['algorithm']} controller needs {key!r}",
+                )

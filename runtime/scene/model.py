@@ -1,0 +1,179 @@
+"""Typed, immutable records for what a scene and its devices declare.
+
+They are built once by the loaders after validation; nothing here touches files or Panda3D.
+Point names carry their unit (``level_m``, ``speed_rpm``); a full point id is
+``<entity>/<point>``, e.g. ``P-101/speed_rpm``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ASSET_TYPES = (
+    "tank",
+    "pump",
+    "motor",
+    "valve",
+    "pipe",
+    "junction",
+    "transmitter",
+    "controller",
+)
+"""Asset types a scene may use; each has a procedural model of the same name (pipe is drawn
+from its connection geometry)."""
+
+POINT_KINDS = ("measurement", "setpoint", "command", "status", "process")
+"""measurement/status come from instruments; setpoint/command are written by operators;
+process is a simulated truth value (not served by a device unless a device maps it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PointSpec:
+    """One named value an entity exposes."""
+
+    entity_id: str
+    name: str
+    """Point name with its unit suffix, e.g. ``speed_rpm``."""
+    unit: str
+    """Unit as written in the scene: ``m``, ``m3/h``, ``rpm``, ``%``, ``kPa``, ``bool``, ..."""
+    kind: str
+    states: tuple[str, ...] = ()
+    """For ``unit: enum``: the label of each integer value, in order."""
+    line: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.entity_id}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A physical asset (or a pipe, built from a connection)."""
+
+    id: str
+    type: str
+    name: str
+    position_m: tuple[float, float, float]
+    heading_deg: float
+    model_procedural: str | None
+    """Name of the procedural model, or None when a glTF file is used."""
+    model_file: Path | None
+    """Absolute path of a glTF/glb/bam model, or None."""
+    params: dict[str, Any]
+    """The type's own block (``tank:``, ``pump:``, ...) as validated plain data."""
+    points: tuple[PointSpec, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A pipe between two entities; flow is positive from ``source`` to ``target``."""
+
+    id: str
+    type: str
+    source: str
+    target: str
+    diameter_m: float
+    length_m: float
+    via_m: tuple[tuple[float, float, float], ...]
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Scene:
+    """A validated scene: entities in file order (pipes appended after), connections, points."""
+
+    path: Path
+    """The scene folder."""
+    name: str
+    description: str
+    entities: tuple[Entity, ...]
+    connections: tuple[Connection, ...]
+    points: tuple[PointSpec, ...] = field(default=())
+    """All points of all entities, in entity order: the order of the world's point columns."""
+
+    def entity(self, entity_id: str) -> Entity:
+        for e in self.entities:
+            if e.id == entity_id:
+                return e
+        raise KeyError(entity_id)
+
+    def point(self, point_id: str) -> PointSpec:
+        for p in self.points:
+            if p.id == point_id:
+                return p
+        raise KeyError(point_id)
+
+
+DEVICE_TABLES = ("holding", "input", "coil", "discrete")
+DATA_TYPES = ("int16", "uint16", "int32", "uint32", "float32", "bool")
+WORD_ORDERS = ("big", "little")
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePoint:
+    """Where one scene point lives on a Modbus device and how to decode it."""
+
+    point: str
+    """Full point id, ``<entity>/<point>``."""
+    table: str
+    """``holding`` | ``input`` | ``coil`` | ``discrete``."""
+    address: int
+    """Zero-based register or bit address."""
+    type: str
+    """``int16`` | ``uint16`` | ``int32`` | ``uint32`` | ``float32`` | ``bool``."""
+    unit: str
+    scale: float = 1.0
+    offset: float = 0.0
+    """Engineering value = raw * scale + offset."""
+    writable: bool = False
+    min: float | None = None
+    max: float | None = None
+    """Engineering limits for writes (inclusive); None means unbounded."""
+    line: int = 0
+
+    @property
+    def register_count(self) -> int:
+        """Registers (or bits) the point occupies."""
+        return 2 if self.type in ("int32", "uint32", "float32") else 1
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    """One Modbus TCP device (a PLC, RTU or gateway unit)."""
+
+    id: str
+    name: str
+    host: str
+    port: int
+    unit_id: int
+    word_order: str
+    """``big``: high word first; ``little``: low word first (bytes within a word are big-endian)."""
+    poll_period_ms: int
+    timeout_ms: int
+    points: tuple[DevicePoint, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Devices:
+    """A validated ``devices.yaml``."""
+
+    path: Path
+    devices: tuple[DeviceSpec, ...]
+
+    def device(self, device_id: str) -> DeviceSpec:
+        for d in self.devices:
+            if d.id == device_id:
+                return d
+        raise KeyError(device_id)
+
+    def owner_of(self, point_id: str) -> tuple[DeviceSpec, DevicePoint] | None:
+        """The device and mapping that serve ``point_id``, or None."""
+        for d in self.devices:
+            for p in d.points:
+                if p.point == point_id:
+                    return d, p
+        return None
