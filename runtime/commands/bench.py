@@ -9,14 +9,20 @@ HELP = "measure performance; each row prints its target beside its result"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("suites", nargs="*", help="suites to run (default: all): render, scene, sim, plant, bus, adapter, latency")
-    parser.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, seconds not minutes")
+    parser.add_argument(
+        "suites",
+        nargs="*",
+        help="suites to run (default: all): render, scene, sim, plant, bus, adapter, latency",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: tiny sizes, seconds not minutes"
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    from tools.bench.runner import SUITES, render_table, run_suites, write_json
     from runtime.errors import UsageError
+    from tools.bench.runner import SUITES, render_table, run_suites, write_json
 
     unknown = [s for s in args.suites if s not in SUITES]
     if unknown:

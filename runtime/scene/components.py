@@ -61,7 +61,9 @@ COMPONENT_FIELDS: dict[str, dict[str, Field]] = {
     },
     "transmitter": {
         "measures": _f("point", "the process point this instrument measures"),
-        "noise_std": _f("nonneg", "standard deviation of measurement noise, in the point's unit", 0.0),
+        "noise_std": _f(
+            "nonneg", "standard deviation of measurement noise, in the point's unit", 0.0
+        ),
         "lag_s": _f("nonneg", "first-order lag time constant", 0.0),
         "range": _f("range", "calibrated range [low, high]; readings clamp to it", [0.0, 1.0e9]),
     },

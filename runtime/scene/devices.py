@@ -22,9 +22,28 @@ from runtime.scene.yaml_located import load_located
 
 DEVICES_FORMAT = "twinstage.devices/1"
 _DEVICE_KEYS = {
-    "id", "name", "host", "port", "unit_id", "word_order", "poll_period_ms", "timeout_ms", "points",
+    "id",
+    "name",
+    "host",
+    "port",
+    "unit_id",
+    "word_order",
+    "poll_period_ms",
+    "timeout_ms",
+    "points",
 }
-_POINT_KEYS = {"point", "table", "address", "type", "unit", "scale", "offset", "writable", "min", "max"}
+_POINT_KEYS = {
+    "point",
+    "table",
+    "address",
+    "type",
+    "unit",
+    "scale",
+    "offset",
+    "writable",
+    "min",
+    "max",
+}
 _BIT_TABLES = ("coil", "discrete")
 _WRITABLE_TABLES = ("holding", "coil")
 _MAX_ADDRESS = 65535
@@ -52,11 +71,18 @@ def load_devices(path: str | Path, scene: Scene | None = None) -> Devices:
             raise doc.fail(at + ("id",), f"duplicate device id {device.id!r}")
         key = (device.host, device.port, device.unit_id)
         if key in endpoints:
-            raise doc.fail(at + ("port",), f"{device.host}:{device.port} unit {device.unit_id} is already device {endpoints[key]}")
+            raise doc.fail(
+                at + ("port",),
+                f"{device.host}:{device.port} unit {device.unit_id} "
+                f"is already device {endpoints[key]}",
+            )
         endpoints[key] = device.id
         for j, p in enumerate(device.points):
             if p.point in owners:
-                raise doc.fail(at + ("points", j, "point"), f"point {p.point} is already mapped by device {owners[p.point]}")
+                raise doc.fail(
+                    at + ("points", j, "point"),
+                    f"point {p.point} is already mapped by device {owners[p.point]}",
+                )
             owners[p.point] = device.id
         devices.append(device)
     return Devices(path=path, devices=tuple(devices))
@@ -70,7 +96,9 @@ def _device(doc: Doc, raw: dict[str, Any], at: Path_, scene: Scene | None) -> De
         ipaddress.ip_address(host)
     except ValueError:
         if host != "localhost" and not host.replace("-", "").replace(".", "").isalnum():
-            raise doc.fail(at + ("host",), f"host {host!r} is neither an IP address nor a host name") from None
+            raise doc.fail(
+                at + ("host",), f"host {host!r} is neither an IP address nor a host name"
+            ) from None
     points = tuple(
         _point(doc, p, at + ("points", j), scene)
         for j, p in enumerate(doc.sequence(doc.required(raw, at, "points"), at + ("points",)))
@@ -95,7 +123,9 @@ def _point(doc: Doc, raw: Any, at: Path_, scene: Scene | None) -> DevicePoint:
     doc.only_keys(spec, at, _POINT_KEYS)
     point = doc.string(spec, at, "point")
     if "/" not in point:
-        raise doc.fail(at + ("point",), f"point {point!r} must be <entity>/<point>, e.g. P-101/speed_rpm")
+        raise doc.fail(
+            at + ("point",), f"point {point!r} must be <entity>/<point>, e.g. P-101/speed_rpm"
+        )
     unit = doc.string(spec, at, "unit")
     problem = unit_problem(point.split("/", 1)[1], unit)
     if problem:
@@ -104,16 +134,29 @@ def _point(doc: Doc, raw: Any, at: Path_, scene: Scene | None) -> DevicePoint:
         try:
             declared = scene.point(point)
         except KeyError:
-            raise doc.fail(at + ("point",), f"point {point!r} is not declared in {scene.path / 'scene.yaml'}") from None
+            raise doc.fail(
+                at + ("point",), f"point {point!r} is not declared in {scene.path / 'scene.yaml'}"
+            ) from None
         if declared.unit != unit:
-            raise doc.fail(at + ("unit",), f"unit {unit!r} differs from the scene's {declared.unit!r} for {point}")
+            raise doc.fail(
+                at + ("unit",),
+                f"unit {unit!r} differs from the scene's {declared.unit!r} for {point}",
+            )
     table = doc.choice(spec, at, "table", DEVICE_TABLES)
     dtype = doc.choice(spec, at, "type", DATA_TYPES)
     if (table in _BIT_TABLES) != (dtype == "bool"):
-        raise doc.fail(at + ("type",), f"table {table!r} holds {'bits: use type bool' if table in _BIT_TABLES else 'registers: bool lives in coil or discrete'}")
+        hint = (
+            "bits: use type bool"
+            if table in _BIT_TABLES
+            else "registers: a bool lives in a coil or discrete input"
+        )
+        raise doc.fail(at + ("type",), f"table {table!r} holds {hint}")
     writable = doc.boolean(spec, at, "writable", False)
     if writable and table not in _WRITABLE_TABLES:
-        raise doc.fail(at + ("writable",), f"table {table!r} is read-only in Modbus; writable points live in holding or coil")
+        raise doc.fail(
+            at + ("writable",),
+            f"table {table!r} is read-only in Modbus; writable points live in holding or coil",
+        )
     lo = doc.number(spec, at, "min") if "min" in spec else None
     hi = doc.number(spec, at, "max") if "max" in spec else None
     if lo is not None and hi is not None and lo > hi:
@@ -147,7 +190,10 @@ def _check_overlaps(doc: Doc, points: tuple[DevicePoint, ...], at: Path_) -> Non
             slot = (p.table, p.address + k)
             if slot in used:
                 other = points[used[slot]].point
-                raise doc.fail(at + ("points", j, "address"), f"{p.table} address {p.address + k} is already used by {other}")
+                raise doc.fail(
+                    at + ("points", j, "address"),
+                    f"{p.table} address {p.address + k} is already used by {other}",
+                )
             used[slot] = j
 
 

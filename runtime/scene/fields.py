@@ -116,7 +116,12 @@ class Doc:
         return value
 
     def choice(
-        self, obj: dict[str, Any], at: Path_, key: str, options: tuple[str, ...], default: str | None = None
+        self,
+        obj: dict[str, Any],
+        at: Path_,
+        key: str,
+        options: tuple[str, ...],
+        default: str | None = None,
     ) -> str:
         value = self.string(obj, at, key, default)
         if value not in options:

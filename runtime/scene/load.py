@@ -70,7 +70,9 @@ def load_scene(scene: str | Path) -> Scene:
         _claim_id(doc, seen, conn.id, at + ("id",))
         for end, ref in (("from", conn.source), ("to", conn.target)):
             if ref not in seen or seen[ref][0] != "entities":
-                raise doc.fail(at + (end,), f"connection {conn.id} refers to missing entity {ref!r}")
+                raise doc.fail(
+                    at + (end,), f"connection {conn.id} refers to missing entity {ref!r}"
+                )
         connections.append(conn)
         entities.append(_pipe_entity(conn, entities))
 
@@ -96,11 +98,16 @@ def _claim_id(doc: Doc, seen: dict[str, Path_], ident: str, at: Path_) -> None:
 def _entity(doc: Doc, raw: dict[str, Any], at: Path_, folder: Path) -> Entity:
     ident = doc.string(raw, at, "id")
     if not ID_PATTERN.match(ident):
-        raise doc.fail(at + ("id",), f"id {ident!r} must look like P-101 or T_201 (letters, digits, -, _)")
+        raise doc.fail(
+            at + ("id",), f"id {ident!r} must look like P-101 or T_201 (letters, digits, -, _)"
+        )
     kind = doc.string(raw, at, "type")
     if kind not in ASSET_TYPES or kind == "pipe":
         options = ", ".join(t for t in ASSET_TYPES if t != "pipe")
-        raise doc.fail(at + ("type",), f"unknown asset type {kind!r} (known: {options}; pipes go under connections)")
+        raise doc.fail(
+            at + ("type",),
+            f"unknown asset type {kind!r} (known: {options}; pipes go under connections)",
+        )
     doc.only_keys(raw, at, _ENTITY_KEYS | {kind})
     for other in ASSET_TYPES:
         if other != kind and other in raw:
@@ -108,7 +115,9 @@ def _entity(doc: Doc, raw: dict[str, Any], at: Path_, folder: Path) -> Entity:
 
     transform = doc.mapping(raw.get("transform") or {}, at + ("transform",))
     doc.only_keys(transform, at + ("transform",), {"position_m", "heading_deg"})
-    position = doc.vector(transform.get("position_m", [0, 0, 0]), at + ("transform", "position_m"), 3)
+    position = doc.vector(
+        transform.get("position_m", [0, 0, 0]), at + ("transform", "position_m"), 3
+    )
     heading = doc.number(transform, at + ("transform",), "heading_deg", default=0.0)
 
     procedural, model_file = _model(doc, raw.get("model"), at + ("model",), folder, kind)
@@ -135,7 +144,9 @@ def _entity(doc: Doc, raw: dict[str, Any], at: Path_, folder: Path) -> Entity:
     )
 
 
-def _model(doc: Doc, raw: Any, at: Path_, folder: Path, kind: str) -> tuple[str | None, Path | None]:
+def _model(
+    doc: Doc, raw: Any, at: Path_, folder: Path, kind: str
+) -> tuple[str | None, Path | None]:
     if raw is None:
         return (kind if kind in PROCEDURAL_MODELS else "cabinet"), None
     model = doc.mapping(raw, at)
@@ -148,7 +159,9 @@ def _model(doc: Doc, raw: Any, at: Path_, folder: Path, kind: str) -> tuple[str 
     rel = doc.string(model, at, "file")
     path = (folder / rel).resolve()
     if path.suffix.lower() not in MODEL_FILE_SUFFIXES:
-        raise doc.fail(at + ("file",), f"model file must be one of {', '.join(MODEL_FILE_SUFFIXES)}")
+        raise doc.fail(
+            at + ("file",), f"model file must be one of {', '.join(MODEL_FILE_SUFFIXES)}"
+        )
     if not path.is_file():
         raise doc.fail(at + ("file",), f"model file not found: {path}")
     return None, path
@@ -167,8 +180,12 @@ def _params(doc: Doc, raw: Any, at: Path_, fields: dict[str, Field]) -> dict[str
         value = block[key]
         where = at + (key,)
         if spec.kind in ("pos", "num", "nonneg"):
-            out[key] = doc.as_number(value, where, positive=spec.kind == "pos",
-                                     minimum=0.0 if spec.kind == "nonneg" else None)
+            out[key] = doc.as_number(
+                value,
+                where,
+                positive=spec.kind == "pos",
+                minimum=0.0 if spec.kind == "nonneg" else None,
+            )
         elif spec.kind == "bool":
             out[key] = doc.boolean(block, at, key, False)
         elif spec.kind == "range":
@@ -188,10 +205,15 @@ def _point(doc: Doc, entity_id: str, raw: Any, at: Path_) -> PointSpec:
     doc.only_keys(spec, at, {"name", "unit", "kind", "states"})
     name = doc.string(spec, at, "name")
     if not POINT_NAME_PATTERN.match(name):
-        raise doc.fail(at + ("name",), f"point name {name!r} must be lower_snake_case with its unit suffix")
+        raise doc.fail(
+            at + ("name",), f"point name {name!r} must be lower_snake_case with its unit suffix"
+        )
     unit = spec.get("unit")
     if not isinstance(unit, str):
-        raise doc.fail(at + ("unit",) if "unit" in spec else at, f"point {name!r} needs a unit as text, e.g. unit: m")
+        raise doc.fail(
+            at + ("unit",) if "unit" in spec else at,
+            f"point {name!r} needs a unit as text, e.g. unit: m",
+        )
     problem = unit_problem(name, unit)
     if problem:
         raise doc.fail(at + ("unit",), problem)
@@ -265,7 +287,10 @@ def _check_references(doc: Doc, entities: list[Entity], points: tuple[PointSpec,
                 if target.type != want:
                     raise doc.fail(at, f"{value!r} is a {target.type}, expected a {want}")
             elif spec.kind == "point" and value not in point_ids:
-                raise doc.fail(at, f"refers to undeclared point {value!r} (declare it under that entity's points)")
+                raise doc.fail(
+                    at,
+                    f"refers to undeclared point {value!r} (declare it under that entity's points)",
+                )
     _check_controllers(doc, entities)
 
 

@@ -35,7 +35,6 @@ def unit_problem(point_name: str, unit: str) -> str | None:
     for other_unit, other_suffix in UNIT_SUFFIX.items():
         if other_suffix and point_name.endswith(other_suffix):
             return (
-                f"point {point_name!r} is named for unit {other_unit!r} "
-                f"but declares unit {unit!r}"
+                f"point {point_name!r} is named for unit {other_unit!r} but declares unit {unit!r}"
             )
     return None

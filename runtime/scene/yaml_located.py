@@ -63,7 +63,9 @@ def _convert(
             try:
                 key = constructor.construct_object(key_node, deep=True)
             except yaml.YAMLError as exc:
-                raise SceneError(path, key_node.start_mark.line + 1, "", f"bad key: {exc}") from None
+                raise SceneError(
+                    path, key_node.start_mark.line + 1, "", f"bad key: {exc}"
+                ) from None
             if not isinstance(key, str):
                 key = str(key)
             if key in out:
@@ -75,7 +77,8 @@ def _convert(
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _convert(child, at + (i,), lines, constructor, path) for i, child in enumerate(node.value)
+            _convert(child, at + (i,), lines, constructor, path)
+            for i, child in enumerate(node.value)
         ]
     try:
         return constructor.construct_object(node, deep=True)

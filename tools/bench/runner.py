@@ -45,8 +45,15 @@ def render_table(rows: list[Row]) -> str:
         sign = ">=" if r.better == "higher" else "<="
         target = f"{sign} {format_value(r.target)} {r.unit}" if r.target is not None else "-"
         met = {True: "yes", False: "NO", None: "-"}[r.met]
-        body.append((r.suite, r.name + (f" ({r.note})" if r.note else ""),
-                     f"{format_value(r.value)} {r.unit}", target, met))
+        body.append(
+            (
+                r.suite,
+                r.name + (f" ({r.note})" if r.note else ""),
+                f"{format_value(r.value)} {r.unit}",
+                target,
+                met,
+            )
+        )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))

@@ -1,0 +1,143 @@
+"""JSON Schema for scene files, generated from the same tables the loader validates with.
+
+``twinstage schema > docs/scene.schema.json`` refreshes the committed copy; a test checks that
+the committed file matches, so editors and the loader never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtime.scene.components import COMPONENT_FIELDS, PROCEDURAL_MODELS, Field
+from runtime.scene.load import SCENE_FORMAT
+from runtime.scene.model import ASSET_TYPES, POINT_KINDS
+from runtime.scene.units import UNIT_SUFFIX
+
+_ID = {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*$"}
+_VEC3 = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
+
+
+def _field_schema(spec: Field) -> dict[str, Any]:
+    kind = spec.kind
+    if kind == "pos":
+        out: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
+    elif kind == "nonneg":
+        out = {"type": "number", "minimum": 0}
+    elif kind == "num":
+        out = {"type": "number"}
+    elif kind == "bool":
+        out = {"type": "boolean"}
+    elif kind == "range":
+        out = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+    elif kind.startswith("choice:"):
+        out = {"enum": kind[7:].split("|")}
+    elif kind == "point":
+        out = {"type": "string", "pattern": r"^[^/]+/[a-z][a-z0-9_]*$"}
+    else:
+        out = {"type": "string"}
+    out["description"] = spec.help
+    if not spec.required:
+        out["default"] = list(spec.default) if isinstance(spec.default, tuple) else spec.default
+    return out
+
+
+def scene_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) describing ``scene.yaml``."""
+    entity_variants = []
+    for kind in ASSET_TYPES:
+        if kind == "pipe":
+            continue
+        fields = COMPONENT_FIELDS[kind]
+        block = {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {k: _field_schema(v) for k, v in fields.items()},
+            "required": [k for k, v in fields.items() if v.required],
+        }
+        entity_variants.append(
+            {
+                "if": {"properties": {"type": {"const": kind}}},
+                "then": {"properties": {kind: block}},
+            }
+        )
+    point = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "unit", "kind"],
+        "properties": {
+            "name": {
+                "type": "string",
+                "pattern": r"^[a-z][a-z0-9_]*$",
+                "description": "lower_snake_case ending in the unit suffix, e.g. level_m",
+            },
+            "unit": {"enum": list(UNIT_SUFFIX)},
+            "kind": {"enum": list(POINT_KINDS)},
+            "states": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+        },
+    }
+    entity = {
+        "type": "object",
+        "required": ["id", "type"],
+        "properties": {
+            "id": _ID,
+            "type": {"enum": [t for t in ASSET_TYPES if t != "pipe"]},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "transform": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"position_m": _VEC3, "heading_deg": {"type": "number"}},
+            },
+            "model": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["procedural"],
+                        "properties": {"procedural": {"enum": list(PROCEDURAL_MODELS)}},
+                    },
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "pattern": r"\.(gltf|glb|bam|egg)$"}
+                        },
+                    },
+                ]
+            },
+            "points": {"type": "array", "items": point},
+            **{k: {"type": "object"} for k in ASSET_TYPES if k != "pipe"},
+        },
+        "additionalProperties": False,
+        "allOf": entity_variants,
+    }
+    connection = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "from", "to", "diameter_m", "length_m"],
+        "properties": {
+            "id": _ID,
+            "type": {"const": "pipe"},
+            "from": {"type": "string"},
+            "to": {"type": "string"},
+            "diameter_m": {"type": "number", "exclusiveMinimum": 0},
+            "length_m": {"type": "number", "exclusiveMinimum": 0},
+            "via_m": {"type": "array", "items": _VEC3},
+        },
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://twinstage.dev/schema/scene-1.json",
+        "title": "twinstage scene",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["format", "name", "entities"],
+        "properties": {
+            "format": {"const": SCENE_FORMAT},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "entities": {"type": "array", "items": entity},
+            "connections": {"type": "array", "items": connection},
+        },
+    }
