@@ -74,7 +74,8 @@ def load_scene(scene: str | Path) -> Scene:
                     at + (end,), f"connection {conn.id} refers to missing entity {ref!r}"
                 )
         connections.append(conn)
-        entities.append(_pipe_entity(conn, entities))
+    positions = {e.id: e.position_m for e in entities}
+    entities.extend(_pipe_entity(conn, positions) for conn in connections)
 
     points = tuple(p for e in entities for p in e.points)
     _check_references(doc, entities, points)
@@ -251,9 +252,8 @@ def _connection(doc: Doc, raw: dict[str, Any], at: Path_) -> Connection:
     )
 
 
-def _pipe_entity(conn: Connection, entities: list[Entity]) -> Entity:
-    ends = {e.id: e.position_m for e in entities}
-    a, b = ends[conn.source], ends[conn.target]
+def _pipe_entity(conn: Connection, positions: dict[str, tuple[float, float, float]]) -> Entity:
+    a, b = positions[conn.source], positions[conn.target]
     mid = tuple((x + y) / 2 for x, y in zip(a, b, strict=True))
     return Entity(
         id=conn.id,

@@ -1,0 +1,99 @@
+"""Scene load rows: parse + validate + build the world, for the bundled and a generated scene."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from runtime import DEFAULT_SCENE
+from runtime.scene import load_devices, load_scene
+from runtime.world import build_world
+from tools.bench.row import Row
+
+
+def generated_scene_yaml(tanks: int) -> str:
+    """A valid scene of ``tanks`` tank+transmitter pairs joined in a chain by pipes."""
+    entities = []
+    connections = []
+    for i in range(tanks):
+        x, y = (i % 40) * 12.0, (i // 40) * 12.0
+        entities.append(
+            {
+                "id": f"T-{i}",
+                "type": "tank",
+                "transform": {"position_m": [x, y, 0]},
+                "tank": {"diameter_m": 4, "height_m": 5, "overflow_m": 4.5, "initial_level_m": 2},
+                "points": [{"name": "level_m", "unit": "m", "kind": "process"}],
+            }
+        )
+        entities.append(
+            {
+                "id": f"LT-{i}",
+                "type": "transmitter",
+                "transform": {"position_m": [x, y + 3, 5]},
+                "transmitter": {"measures": f"T-{i}/level_m"},
+                "points": [{"name": "level_m", "unit": "m", "kind": "measurement"}],
+            }
+        )
+        if i:
+            connections.append(
+                {
+                    "id": f"L-{i}",
+                    "from": f"T-{i - 1}",
+                    "to": f"T-{i}",
+                    "diameter_m": 0.2,
+                    "length_m": 12,
+                }
+            )
+    doc = {
+        "format": "twinstage.scene/1",
+        "name": f"Generated {tanks}",
+        "entities": entities,
+        "connections": connections,
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def _time_load(folder: Path, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        scene = load_scene(folder)
+        devices_file = folder / "devices.yaml"
+        devices = load_devices(devices_file, scene) if devices_file.exists() else None
+        build_world(scene, devices)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def run(quick: bool) -> list[Row]:
+    repeats = 3 if quick else 10
+    rows = [
+        Row(
+            "scene",
+            "load pump_station (parse, validate, build world)",
+            _time_load(DEFAULT_SCENE, repeats) * 1e3,
+            "ms",
+            target=50.0,
+            better="lower",
+        )
+    ]
+    tanks = 50 if quick else 500
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "scene.yaml").write_text(generated_scene_yaml(tanks))
+        ms = _time_load(folder, 1 if not quick else 2) * 1e3
+    rows.append(
+        Row(
+            "scene",
+            f"load generated scene, {tanks * 3 - 1} entities",
+            ms,
+            "ms",
+            target=1000.0,
+            better="lower",
+        )
+    )
+    return rows
