@@ -34,7 +34,7 @@ class World:
         reason: np.ndarray,
         t_source_ns: np.ndarray,
         t_receive_ns: int,
-        seq: int = -1,
+        seq: int | np.ndarray = -1,
     ) -> None:
         """Store a batch of readings; non-finite values become Bad, Good ones are held."""
         s = self.state
