@@ -1,0 +1,131 @@
+"""The sending end of the readings bus: one message per poll batch, plus heartbeats.
+
+Each publisher process picks a random epoch at start and numbers its messages 1, 2, 3, ... so
+that subscribers can tell a restart (new epoch) from lost messages (a gap in seq) (R8).
+
+Heartbeats: call :meth:`Publisher.tick` often (every loop iteration, or run
+:meth:`Publisher.run_heartbeats` as an asyncio task); it sends a heartbeat whenever one period
+has passed since the last. :meth:`Publisher.publish` calls ``tick`` too, so a publisher that
+publishes often needs nothing else. Heartbeats go out on the owner's own thread: if that thread
+or event loop stalls, heartbeats stop and the bus marks the points Bad, which is the point (R10).
+
+A Publisher owns one ZeroMQ socket: use it from one thread only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import Iterable
+from operator import itemgetter
+
+import zmq
+
+from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.sockets import make_socket
+from runtime.bus.wire import (
+    KIND_HEARTBEAT,
+    KIND_READINGS,
+    MAX_READINGS,
+    Batch,
+    Reading,
+    encode_batch,
+)
+from runtime.quality import Quality, Reason
+
+DEFAULT_HEARTBEAT_PERIOD_MS = 500
+"""Heartbeat period: with 3 misses allowed a silent source is Bad after 1.5 s (R10: < 3 s)."""
+
+
+class Publisher:
+    """Publishes poll batches and heartbeats for one source onto the bus's ``pub_in``."""
+
+    def __init__(
+        self,
+        endpoints: BusEndpoints,
+        source: str,
+        *,
+        context: zmq.Context | None = None,
+        points: Iterable[str] = (),
+        heartbeat_period_ms: int = DEFAULT_HEARTBEAT_PERIOD_MS,
+        hwm: int = 10_000,
+    ) -> None:
+        self.source = source
+        self.epoch = random.SystemRandom().randrange(1, 1 << 63)
+        """Random per process start; subscribers reset their expectations when it changes."""
+        self.seq = 0
+        """Sequence number of the last message sent (of either kind)."""
+        self.points = list(points)
+        """Points this source owns, announced in every heartbeat."""
+        self.heartbeat_period_ms = heartbeat_period_ms
+        self._own_context = context is None
+        self._context = context or zmq.Context()
+        self._socket = make_socket(self._context, zmq.PUB, hwm=hwm)
+        self._socket.connect(endpoints.pub_in)
+        self._next_heartbeat_ns = 0
+        # Fail now, not at the first publish, if the source id is not valid on the wire.
+        encode_batch(Batch(source, self.epoch, 1, 0, KIND_HEARTBEAT, [], heartbeat_period_ms,
+                           self.points))
+
+    def publish(self, readings: list[Reading]) -> None:
+        """Send one poll batch as one message (never one message per reading).
+
+        Non-finite values are sent as 0.0 with quality Bad (not finite), since the wire carries
+        finite numbers only. Batches over MAX_READINGS are split. PUB never blocks: at the
+        high-water mark ZeroMQ drops, and subscribers see the gap and re-snapshot.
+        """
+        if not all(map(math.isfinite, map(itemgetter(1), readings))):
+            readings = [_sanitize(r) for r in readings]
+        for start in range(0, max(len(readings), 1), MAX_READINGS):
+            self._send(KIND_READINGS, readings[start:start + MAX_READINGS])
+        self.tick()
+
+    def heartbeat(self, points: list[str] | None = None, period_ms: int | None = None) -> None:
+        """Send a heartbeat now; ``points``/``period_ms`` replace the announced ones if given."""
+        if points is not None:
+            self.points = list(points)
+        if period_ms is not None:
+            self.heartbeat_period_ms = period_ms
+        self._send(KIND_HEARTBEAT, [])
+        self._next_heartbeat_ns = time.monotonic_ns() + self.heartbeat_period_ms * 1_000_000
+
+    def tick(self, now_ns: int | None = None) -> bool:
+        """Send a heartbeat if one is due (monotonic clock); True when one was sent."""
+        now = time.monotonic_ns() if now_ns is None else now_ns
+        if now < self._next_heartbeat_ns:
+            return False
+        self.heartbeat()
+        return True
+
+    async def run_heartbeats(self) -> None:
+        """Asyncio task: heartbeat every period until cancelled (polls 4x per period)."""
+        while True:
+            self.tick()
+            await asyncio.sleep(self.heartbeat_period_ms / 4000)
+
+    def close(self) -> None:
+        """Close the socket (LINGER 0: unsent messages are dropped, nothing hangs)."""
+        self._socket.close(linger=0)
+        if self._own_context:
+            self._context.term()
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, kind: str, readings: list[Reading]) -> None:
+        self.seq += 1
+        batch = Batch(self.source, self.epoch, self.seq, time.time_ns(), kind, readings,
+                      self.heartbeat_period_ms, self.points if kind == KIND_HEARTBEAT else [])
+        self._socket.send_multipart(encode_batch(batch), copy=False)
+
+
+def _sanitize(reading: Reading) -> Reading:
+    point, value, quality, reason, t_source_ns = reading
+    if isinstance(value, int | float) and math.isfinite(value):
+        return Reading(point, value, quality, reason, t_source_ns)
+    return Reading(point, 0.0, int(Quality.BAD), int(Reason.NOT_FINITE), t_source_ns)

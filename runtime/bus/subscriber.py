@@ -1,0 +1,333 @@
+"""The receiving end of the readings bus, for viewers, tap and tools (zguide clone pattern).
+
+The order is the clone client's (clonecli3): subscribe first, then ask for a snapshot, and
+while the snapshot is pending leave updates queued in the SUB socket; once it is applied, drop
+each queued update the snapshot covers (same epoch, seq <= the snapshot's seq for that source).
+A gap in a source's sequence numbers means messages were lost (PUB and XPUB drop silently at
+their high-water marks), so the subscriber asks for a new snapshot rather than show stale
+values as current (R8).
+
+Liveness is judged from this process's own monotonic clock, not from timestamps a peer wrote:
+a source not heard for ``silence_misses`` heartbeat periods is marked not alive and its points
+are emitted again as Bad (no communication); when it is heard again they are emitted with their
+own quality (R2, R10).
+
+:meth:`Subscriber.poll` never blocks and stops when its time budget is spent, so a render loop
+can call it every frame. A Subscriber owns two ZeroMQ sockets: use it from one thread only.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from operator import add as _add
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+import zmq
+
+from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.ratelog import RateLimitedLog
+from runtime.bus.sockets import DEFAULT_HWM, make_socket
+from runtime.bus.wire import (
+    TOPIC_HEARTBEAT,
+    TOPIC_READINGS,
+    SnapshotChunk,
+    WireError,
+    decode_batch_rows,
+    decode_snapshot_chunk,
+    encode_snapshot_request,
+)
+from runtime.quality import Quality, Reason
+
+log = logging.getLogger("twinstage.bus.subscriber")
+
+DEFAULT_PERIOD_MS = 1000
+"""Assumed heartbeat period of a source until a heartbeat or snapshot says otherwise."""
+SILENCE_MISSES = 3
+SNAPSHOT_TIMEOUT_S = 2.0
+"""A snapshot request unanswered this long is sent again (the bus may be down or restarting)."""
+DEFAULT_BUDGET_NS = 2_000_000
+"""2 ms: a fraction of a 16.7 ms frame."""
+
+_POINT = itemgetter(0)
+
+
+class Update(NamedTuple):
+    """A reading as received: the wire's Reading plus which source sent it, in which message."""
+
+    point: str
+    value: float
+    quality: int
+    reason: int
+    t_source_ns: int
+    source: str
+    seq: int
+    """Sequence number of the message (or of the snapshot position) that carried it."""
+
+
+@dataclass(slots=True)
+class SourceStatus:
+    """What this subscriber knows of one publisher, judged by its own clock."""
+
+    source: str
+    epoch: int
+    seq: int
+    """Last sequence number applied (from a message or a snapshot)."""
+    alive: bool
+    period_ms: int
+    last_heard_ns: int
+    """``time.monotonic_ns()`` when a message from it was last applied here."""
+    points: set[str] = field(default_factory=set)
+    """Points (matching this subscriber's glob) seen from this source."""
+    gaps: int = 0
+
+    def silent_for_ns(self, now_ns: int | None = None) -> int:
+        """How long since this source was last heard, by this process's monotonic clock."""
+        return (time.monotonic_ns() if now_ns is None else now_ns) - self.last_heard_ns
+
+
+_new_update = tuple.__new__
+
+
+class Subscriber:
+    """Latest readings from the bus, with snapshot on join, gap recovery and liveness."""
+
+    def __init__(
+        self,
+        endpoints: BusEndpoints,
+        *,
+        match: str = "*",
+        context: zmq.Context | None = None,
+        rcvhwm: int = DEFAULT_HWM,
+        silence_misses: int = SILENCE_MISSES,
+        snapshot_timeout_s: float = SNAPSHOT_TIMEOUT_S,
+    ) -> None:
+        self.match = match
+        self._matcher = None if match == "*" else re.compile(fnmatch.translate(match)).match
+        self._silence_misses = silence_misses
+        self._snapshot_timeout_ns = int(snapshot_timeout_s * 1e9)
+        self._own_context = context is None
+        self._context = context or zmq.Context()
+        self._rlog = RateLimitedLog(log)
+        self._sub = make_socket(self._context, zmq.SUB, hwm=rcvhwm)
+        self._sub.connect(endpoints.sub_out)
+        # Subscribe to every source's readings and heartbeats: gap detection needs every message
+        # of a source, so point filtering (``match``) happens here, not in ZeroMQ.
+        self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC_READINGS)
+        self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC_HEARTBEAT)
+        self._snap = make_socket(self._context, zmq.DEALER)
+        self._snap.connect(endpoints.snapshot)
+        self._sources: dict[str, SourceStatus] = {}
+        self._values: dict[str, Update] = {}
+        self._request_id = 0
+        self._pending: int | None = None
+        self._pending_deadline_ns = 0
+        self._chunks: list[SnapshotChunk] = []
+        self.stats: dict[str, int] = {
+            "messages": 0, "readings": 0, "covered": 0, "gaps": 0, "snapshots": 0,
+            "rejected": 0,
+        }
+        self._request_snapshot()
+
+    # -- public -----------------------------------------------------------------------------
+
+    @property
+    def synced(self) -> bool:
+        """True once a snapshot has been applied and no re-snapshot is pending."""
+        return self._pending is None
+
+    def poll(self, budget_ns: int = DEFAULT_BUDGET_NS) -> list[Update]:
+        """Drain what has arrived, within ``budget_ns``; never blocks.
+
+        Returns updates in arrival order: snapshot values, fresh readings, and synthetic ones
+        when a source falls silent (Bad, no communication) or is heard again (own quality).
+        Readings not matching ``match`` are left out.
+        """
+        now = time.monotonic_ns()
+        deadline = now + budget_ns
+        out: list[Update] = []
+        if self._pending is not None:
+            self._read_snapshot(out, deadline)
+        if self._pending is None:
+            recv = self._sub.recv_multipart
+            while True:
+                try:
+                    frames = recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                self._on_frames(frames, out)
+                if self._pending is not None or time.monotonic_ns() >= deadline:
+                    break
+        self._check_silence(time.monotonic_ns(), out)
+        return out
+
+    def liveness(self) -> dict[str, SourceStatus]:
+        """Per-source status (the live objects: read them, do not change them)."""
+        return self._sources
+
+    def last_values(self) -> dict[str, Update]:
+        """The latest update per point as received (with its own quality, not the silence
+        marking); see :meth:`liveness` for whether its source is alive."""
+        return self._values
+
+    def close(self) -> None:
+        """Close both sockets (LINGER 0)."""
+        self._sub.close(linger=0)
+        self._snap.close(linger=0)
+        if self._own_context:
+            self._context.term()
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- snapshot ---------------------------------------------------------------------------
+
+    def _request_snapshot(self) -> None:
+        self._request_id += 1
+        self._pending = self._request_id
+        self._pending_deadline_ns = time.monotonic_ns() + self._snapshot_timeout_ns
+        self._chunks = []
+        self.stats["snapshots"] += 1
+        try:
+            self._snap.send(encode_snapshot_request(self._request_id, self.match), zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # not connected yet and the queue is full: the timeout asks again
+
+    def _read_snapshot(self, out: list[Update], deadline: int) -> None:
+        while time.monotonic_ns() < deadline:
+            try:
+                frames = self._snap.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if len(frames) != 1:
+                self._reject("snapshot", f"expected 1 frame, got {len(frames)}")
+                continue
+            try:
+                chunk = decode_snapshot_chunk(frames[0])
+            except WireError as exc:
+                self._reject("snapshot", exc.reason)
+                self._request_snapshot()
+                return
+            if chunk.request_id != self._pending:
+                continue  # an answer to an earlier request we gave up on
+            if chunk.index != len(self._chunks):
+                self._rlog(logging.INFO, "snapshot", "snapshot chunk lost; asking again")
+                self._request_snapshot()
+                return
+            self._chunks.append(chunk)
+            if chunk.last:
+                self._apply_snapshot(out)
+                return
+        if self._pending is not None and time.monotonic_ns() > self._pending_deadline_ns:
+            self._rlog(logging.INFO, "snapshot-timeout", "no snapshot from the bus within "
+                       "%.1f s; asking again", self._snapshot_timeout_ns / 1e9)
+            self._request_snapshot()
+
+    def _apply_snapshot(self, out: list[Update]) -> None:
+        now = time.monotonic_ns()
+        matcher = self._matcher
+        for chunk in self._chunks:
+            for entry in chunk.sources:
+                tr = self._sources.get(entry.source)
+                if tr is None or tr.epoch != entry.epoch:
+                    tr = self._sources[entry.source] = SourceStatus(
+                        entry.source, entry.epoch, entry.seq, entry.alive, entry.period_ms, now)
+                tr.seq = entry.seq
+                tr.period_ms = entry.period_ms
+                tr.alive = entry.alive
+                if entry.alive:
+                    tr.last_heard_ns = now
+                readings = entry.readings
+                if matcher is not None:
+                    readings = [r for r in readings if matcher(r[0])]
+                if readings:
+                    self._emit(tr, readings, entry.seq, out)
+        self._pending = None
+        self._chunks = []
+
+    # -- updates ----------------------------------------------------------------------------
+
+    def _on_frames(self, frames: list[bytes], out: list[Update]) -> None:
+        try:
+            batch, rows = decode_batch_rows(frames)
+        except WireError as exc:
+            self._reject("readings", exc.reason)
+            return
+        tr = self._sources.get(batch.source)
+        if tr is None or tr.epoch != batch.epoch:
+            if batch.seq != 1:
+                self._gap(batch.source, "a source or epoch the last snapshot did not cover")
+                return
+            if tr is None:
+                tr = self._sources[batch.source] = SourceStatus(
+                    batch.source, batch.epoch, 0, True, DEFAULT_PERIOD_MS, 0)
+            else:
+                log.info("source %s restarted (new epoch)", batch.source)
+                tr.epoch, tr.seq = batch.epoch, 0
+        elif batch.seq <= tr.seq:
+            self.stats["covered"] += 1
+            return
+        elif batch.seq != tr.seq + 1:
+            tr.gaps += 1
+            self._gap(batch.source, f"{batch.seq - tr.seq - 1} message(s) lost")
+            return
+        tr.seq = batch.seq
+        tr.last_heard_ns = time.monotonic_ns()
+        self.stats["messages"] += 1
+        if not tr.alive:
+            tr.alive = True
+            log.info("source %s heard again", batch.source)
+            values = self._values
+            restored = [values[p] for p in tr.points if p in values]
+            out.extend(restored)
+        if batch.kind == "heartbeat":
+            tr.period_ms = batch.period_ms
+            return
+        self.stats["readings"] += len(rows)
+        if self._matcher is not None:
+            rows = list(filter(self._match_reading, rows))
+        if rows:
+            self._emit(tr, rows, batch.seq, out)
+
+    def _emit(self, tr: SourceStatus, readings: Sequence[tuple[Any, ...]], seq: int,
+              out: list[Update]) -> None:
+        """Readings (validated 5-tuples or Readings) -> Updates, cached and appended to out."""
+        extra = (tr.source, seq)
+        updates = list(map(_new_update, repeat(Update), map(_add, readings, repeat(extra))))
+        points = list(map(_POINT, updates))
+        self._values.update(zip(points, updates, strict=True))
+        tr.points.update(points)
+        out.extend(updates)
+
+    def _match_reading(self, reading: tuple[Any, ...]) -> bool:
+        return self._matcher(reading[0]) is not None  # type: ignore[misc]
+
+    def _gap(self, source: str, why: str) -> None:
+        self.stats["gaps"] += 1
+        self._rlog(logging.INFO, "gap", "source %s: %s; asking the bus for a new snapshot",
+                   source, why)
+        self._request_snapshot()
+
+    def _reject(self, where: str, reason: str) -> None:
+        self.stats["rejected"] += 1
+        self._rlog(logging.WARNING, where, "dropped a bad %s message: %s", where, reason)
+
+    def _check_silence(self, now: int, out: list[Update]) -> None:
+        bad_q, bad_r = int(Quality.BAD), int(Reason.NO_COMMUNICATION)
+        for tr in self._sources.values():
+            if tr.alive and now - tr.last_heard_ns > tr.period_ms * self._silence_misses * 1e6:
+                tr.alive = False
+                log.warning("source %s silent for %d ms: its %d points are Bad",
+                            tr.source, (now - tr.last_heard_ns) // 1_000_000, len(tr.points))
+                values = self._values
+                out.extend(values[p]._replace(quality=bad_q, reason=bad_r)
+                           for p in tr.points if p in values)

@@ -1,0 +1,130 @@
+"""``twinstage demo``: plant, bus, adapter and viewer on loopback, stopped together.
+
+Prints what runs where. Ctrl-C, closing the window, or the end of ``--seconds`` stops every
+child in reverse order; the demo checks that their ports are free again before it returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import time
+from pathlib import Path
+
+from runtime import DEFAULT_SCENE
+from runtime.errors import UsageError
+from runtime.scene import load_devices, load_scene
+from runtime.supervisor import Supervisor, port_accepts, port_is_free
+
+HELP = "run the virtual plant, bus, adapter and 3D viewer together on loopback"
+BUS_HOST = "127.0.0.1"
+BUS_PORT_COUNT = 5
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "scene", nargs="?", default=str(DEFAULT_SCENE), help="scene (default: pump_station)"
+    )
+    parser.add_argument(
+        "--headless", action="store_true", help="render offscreen (automatic with no display)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="stop after this long (headless default: 10)"
+    )
+    parser.add_argument(
+        "--bus-port", type=int, default=5555, help="first of 5 bus ports (default 5555)"
+    )
+    parser.add_argument(
+        "--port-offset", type=int, default=0, help="add this to every device port in devices.yaml"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("out/demo"), help="folder for logs and screenshots"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    scene = load_scene(args.scene)
+    devices = load_devices(scene.path / "devices.yaml", scene)
+    headless = args.headless or not os.environ.get("DISPLAY")
+    seconds = args.seconds if args.seconds is not None else (10.0 if headless else None)
+    device_ports = [(d.id, d.host, d.port + args.port_offset) for d in devices.devices]
+    bus_ports = [args.bus_port + i for i in range(BUS_PORT_COUNT)]
+    busy = [f"{BUS_HOST}:{p}" for p in bus_ports if not port_is_free(BUS_HOST, p)]
+    busy += [f"{h}:{p} ({i})" for i, h, p in device_ports if not port_is_free(h, p)]
+    if busy:
+        raise UsageError(
+            f"ports already in use: {', '.join(busy)}; stop what holds them or pass "
+            "--bus-port / --port-offset"
+        )
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    bus = f"tcp://{BUS_HOST}:{args.bus_port}"
+    scene_arg = str(scene.path)
+    sup = Supervisor(log_dir=out / "logs")
+    stop_requested = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        child = sup.start("bus", ["bus", "--bind", bus])
+        sup.wait_until(child, lambda: all(port_accepts(BUS_HOST, p) for p in bus_ports), 20)
+        print(f"bus      {bus} .. :{bus_ports[-1]}   (log {child.log_path})")
+        child = sup.start("plant", ["plant", scene_arg, "--port-offset", str(args.port_offset)])
+        sup.wait_until(child, lambda: all(port_accepts(h, p) for _, h, p in device_ports), 60)
+        for device_id, host, port in device_ports:
+            print(f"plant    {device_id} Modbus TCP on {host}:{port}")
+        child = sup.start(
+            "adapter", ["adapter", scene_arg, "--bus", bus, "--port-offset", str(args.port_offset)]
+        )
+        _wait_for_readings(sup, child, bus, timeout_s=30)
+        print(f"adapter  polling {len(device_ports)} devices, publishing to {bus}")
+        view_args = ["view", scene_arg, "--bus", bus]
+        if headless:
+            view_args += ["--headless", "--seconds", str(seconds), "--screenshot-dir", str(out)]
+        viewer = sup.start("viewer", view_args)
+        where = f"screenshots in {out}" if headless else "window open"
+        print(f"viewer   {'headless' if headless else 'window'}: {where}")
+        deadline = None if seconds is None or headless else time.monotonic() + seconds
+        while not stop_requested:
+            exited = sup.first_exit()
+            if exited is not None:
+                if exited is not viewer:
+                    print(
+                        f"{exited.name} stopped unexpectedly (exit {exited.process.returncode}); "
+                        f"see {exited.log_path}"
+                    )
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    finally:
+        codes = sup.stop_all()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    held = [p for p in bus_ports if not port_is_free(BUS_HOST, p)]
+    held += [p for _, h, p in device_ports if not port_is_free(h, p)]
+    summary = ", ".join(f"{name} {code}" for name, code in codes.items())
+    print(f"stopped: {summary}" + (f"; ports still held: {held}" if held else "; all ports freed"))
+    if headless:
+        shots = sorted(out.glob("*.png"))
+        print(f"screenshots: {', '.join(str(s) for s in shots) if shots else 'none written'}")
+    return 0 if codes.get("viewer", 0) in (0, -signal.SIGINT) else 1
+
+
+def _wait_for_readings(sup: Supervisor, child, bus: str, timeout_s: float) -> None:
+    """Ready when the bus carries at least one reading from the adapter."""
+    from runtime.bus.endpoints import BusEndpoints
+    from runtime.bus.subscriber import Subscriber
+
+    with Subscriber(BusEndpoints.from_address(bus)) as sub:
+        seen: list[int] = []
+
+        def ready() -> bool:
+            seen.append(len(sub.poll(5_000_000)))
+            return sum(seen) > 0
+
+        sup.wait_until(child, ready, timeout_s)

@@ -1,0 +1,96 @@
+"""The viewer's ShowBase, built from explicit configuration.
+
+Project code never uses the builtins ShowBase injects (``base``, ``render``, ``taskMgr``,
+``loader``): the app object is passed to whoever needs it. simplepbr is given the render node,
+window, camera and task manager explicitly for the same reason.
+"""
+
+from __future__ import annotations
+
+from direct.showbase.ShowBase import ShowBase
+from panda3d.core import (
+    GraphicsOutput,
+    GraphicsPipeSelection,
+    GraphicsStateGuardianBase,
+    load_prc_file_data,
+)
+
+from runtime.render.config import DEFAULT_SIZE, FALLBACK_DISPLAY, prc_text
+
+BACKGROUND_RGB = (0.20, 0.36, 0.62)
+"""Overcast sky: light enough that dark equipment stands out, dark enough for white labels."""
+
+
+class ViewerApp(ShowBase):
+    """A ShowBase with one window or offscreen buffer and, where shaders work, simplepbr.
+
+    ``pbr`` is None when the pipe cannot run shaders (p3tinydisplay); the scene then falls back
+    to fixed-function lighting of the same materials.
+    """
+
+    def __init__(self, *, headless: bool, size: tuple[int, int] = DEFAULT_SIZE,
+                 title: str = "twinstage", pbr: bool = True, msaa: int | None = None) -> None:
+        load_prc_file_data("twinstage-viewer", prc_text(headless=headless, size=size, title=title))
+        super().__init__(windowType="none")
+        kind = "offscreen" if headless else "onscreen"
+        self.open_main_window(type=kind, size=size)
+        if self.win is None:
+            # OpenGL could not start: retry once on the software rasteriser.
+            self.pipe = GraphicsPipeSelection.get_global_ptr().make_module_pipe(FALLBACK_DISPLAY)
+            if self.pipe is not None:
+                self.open_main_window(type=kind, size=size)
+        if self.win is None:
+            raise RuntimeError("Panda3D could not open a window or offscreen buffer")
+        self.headless = headless
+        self.size = size
+        self.disable_mouse()
+        self.set_background_color(*BACKGROUND_RGB, 1.0)
+        self.pbr = None
+        self.shaders_ok = bool(self.win.gsg.supports_basic_shaders)
+        if pbr and self.shaders_ok:
+            import simplepbr
+
+            self.pbr = simplepbr.Pipeline(
+                render_node=self.render,
+                window=self.win,
+                camera_node=self.cam,
+                taskmgr=self.task_mgr,
+                msaa_samples=(0 if headless else 4) if msaa is None else msaa,
+                # simplepbr's shadow shader variant crashes Mesa llvmpipe 22.3 on the first
+                # frame (even with no caster), so shadows stay off until that is resolved.
+                enable_shadows=False,
+                use_330=_glsl_330(self.win.gsg),
+                exposure=0.0,
+            )
+        elif self.shaders_ok:
+            self.render.set_shader_auto()
+
+    @property
+    def pipe_name(self) -> str:
+        """The graphics pipe and renderer in use, for messages and bench notes."""
+        gsg = self.win.gsg
+        return f"{self.pipe.get_interface_name()} / {gsg.driver_renderer}"
+
+    @property
+    def output(self) -> GraphicsOutput:
+        return self.win
+
+
+def _glsl_330(gsg: GraphicsStateGuardianBase) -> bool:
+    """GLSL 3.30 when the driver has it: the 1.20 path of simplepbr logs a warning per shader."""
+    major, minor = gsg.get_driver_shader_version_major(), gsg.get_driver_shader_version_minor()
+    return (major, minor) >= (3, 30)
+
+
+def make_app(*, headless: bool, size: tuple[int, int] = DEFAULT_SIZE, title: str = "twinstage",
+             pbr: bool = True, msaa: int | None = None) -> ViewerApp:
+    """Create the one ViewerApp of this process (ShowBase is a per-process singleton).
+
+    Raises RuntimeError (Panda3D raises a plain Exception) when no pipe can open the output.
+    """
+    try:
+        return ViewerApp(headless=headless, size=size, title=title, pbr=pbr, msaa=msaa)
+    except RuntimeError:
+        raise
+    except Exception as exc:  # Panda raises a bare Exception when no graphics pipe opens
+        raise RuntimeError(f"Panda3D could not open a window: {exc}") from exc

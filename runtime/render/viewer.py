@@ -1,0 +1,76 @@
+"""The viewer's frame: scene graph, lights, ground, labels, camera and the per-frame tasks.
+
+:class:`Viewer` is the plugin-style assembly: it builds once and registers tasks at their
+:class:`runtime.phases.Phase` sort values; the tasks themselves are small functions over the
+arrays in :class:`runtime.render.sync.RenderSync`.
+"""
+
+from __future__ import annotations
+
+from direct.task.Task import Task
+from panda3d.core import NodePath
+
+from runtime.phases import Phase
+from runtime.render.app import ViewerApp
+from runtime.render.camera import OrbitCamera, default_view
+from runtime.render.grid import build_ground
+from runtime.render.labels import LabelLayer
+from runtime.render.lighting import add_lights
+from runtime.render.materials import Materials
+from runtime.render.scene_graph import SceneView, build_scene_graph
+from runtime.scene.model import Scene
+
+FOV_V_DEG = 40.0
+
+
+class Viewer:
+    """One scene shown in one app. ``interactive`` adds mouse and keyboard camera control."""
+
+    def __init__(self, app: ViewerApp, scene: Scene, *, interactive: bool) -> None:
+        self.app = app
+        self.scene = scene
+        self.materials = Materials()
+        w, h = app.size
+        self.aspect = w / h
+        app.camLens.set_fov(FOV_V_DEG * self.aspect, FOV_V_DEG)
+        app.camLens.set_near_far(0.3, 1000.0)
+
+        self.view: SceneView = build_scene_graph(scene, app.render, loader=app.loader,
+                                                 materials=self.materials)
+        x0, y0, z0, x1, y1, z1 = self.view.bounds
+        extent = 1.2 * max(x1 - x0, y1 - y0, 10.0)
+        self.ground = build_ground(app.render, self.materials, (x0, y0, x1, y1))
+        self.lights = add_lights(app.render, extent_m=extent, shadows=False)
+
+        self.labels = LabelLayer(app.aspect2d, app.camera, app.cam, self.aspect)
+        for entity in scene.entities:
+            anchor = self.view.label_anchors.get(entity.id)
+            if anchor is not None:
+                self.labels.add(entity.id, f"{entity.id}  {entity.name}", anchor)
+        self.view.sync.labels = self.labels
+
+        self.camera = OrbitCamera(app, default_view(self.view.bounds, FOV_V_DEG, self.aspect))
+        if interactive:
+            self.camera.install()
+        app.task_mgr.add(self._sync_task, "render-sync", sort=Phase.SYNC)
+        app.task_mgr.add(self._hud_task, "labels", sort=Phase.HUD)
+        self.labels.update(app.render)
+
+    @property
+    def root(self) -> NodePath:
+        return self.view.root
+
+    def _sync_task(self, task: Task) -> int:
+        sync = self.view.sync
+        sync.advance(self.app.clock.get_dt())
+        sync.apply()
+        return Task.cont
+
+    def _hud_task(self, task: Task) -> int:
+        self.labels.update(self.app.render)
+        return Task.cont
+
+    def step(self, frames: int = 1) -> None:
+        """Run ``frames`` whole frames (all tasks, render, flip): headless and tests."""
+        for _ in range(frames):
+            self.app.task_mgr.step()

@@ -1,0 +1,220 @@
+"""The wire format: round trips, and every kind of bad input is a WireError, never a crash."""
+
+from __future__ import annotations
+
+import math
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runtime.bus import wire
+from runtime.bus.wire import (
+    Ack,
+    Batch,
+    Command,
+    Reading,
+    Register,
+    SnapshotChunk,
+    SnapshotSource,
+    WireError,
+)
+
+T0 = 1_700_000_000_000_000_000
+
+
+def _batch(**kw: object) -> Batch:
+    fields: dict[str, object] = dict(
+        source="adapter-1", epoch=42, seq=7, t_ns=T0, kind="readings",
+        readings=[Reading("P-101/speed_rpm", 1480.5, 0, 0, T0),
+                  Reading("T-201/level_m", 2.25, 1, 1, T0 - 5)],
+    )
+    fields.update(kw)
+    return Batch(**fields)  # type: ignore[arg-type]
+
+
+def _payload(*items: object) -> bytes:
+    return msgpack.packb(list(items), use_bin_type=True)
+
+
+def test_batch_round_trip_keeps_every_field() -> None:
+    batch = _batch()
+    frames = wire.encode_batch(batch)
+    assert frames[0] == b"r.adapter-1"
+    assert wire.decode_batch(frames) == batch
+    assert all(type(r) is Reading for r in wire.decode_batch(frames).readings)
+
+
+def test_heartbeat_round_trip() -> None:
+    batch = _batch(kind="heartbeat", readings=[], period_ms=500, points=["P-101/speed_rpm"])
+    frames = wire.encode_batch(batch)
+    assert frames[0] == b"h.adapter-1"
+    assert wire.decode_batch(frames) == batch
+
+
+def test_integer_values_arrive_as_floats() -> None:
+    frames = [b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", 3, 0, 0, T0]])]
+    (reading,) = wire.decode_batch(frames).readings
+    assert reading.value == 3.0 and type(reading.value) is float
+
+
+def test_control_messages_round_trip() -> None:
+    cmd = Command("c1", "P-101/speed_setpoint_rpm", 1200.0, "operator", "alice", "ws-3")
+    assert wire.decode_command(wire.encode_command(cmd)) == cmd
+    for ack in (Ack("c1", "P-101/x", "accepted", "", 1200.0),
+                Ack("c1", "P-101/x", "refused", "out of range 0..1500", None)):
+        assert wire.decode_ack(wire.encode_ack(ack)) == ack
+    reg = Register("adapter-1", ["P-101/x", "P-102/y"])
+    assert wire.decode_register(wire.encode_register(reg)) == reg
+    assert wire.decode_snapshot_request(wire.encode_snapshot_request(9, "P-1*")) == (9, "P-1*")
+    chunk = SnapshotChunk(9, 0, True, [SnapshotSource("s", 3, 10, False, 500,
+                                                       [Reading("p/x", 1.0, 2, 2, T0)])])
+    assert wire.decode_snapshot_chunk(wire.encode_snapshot_chunk(chunk)) == chunk
+
+
+@pytest.mark.parametrize(
+    ("frames", "why"),
+    [
+        ([b"r.s"], "2 frames"),
+        ([b"r.s", b""], "empty"),
+        ([b"r.s", b"\x00" * (wire.MAX_MESSAGE_BYTES + 1)], "exceeds"),
+        ([b"r.s", wire.encode_batch(_batch(source="s"))[1][:-3]], "undecodable"),  # truncated
+        ([b"r.s", b"\xc1garbage"], "undecodable"),
+        ([b"r.s", _payload(2, "readings", "s", 1, 1, T0, [])], "version"),
+        ([b"r.s", _payload(1, "alarm", "s", 1, 1, T0, [])], "kind"),
+        ([b"r.x", _payload(1, "readings", "s", 1, 1, T0, [])], "topic"),
+        ([b"r.s", _payload(1, "readings", "s", 0, 1, T0, [])], "epoch"),
+        ([b"r.s", _payload(1, "readings", "s", 1, -1, T0, [])], "seq"),
+        ([b"r.s", _payload(1, "readings", "s", 1, 1, "now", [])], "t_ns"),
+        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", math.nan, 0, 0, T0]])],
+         "NaN"),
+        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", math.inf, 0, 0, T0]])],
+         "NaN"),
+        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", "1", 0, 0, T0]])],
+         "not a number"),
+        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", 1.0, True, 0, T0]])],
+         "integer"),
+        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", 1.0, 7, 0, T0]])],
+         "quality"),
+        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", 1.0, 0, 0]])], "array of 5"),
+        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["bad point", 1.0, 0, 0, T0]])],
+         "visible ASCII"),
+        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x\x1b[2J", 1.0, 0, 0, T0]])],
+         "visible ASCII"),
+        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, {"p": 1})], "undecodable"),  # no maps
+        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [[b"p", 1.0, 0, 0, T0]])],
+         "undecodable"),  # no bin
+        ([b"r.s", b"\x91" * 5000], "undecodable"),  # nesting bomb
+        ([b"h.s", _payload(1, "heartbeat", "s", 1, 1, T0, [5, []])], "period_ms"),
+    ],
+)
+def test_bad_batches_are_rejected_with_a_reason(frames: list[bytes], why: str) -> None:
+    with pytest.raises(WireError) as info:
+        wire.decode_batch(frames)
+    assert why in info.value.reason
+
+
+def test_too_many_readings_rejected_before_building_them() -> None:
+    rows = [["p/x", 1.0, 0, 0, T0]] * (wire.MAX_READINGS + 1)
+    with pytest.raises(WireError):
+        wire.decode_batch([b"r.s", _payload(1, "readings", "s", 1, 1, T0, rows)])
+
+
+def test_encoder_refuses_what_peers_would_drop() -> None:
+    with pytest.raises(WireError):
+        wire.encode_batch(_batch(readings=[Reading("p/x", math.nan, 0, 0, T0)]))
+    with pytest.raises(WireError):
+        wire.encode_batch(_batch(source="has space"))
+    with pytest.raises(WireError):
+        wire.encode_command(Command("c1", "p/x", math.inf, "operator", "a", "h"))
+    with pytest.raises(WireError):
+        wire.encode_ack(Ack("c1", "p/x", "maybe", "", None))
+
+
+@pytest.mark.parametrize(
+    "decoder",
+    [wire.decode_command, wire.decode_ack, wire.decode_register, wire.decode_snapshot_request,
+     wire.decode_snapshot_chunk],
+)
+def test_control_decoders_reject_wrong_kinds(decoder: object) -> None:
+    wrong = _payload(1, "nonsense", 1, 2, 3)
+    with pytest.raises(WireError):
+        decoder(wrong)  # type: ignore[operator]
+
+
+DECODERS = [
+    lambda b: wire.decode_batch([b"r.s", b]),
+    lambda b: wire.decode_batch([b"h.s", b]),
+    wire.decode_command,
+    wire.decode_ack,
+    wire.decode_register,
+    wire.decode_snapshot_request,
+    wire.decode_snapshot_chunk,
+    wire.message_kind,
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.binary(max_size=512))
+def test_any_bytes_decode_or_reject_cleanly(data: bytes) -> None:
+    for decode in DECODERS:
+        try:
+            decode(data)
+        except WireError:
+            pass
+
+
+_msgpack_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats() | st.text(max_size=20) | st.binary(max_size=8),
+    lambda children: st.lists(children, max_size=6),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    header=st.tuples(st.sampled_from([1, 2, True]), st.sampled_from(["readings", "heartbeat",
+                                                                     "ack", "command"]),
+                     st.sampled_from(["s", "", "x y"])),
+    rest=st.lists(_msgpack_values, max_size=8),
+)
+def test_structured_garbage_decodes_or_rejects_cleanly(header: tuple, rest: list) -> None:
+    payload = _payload(*header, *rest)
+    for decode in DECODERS:
+        try:
+            result = decode(payload)
+        except WireError:
+            continue
+        if isinstance(result, Batch):  # accepted: then it must be fully valid
+            assert all(math.isfinite(r.value) for r in result.readings)
+
+
+_points = st.from_regex(r"[A-Z]{1,3}-[0-9]{1,3}/[a-z_]{1,12}", fullmatch=True)
+_readings = st.lists(
+    st.builds(Reading, _points, st.floats(allow_nan=False, allow_infinity=False),
+              st.integers(0, 2), st.integers(0, 10), st.integers(0, 2**63 - 1)),
+    max_size=50,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(readings=_readings, seq=st.integers(1, 2**63 - 1), epoch=st.integers(1, 2**63 - 1))
+def test_valid_batches_round_trip(readings: list[Reading], seq: int, epoch: int) -> None:
+    batch = _batch(readings=readings, seq=seq, epoch=epoch)
+    assert wire.decode_batch(wire.encode_batch(batch)) == batch
+
+
+def test_protocol_doc_hex_dump_is_what_the_encoder_produces() -> None:
+    # docs/bus-protocol.md §7 must stay byte-exact: another-language client is written from it.
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "bus-protocol.md").read_text()
+    section = doc.split("Frame 2, payload (108 bytes):", 1)[1].split("```")[1]
+    hex_bytes = "".join(line[6:53] for line in section.strip().splitlines())
+    documented = bytes.fromhex(hex_bytes)
+    batch = Batch("ad-1", 0x1122334455667788, 42, 1_700_000_000_123_456_789, "readings",
+                  [Reading("P-101/speed_rpm", 1480.5, 0, 0, 1_700_000_000_120_000_000),
+                   Reading("T-201/level_m", 2.25, 1, 1, 1_700_000_000_100_000_000)])
+    assert wire.encode_batch(batch) == [b"r.ad-1", documented]
