@@ -55,7 +55,7 @@ def test_readings_reach_world_columns(bus: BusEndpoints) -> None:
 
         def publish_and_check() -> bool:
             pub.publish([
-                Reading("P-101/speed_rpm", 1475.5, GOOD, NONE, t_src),
+                Reading("P-101/speed_rpm", 1475.5, Quality.GOOD, Reason.NONE, t_src),
                 Reading("M-101/temperature_degc", 61.0, BAD, DEVICE_FAILURE, t_src),
                 Reading("X-999/foo_m", 1.0, GOOD, NONE, t_src),
             ])

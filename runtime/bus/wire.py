@@ -287,6 +287,14 @@ def _names(values: Any, what: str, limit: int, max_len: int) -> list[str]:
     return list(values)
 
 
+def _plain(readings: list[Reading]) -> list[Reading]:
+    """Readings with int subclasses and numpy scalars turned into plain int/float."""
+    try:
+        return [Reading(str(p), float(v), int(q), int(r), int(t)) for p, v, q, r, t in readings]
+    except (TypeError, ValueError):
+        raise WireError("a reading field has the wrong type") from None
+
+
 def _readings(rows: Any, row_type: type = tuple) -> list[Reading]:
     """Validated rows as Readings."""
     checked = _rows(rows, row_type)
@@ -373,7 +381,12 @@ def encode_batch(batch: Batch) -> list[bytes]:
             except TypeError:
                 raise WireError("batch readings must be a list of Reading") from None
         # Our own code must not put on the wire what every peer would drop.
-        body: Any = _readings(readings, Reading)
+        try:
+            body: Any = _readings(readings, Reading)
+        except WireError:
+            # IntEnum codes (Quality, Reason) and numpy scalars are fine from our own code:
+            # coerce them to plain numbers, then check again (the fast path stays untouched).
+            body = _readings(_plain(readings), Reading)
     elif batch.kind == KIND_HEARTBEAT:
         _period(batch.period_ms)
         points = list(batch.points or [])

@@ -11,10 +11,14 @@ from runtime.scene.fields import Doc, Path_
 from runtime.scene.model import (
     DATA_TYPES,
     DEVICE_TABLES,
+    INTERLOCK_OPS,
     WORD_ORDERS,
+    WRITE_ROLES,
     DevicePoint,
     Devices,
     DeviceSpec,
+    Interlock,
+    InterlockCondition,
     Scene,
 )
 from runtime.scene.units import unit_problem
@@ -43,7 +47,14 @@ _POINT_KEYS = {
     "writable",
     "min",
     "max",
+    "roles",
+    "max_rate_per_s",
+    "sbo",
 }
+_WRITE_ONLY_KEYS = ("roles", "max_rate_per_s", "sbo")
+"""Point keys that only mean something on a writable point (see docs/control.md)."""
+_INTERLOCK_KEYS = {"id", "blocks", "when", "above", "below", "unless_value", "message"}
+_CONDITION_KEYS = {"point", "op", "value"}
 _BIT_TABLES = ("coil", "discrete")
 _WRITABLE_TABLES = ("holding", "coil")
 _MAX_ADDRESS = 65535
@@ -57,7 +68,7 @@ def load_devices(path: str | Path, scene: Scene | None = None) -> Devices:
     data, lines = load_located(path)
     doc = Doc(path, lines)
     root = doc.mapping(data, ())
-    doc.only_keys(root, (), {"format", "devices"})
+    doc.only_keys(root, (), {"format", "devices", "interlocks"})
     fmt = doc.string(root, (), "format")
     if fmt != DEVICES_FORMAT:
         raise doc.fail(("format",), f"unsupported format {fmt!r}; expected {DEVICES_FORMAT!r}")
@@ -85,7 +96,77 @@ def load_devices(path: str | Path, scene: Scene | None = None) -> Devices:
                 )
             owners[p.point] = device.id
         devices.append(device)
-    return Devices(path=path, devices=tuple(devices))
+    interlocks = _interlocks(doc, root, devices)
+    return Devices(path=path, devices=tuple(devices), interlocks=interlocks)
+
+
+def _interlocks(doc: Doc, root: dict[str, Any], devices: list[DeviceSpec]) -> tuple[Interlock, ...]:
+    """Validate the top-level ``interlocks:`` list against the points the devices map."""
+    if "interlocks" not in root or root["interlocks"] is None:
+        return ()
+    mapped = {p.point: p for d in devices for p in d.points}
+    result: list[Interlock] = []
+    for i, raw in enumerate(doc.sequence(root["interlocks"], ("interlocks",))):
+        at: Path_ = ("interlocks", i)
+        spec = doc.mapping(raw, at)
+        doc.only_keys(spec, at, _INTERLOCK_KEYS)
+        ident = doc.string(spec, at, "id")
+        if any(il.id == ident for il in result):
+            raise doc.fail(at + ("id",), f"duplicate interlock id {ident!r}")
+        blocks = doc.string(spec, at, "blocks")
+        target = mapped.get(blocks)
+        if target is None:
+            raise doc.fail(at + ("blocks",), f"point {blocks!r} is not mapped by any device")
+        if not target.writable:
+            raise doc.fail(
+                at + ("blocks",), f"point {blocks} is not writable, so there is nothing to block"
+            )
+        when_raw = doc.required(spec, at, "when")
+        items = when_raw if isinstance(when_raw, list) else [when_raw]
+        if not items:
+            raise doc.fail(at + ("when",), "needs at least one condition {point, op, value}")
+        when = []
+        for j, item in enumerate(items):
+            c_at: Path_ = at + (("when", j) if isinstance(when_raw, list) else ("when",))
+            cond = doc.mapping(item, c_at)
+            doc.only_keys(cond, c_at, _CONDITION_KEYS)
+            point = doc.string(cond, c_at, "point")
+            if point not in mapped:
+                raise doc.fail(
+                    c_at + ("point",),
+                    f"point {point!r} is not mapped by any device, so it has no reading",
+                )
+            when.append(
+                InterlockCondition(
+                    point=point,
+                    op=doc.choice(cond, c_at, "op", INTERLOCK_OPS),
+                    value=doc.number(cond, c_at, "value"),
+                    line=doc.line(c_at) or 0,
+                )
+            )
+        above = doc.number(spec, at, "above") if "above" in spec else None
+        below = doc.number(spec, at, "below") if "below" in spec else None
+        unless = doc.number(spec, at, "unless_value") if "unless_value" in spec else None
+        if unless is not None and (above is not None or below is not None):
+            raise doc.fail(
+                at + ("unless_value",), "use either unless_value or above/below, not both"
+            )
+        message = spec.get("message", "")
+        if not isinstance(message, str):
+            raise doc.fail(at + ("message",), "expected text")
+        result.append(
+            Interlock(
+                id=ident,
+                blocks=blocks,
+                when=tuple(when),
+                above=above,
+                below=below,
+                unless_value=unless,
+                message=message,
+                line=doc.line(at) or 0,
+            )
+        )
+    return tuple(result)
 
 
 def _device(doc: Doc, raw: dict[str, Any], at: Path_, scene: Scene | None) -> DeviceSpec:
@@ -161,6 +242,24 @@ def _point(doc: Doc, raw: Any, at: Path_, scene: Scene | None) -> DevicePoint:
     hi = doc.number(spec, at, "max") if "max" in spec else None
     if lo is not None and hi is not None and lo > hi:
         raise doc.fail(at + ("min",), f"min {lo} is above max {hi}")
+    for key in _WRITE_ONLY_KEYS:
+        if key in spec and not writable:
+            raise doc.fail(at + (key,), f"{key} only applies to a point with writable: true")
+    roles = None
+    if "roles" in spec:
+        names = []
+        for k, role in enumerate(doc.sequence(spec["roles"], at + ("roles",))):
+            if role not in WRITE_ROLES:
+                why = "the viewer role never writes" if role == "viewer" else f"role {role!r}"
+                allowed = ", ".join(WRITE_ROLES)
+                raise doc.fail(at + ("roles", k), f"{why}; allowed here: {allowed}")
+            names.append(role)
+        if not names:
+            raise doc.fail(at + ("roles",), "an empty list; to forbid writes use writable: false")
+        roles = tuple(dict.fromkeys(names))
+    max_rate = (
+        doc.number(spec, at, "max_rate_per_s", positive=True) if "max_rate_per_s" in spec else None
+    )
     scale = doc.number(spec, at, "scale", default=1.0)
     if scale == 0:
         raise doc.fail(at + ("scale",), "scale must not be 0")
@@ -177,6 +276,9 @@ def _point(doc: Doc, raw: Any, at: Path_, scene: Scene | None) -> DevicePoint:
         min=lo,
         max=hi,
         line=doc.line(at) or 0,
+        roles=roles,
+        max_rate_per_s=max_rate,
+        sbo=doc.boolean(spec, at, "sbo", False),
     )
     if address + result.register_count - 1 > _MAX_ADDRESS:
         raise doc.fail(at + ("address",), "point runs past the last Modbus address 65535")

@@ -110,6 +110,10 @@ class Scene:
 DEVICE_TABLES = ("holding", "input", "coil", "discrete")
 DATA_TYPES = ("int16", "uint16", "int32", "uint32", "float32", "bool")
 WORD_ORDERS = ("big", "little")
+WRITE_ROLES = ("operator", "instructor")
+"""Roles a point's ``roles:`` list may name; ``viewer`` never writes (runtime.control.roles)."""
+INTERLOCK_OPS = ("==", "!=", ">", ">=", "<", "<=")
+"""Comparisons an interlock condition may use: a closed set, so nothing is ever evaluated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,13 @@ class DevicePoint:
     max: float | None = None
     """Engineering limits for writes (inclusive); None means unbounded."""
     line: int = 0
+    roles: tuple[str, ...] | None = None
+    """Roles allowed to write this point; None means the default (operator and instructor for
+    a writable point). See docs/control.md."""
+    max_rate_per_s: float | None = None
+    """Largest accepted change per second between accepted writes, in the point's unit."""
+    sbo: bool = False
+    """Select-before-operate: writes that move equipment must be selected first (10 s expiry)."""
 
     @property
     def register_count(self) -> int:
@@ -158,11 +169,43 @@ class DeviceSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class InterlockCondition:
+    """``<point> <op> <value>`` over the adapter's latest reading of ``point``."""
+
+    point: str
+    op: str
+    """One of :data:`INTERLOCK_OPS`."""
+    value: float
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Interlock:
+    """A rule that refuses writes to ``blocks`` while every ``when`` condition holds.
+
+    Only requested values inside the blocked region are refused: above ``above``, below
+    ``below``, anything but ``unless_value``, or (with none of the three) every value.
+    """
+
+    id: str
+    blocks: str
+    """Full point id of the writable point this interlock guards."""
+    when: tuple[InterlockCondition, ...]
+    """All must hold for the interlock to be active."""
+    above: float | None = None
+    below: float | None = None
+    unless_value: float | None = None
+    message: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Devices:
     """A validated ``devices.yaml``."""
 
     path: Path
     devices: tuple[DeviceSpec, ...]
+    interlocks: tuple[Interlock, ...] = ()
 
     def device(self, device_id: str) -> DeviceSpec:
         for d in self.devices:

@@ -1,0 +1,56 @@
+"""The client-side pending tracker shared by the viewer and `twinstage write`."""
+
+from __future__ import annotations
+
+from runtime.control.ack import Ack, AckOutcome
+from runtime.control.pending import PendingState, PendingTracker, confirm_text, new_command_id
+
+S = 1_000_000_000
+
+
+def test_lifecycle() -> None:
+    t = PendingTracker(timeout_ns=5 * S)
+    a = t.sent("a", "P-101/speed_sp_rpm", 1200.0, 0, unit="rpm")
+    t.sent("b", "UC-101/mode", 1.0, 0)
+    t.sent("c", "P-102/run_cmd", 1.0, 0, action="operate")
+    assert [i.id for i in t.pending()] == ["a", "b", "c"]
+    ack = Ack(
+        command_id="a", point=a.point, action="write", outcome=AckOutcome.CONFIRMED,
+        text="ok", requested=1200.0, read_back=1200.0, written=True,
+    )  # fmt: skip
+    assert t.acked(ack, S) is a and a.state is PendingState.CONFIRMED and a.read_back == 1200.0
+    refused = {"command_id": "b", "outcome": "refused", "reason": "role", "text": "no"}
+    assert t.acked(refused, S).state is PendingState.REFUSED  # type: ignore[union-attr]
+    assert t.get("b").reason == "role"  # type: ignore[union-attr]
+    assert t.expire(4 * S) == []
+    (expired,) = t.expire(5 * S)
+    assert expired.id == "c" and expired.state is PendingState.EXPIRED
+    late = {"command_id": "c", "outcome": "failed", "reason": "write_failed"}
+    item = t.acked(late, 6 * S)
+    assert item is not None and item.late and item.state is PendingState.REFUSED
+    assert t.acked({"command_id": "zzz", "outcome": "confirmed"}, 0) is None
+    assert t.pending() == []
+
+
+def test_bounded_and_helpers() -> None:
+    t = PendingTracker(keep=2)
+    for i in range(3):
+        t.sent(str(i), "p", 1.0, 0)
+    assert [i.id for i in t.recent()] == ["1", "2"]
+    assert confirm_text("P-101/speed_sp_rpm", 900, 1200, "rpm") == (
+        "P-101/speed_sp_rpm: 900 rpm -> 1200 rpm"
+    )
+    assert confirm_text("P-101/run_cmd", None, 1, "bool") == "P-101/run_cmd: ? -> 1"
+    assert new_command_id() != new_command_id()
+
+
+def test_wire_outcome_keeps_the_code() -> None:
+    base = {"command_id": "a", "point": "p", "action": "select"}
+    sel = Ack(**base, outcome=AckOutcome.SELECTED, text="p selected")  # type: ignore[arg-type]
+    assert sel.wire_outcome() == ("accepted", "selected: p selected")
+    ref = Ack(**base, outcome=AckOutcome.REFUSED, reason="interlock:IL-1", text="P-101 runs")  # type: ignore[arg-type]
+    assert ref.wire_outcome() == ("refused", "interlock:IL-1: P-101 runs")
+    ok = Ack(**base, outcome=AckOutcome.CONFIRMED, duplicate=True)  # type: ignore[arg-type]
+    assert ok.wire_outcome() == ("accepted", "duplicate")
+    failed = Ack(**base, outcome=AckOutcome.FAILED, reason="write_failed")  # type: ignore[arg-type]
+    assert failed.wire_outcome() == ("error", "write_failed")
