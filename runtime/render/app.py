@@ -18,7 +18,15 @@ from panda3d.core import (
 from runtime.render.config import DEFAULT_SIZE, FALLBACK_DISPLAY, prc_text
 
 BACKGROUND_RGB = (0.20, 0.36, 0.62)
-"""Overcast sky: light enough that dark equipment stands out, dark enough for white labels."""
+"""Overcast sky (linear light): light enough that dark equipment stands out, dark enough for
+white labels."""
+PIPELINES = ("auto", "pbr", "forward")
+"""``pbr``: simplepbr (HDR buffer + tonemapping post-process). ``forward``: OpenGL's own
+per-vertex lighting of the same materials straight to the window, no post-process (Panda's
+shader generator emits Cg, which Mesa's core profiles reject, so it is not used). ``auto``: pbr on a GPU, forward on a
+software rasteriser, where the full-screen post-process alone costs ~12 ms of a 16.7 ms frame
+at 1280x720 (measured on Mesa llvmpipe, 2 cores: see ``twinstage bench render``)."""
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software rasterizer", "tinydisplay")
 
 
 class ViewerApp(ShowBase):
@@ -28,8 +36,17 @@ class ViewerApp(ShowBase):
     to fixed-function lighting of the same materials.
     """
 
-    def __init__(self, *, headless: bool, size: tuple[int, int] = DEFAULT_SIZE,
-                 title: str = "twinstage", pbr: bool = True, msaa: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        headless: bool,
+        size: tuple[int, int] = DEFAULT_SIZE,
+        title: str = "twinstage",
+        pipeline: str = "auto",
+        msaa: int | None = None,
+    ) -> None:
+        if pipeline not in PIPELINES:
+            raise ValueError(f"pipeline must be one of {PIPELINES}, got {pipeline!r}")
         load_prc_file_data("twinstage-viewer", prc_text(headless=headless, size=size, title=title))
         super().__init__(windowType="none")
         kind = "offscreen" if headless else "onscreen"
@@ -44,10 +61,20 @@ class ViewerApp(ShowBase):
         self.headless = headless
         self.size = size
         self.disable_mouse()
-        self.set_background_color(*BACKGROUND_RGB, 1.0)
         self.pbr = None
         self.shaders_ok = bool(self.win.gsg.supports_basic_shaders)
-        if pbr and self.shaders_ok:
+        if pipeline == "auto":
+            renderer = self.win.gsg.driver_renderer.lower()
+            software = any(name in renderer for name in SOFTWARE_RENDERERS)
+            pipeline = "forward" if software else "pbr"
+        self.pipeline = pipeline if self.shaders_ok else "fixed"
+        """The pipeline in use: pbr, forward, or fixed (no shaders at all)."""
+        if self.pipeline == "pbr":
+            self.set_background_color(*BACKGROUND_RGB, 1.0)
+        else:
+            # No tonemapping pass converts to sRGB, so give the sky its display-space value.
+            self.set_background_color(*(c ** (1 / 2.2) for c in BACKGROUND_RGB), 1.0)
+        if self.pipeline == "pbr":
             import simplepbr
 
             self.pbr = simplepbr.Pipeline(
@@ -62,14 +89,12 @@ class ViewerApp(ShowBase):
                 use_330=_glsl_330(self.win.gsg),
                 exposure=0.0,
             )
-        elif self.shaders_ok:
-            self.render.set_shader_auto()
 
     @property
     def pipe_name(self) -> str:
         """The graphics pipe and renderer in use, for messages and bench notes."""
         gsg = self.win.gsg
-        return f"{self.pipe.get_interface_name()} / {gsg.driver_renderer}"
+        return f"{self.pipe.get_interface_name()} / {gsg.driver_renderer} / {self.pipeline}"
 
     @property
     def output(self) -> GraphicsOutput:
@@ -82,14 +107,20 @@ def _glsl_330(gsg: GraphicsStateGuardianBase) -> bool:
     return (major, minor) >= (3, 30)
 
 
-def make_app(*, headless: bool, size: tuple[int, int] = DEFAULT_SIZE, title: str = "twinstage",
-             pbr: bool = True, msaa: int | None = None) -> ViewerApp:
+def make_app(
+    *,
+    headless: bool,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    title: str = "twinstage",
+    pipeline: str = "auto",
+    msaa: int | None = None,
+) -> ViewerApp:
     """Create the one ViewerApp of this process (ShowBase is a per-process singleton).
 
     Raises RuntimeError (Panda3D raises a plain Exception) when no pipe can open the output.
     """
     try:
-        return ViewerApp(headless=headless, size=size, title=title, pbr=pbr, msaa=msaa)
+        return ViewerApp(headless=headless, size=size, title=title, pipeline=pipeline, msaa=msaa)
     except RuntimeError:
         raise
     except Exception as exc:  # Panda raises a bare Exception when no graphics pipe opens
