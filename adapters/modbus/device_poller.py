@@ -1,0 +1,567 @@
+"""One Modbus device: its own connection, poll loop, liveness, back-off, quality and writes.
+
+Each device runs as one asyncio task, so a hung or dead device only ever waits on its own
+timeouts and never stalls the others (R5). Liveness is ours, not pymodbus's: its defaults take
+about 96 s to notice a silent device. Here:
+
+- every request uses pymodbus's own timeout (the device's ``timeout_ms``) and ``retries=0``; we
+  never wrap a request in an outer ``wait_for``, which would orphan its transaction id;
+- a timeout or a lost connection throws the client away; the next connection is a fresh client
+  with our own capped exponential back-off and jitter (pymodbus's reconnect is off:
+  ``reconnect_delay=0`` disables it in 3.16, it does not busy-loop because we never call into a
+  closed client);
+- a watchdog turns every Good point Bad (no communication) once no reply has arrived for
+  ``stale_periods`` poll periods, even while a request is still waiting for its timeout, and a
+  peer close marks the points Bad at once;
+- one request is in flight per connection (an asyncio lock around each exchange), and writes
+  take their turn between block reads.
+
+Every poll tick publishes exactly one batch with every point of the device: fresh values, or the
+point's current Bad state with its reason. A Bad point carries its last good value (0.0 before
+the first, 0.0 for a NaN/Inf read) so the number on the bus is always finite; its quality says
+not to use it (R1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from struct import error as struct_error
+from typing import Any
+
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from pymodbus.pdu import ModbusPDU
+from pymodbus.pdu.bit_message import (
+    ReadCoilsRequest,
+    ReadDiscreteInputsRequest,
+    WriteSingleCoilRequest,
+)
+from pymodbus.pdu.register_message import (
+    ReadHoldingRegistersRequest,
+    ReadInputRegistersRequest,
+    WriteMultipleRegistersRequest,
+    WriteSingleRegisterRequest,
+)
+
+from adapters.modbus.backoff import Backoff
+from adapters.modbus.blocks import Block, plan_blocks
+from adapters.modbus.decode import BlockDecoder, DecodeError
+from adapters.modbus.fast_pdu import FAST_RESPONSES
+from adapters.modbus.quality_map import UNIT, policy_for
+from adapters.modbus.validate import (
+    BadReplyError,
+    DeviceExceptionError,
+    NoCommunicationError,
+    RequestError,
+    check_reply,
+    check_write_echo,
+    read_values,
+)
+from runtime.quality import Quality, Reason
+from runtime.registers import decode_value
+from runtime.scene.model import DevicePoint, DeviceSpec
+
+log = logging.getLogger(__name__)
+
+GOOD = int(Quality.GOOD)
+BAD = int(Quality.BAD)
+_NONE = int(Reason.NONE)
+_NOT_FINITE = int(Reason.NOT_FINITE)
+_INITIAL = int(Reason.INITIAL)
+
+_READ_REQUESTS: dict[str, type[ModbusPDU]] = {
+    "coil": ReadCoilsRequest,
+    "discrete": ReadDiscreteInputsRequest,
+    "holding": ReadHoldingRegistersRequest,
+    "input": ReadInputRegistersRequest,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PointReading:
+    """What the poller reports for one point; field order matches ``runtime.bus.wire.Reading``."""
+
+    point: str
+    value: float
+    quality: int
+    reason: int
+    t_source_ns: int
+    """Wall-clock time the reply carrying this value arrived (Modbus has no source time), or the
+    time this Bad state was decided."""
+
+
+BatchSink = Callable[[str, list[Any]], None]
+"""Receives ``(device_id, readings)`` once per poll batch; must not block."""
+ReadingFactory = Callable[[str, float, int, int, int], Any]
+"""Builds one reading from ``(point, value, quality, reason, t_source_ns)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PollerOptions:
+    """Tuning that is the adapter's, not the device file's."""
+
+    port_offset: int = 0
+    """Added to the device port, so tests can run against a plant on other ports."""
+    reconnect_initial_s: float = 0.05
+    reconnect_max_s: float = 0.5
+    """Capped so a returning server is polled again well within 1 s (R5)."""
+    jitter: float = 0.2
+    stale_periods: float = 2.0
+    """Good points turn Bad after this many poll periods without any reply (R5)."""
+    rng: random.Random | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """Outcome of a write that was allowed to reach the device."""
+
+    outcome: str
+    """``accepted`` (written, echo checked, read back) or ``error``."""
+    reason: str
+    readback: float | None
+
+
+@dataclass(slots=True)
+class PollerStats:
+    """Counters for tests, logs and the bench."""
+
+    requests: int = 0
+    replies: int = 0
+    timeouts: int = 0
+    exceptions: int = 0
+    bad_replies: int = 0
+    connects: int = 0
+    connect_failures: int = 0
+    batches: int = 0
+    exception_codes: dict[int, int] = field(default_factory=dict)
+
+
+class _BlockState:
+    """A planned block with its reusable request, decoder, point indexes and back-off."""
+
+    __slots__ = ("block", "request", "decoder", "indexes", "retry_at", "backoff", "reason",
+                 "span", "good", "none")
+
+    def __init__(self, block: Block, unit_id: int, word_order: str, indexes: list[int]) -> None:
+        self.block = block
+        self.request = _READ_REQUESTS[block.table](
+            address=block.start, count=block.count, dev_id=unit_id
+        )
+        self.decoder = BlockDecoder(block, word_order)
+        self.indexes = indexes
+        self.span = (indexes[0], indexes[-1] + 1)
+        assert indexes == list(range(*self.span)), "block points must be contiguous in state"
+        self.good = [GOOD] * len(indexes)
+        self.none = [_NONE] * len(indexes)
+        self.retry_at = 0.0
+        self.backoff: Backoff | None = None
+        self.reason = Reason.NONE
+
+    def back_off(self, now: float, reason: Reason, initial_s: float, max_s: float,
+                 rng: random.Random) -> None:
+        """Skip this block until a capped, jittered delay passes; its points stay ``reason``."""
+        if self.backoff is None or self.reason != reason:
+            self.backoff = Backoff(initial_s, max_s, rng=rng)
+        self.reason = reason
+        self.retry_at = now + self.backoff.next_delay()
+
+
+class DevicePoller:
+    """Polls one device forever (until :meth:`stop`) and publishes one batch per tick."""
+
+    def __init__(
+        self,
+        device: DeviceSpec,
+        sink: BatchSink,
+        *,
+        options: PollerOptions | None = None,
+        reading_factory: ReadingFactory = PointReading,
+    ) -> None:
+        self.device = device
+        self.options = options or PollerOptions()
+        self._sink = sink
+        self._make = reading_factory
+        self._rng = self.options.rng or random.Random()
+        self.period_s = device.poll_period_ms / 1000.0
+        self.timeout_s = device.timeout_ms / 1000.0
+        self.stale_s = self.options.stale_periods * self.period_s
+        self.port = device.port + self.options.port_offset
+        planned = plan_blocks(device.points)
+        # Points are kept in block order, so each block owns one contiguous slice of the state
+        # columns and a good reply is stored with four slice assignments (the order of readings
+        # inside a batch carries no meaning).
+        ordered = [p for b in planned for p in b.points]
+        self.point_ids = [p.point for p in ordered]
+        self._index = {p.point: i for i, p in enumerate(ordered)}
+        n = len(device.points)
+        self.values = [0.0] * n
+        self.quality = [BAD] * n
+        self.reason = [int(Reason.INITIAL)] * n
+        self.t_source_ns = [time.time_ns()] * n
+        self.blocks = [
+            _BlockState(b, device.unit_id, device.word_order,
+                        [self._index[p.point] for p in b.points])
+            for b in planned
+        ]
+        self.stats = PollerStats()
+        self._client: AsyncModbusTcpClient | None = None
+        self._generation = 0
+        self._link_up = False
+        self._io_lock = asyncio.Lock()
+        self._connect_backoff = Backoff(
+            self.options.reconnect_initial_s, self.options.reconnect_max_s,
+            jitter=self.options.jitter, rng=self._rng,
+        )
+        self._next_connect_at = 0.0
+        self._unit_retry_at = 0.0
+        self._unit_backoff: Backoff | None = None
+        self._unit_reason = Reason.NONE
+        self._last_contact = -math.inf
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._sleeper: asyncio.Future[None] | None = None
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._link_up
+
+    def point_quality(self, point: str) -> tuple[int, int]:
+        """``(quality, reason)`` of one of this device's points, as last published."""
+        i = self._index[point]
+        return self.quality[i], self.reason[i]
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return after the request in flight (bounded by the timeout)."""
+        self._stopping = True
+        self._wake_up()
+
+    async def run(self) -> None:
+        """Poll until stopped: connect, read due blocks, publish, sleep to the next tick."""
+        self._loop = asyncio.get_running_loop()
+        next_tick = self._loop.time()
+        # A device that never answers must also turn Bad (no communication) within the bound,
+        # even while the first request still waits for its timeout.
+        self._last_contact = next_tick
+        self._watchdog = self._loop.call_at(next_tick + self.stale_s, self._check_stale)
+        try:
+            while not self._stopping:
+                await self._tick()
+                self.publish()
+                next_tick += self.period_s
+                now = self._loop.time()
+                if next_tick < now:  # overran (slow device): poll again now, do not burst
+                    next_tick = now
+                wake_at = next_tick
+                if self._client is None:
+                    wake_at = min(wake_at, max(now, self._next_connect_at))
+                await self._sleep_until(wake_at)
+        finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
+            self._drop_client(schedule_reconnect=False)
+
+    def publish(self) -> None:
+        """Send the current state of every point as one batch."""
+        readings = list(map(self._make, self.point_ids, self.values, self.quality, self.reason,
+                            self.t_source_ns))
+        self.stats.batches += 1
+        try:
+            self._sink(self.device.id, readings)
+        except Exception:  # a sink failure must not kill polling; it is logged once per batch
+            log.exception("%s: publishing a batch failed", self.device.id)
+
+    async def write(self, dp: DevicePoint, registers: list[int]) -> WriteResult:
+        """Write already-encoded words (or ``[0|1]`` for a coil), then read the point back.
+
+        The write policy has decided that this write may happen; here we only carry it out and
+        report honestly what the device did.
+        """
+        unit = self.device.unit_id
+        if dp.table == "coil":
+            request: ModbusPDU = WriteSingleCoilRequest(
+                address=dp.address, bits=[bool(registers[0])], dev_id=unit)
+        elif len(registers) == 1:
+            request = WriteSingleRegisterRequest(
+                address=dp.address, registers=list(registers), dev_id=unit)
+        else:
+            request = WriteMultipleRegistersRequest(
+                address=dp.address, registers=list(registers), count=len(registers), dev_id=unit)
+        try:
+            response = await self._request(request)
+            check_write_echo(request, response)
+        except NoCommunicationError as exc:
+            return WriteResult("error", f"no communication with {self.device.id}: {exc}", None)
+        except DeviceExceptionError as exc:
+            label = policy_for(exc.code).label
+            return WriteResult("error", f"device refused the write: exception {exc.code} "
+                                        f"({label})", None)
+        except BadReplyError as exc:
+            return WriteResult("error", f"bad reply to the write: {exc}", None)
+        try:
+            readback = await self._read_point(dp)
+        except (RequestError, DecodeError, ValueError) as exc:
+            return WriteResult("error", f"written, but the read-back failed: {exc}", None)
+        return WriteResult("accepted", "", readback)
+
+    # ------------------------------------------------------------------ polling
+
+    async def _tick(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
+        if self._client is not None and not self._link_up:
+            self._drop_client()
+        if self._client is None:
+            if now < self._next_connect_at or not await self._connect():
+                return
+            now = loop.time()
+        if now < self._unit_retry_at:
+            return
+        for bs in self.blocks:
+            if now < bs.retry_at:
+                self._mark_block(bs, bs.reason)  # e.g. after a reconnect, keep its own reason
+                continue
+            try:
+                response = await self._request(bs.request)
+                values = bs.decoder.decode(read_values(bs.request, response))
+            except NoCommunicationError:
+                self._mark_all(Reason.NO_COMMUNICATION)
+                return
+            except DeviceExceptionError as exc:
+                policy = policy_for(exc.code)
+                t = loop.time()
+                if policy.scope == UNIT:
+                    if self._unit_backoff is None or self._unit_reason != policy.reason:
+                        self._unit_backoff = Backoff(policy.backoff_initial_s,
+                                                     policy.backoff_max_s, rng=self._rng)
+                    self._unit_reason = policy.reason
+                    self._unit_retry_at = t + self._unit_backoff.next_delay()
+                    self._mark_all(policy.reason)
+                    return
+                bs.back_off(t, policy.reason, policy.backoff_initial_s, policy.backoff_max_s,
+                            self._rng)
+                self._mark_block(bs, policy.reason)
+                continue
+            except (BadReplyError, DecodeError) as exc:
+                self.stats.bad_replies += 1
+                log.debug("%s: bad reply for %s@%d: %s", self.device.id, bs.block.table,
+                          bs.block.start, exc)
+                self._mark_block(bs, Reason.BAD_REPLY)
+                continue
+            self._store(bs, values)
+            if bs.backoff is not None:
+                bs.backoff = None
+                bs.reason = Reason.NONE
+            if self._unit_backoff is not None:
+                self._unit_backoff = None
+                self._unit_reason = Reason.NONE
+
+    def _store(self, bs: _BlockState, values: list[float]) -> None:
+        t = time.time_ns()
+        bad = BlockDecoder.non_finite(values)
+        vals, qual, reas, ts = self.values, self.quality, self.reason, self.t_source_ns
+        a, b = bs.span
+        if not bad:  # the common case: one slice assignment per column
+            vals[a:b] = values
+            qual[a:b] = bs.good
+            reas[a:b] = bs.none
+            ts[a:b] = [t] * (b - a)
+            return
+        for k, (i, v) in enumerate(zip(bs.indexes, values, strict=True)):
+            ts[i] = t
+            if k in bad:  # the wire carries finite numbers only: 0.0, flagged Bad
+                vals[i] = 0.0
+                qual[i] = BAD
+                reas[i] = _NOT_FINITE
+                continue
+            vals[i] = v
+            qual[i] = GOOD
+            reas[i] = _NONE
+
+    def _mark_block(self, bs: _BlockState, reason: Reason) -> None:
+        t = time.time_ns()
+        for i in bs.indexes:
+            self.quality[i] = BAD
+            self.reason[i] = int(reason)
+            self.t_source_ns[i] = t
+
+    def _mark_all(self, reason: Reason, only_live: bool = False) -> bool:
+        """Turn points Bad; returns True when any point changed.
+
+        ``only_live`` leaves points that are already Bad for a device-given reason alone (a
+        configuration error stays one); Good points and never-read ones become ``reason``.
+        """
+        t = time.time_ns()
+        changed = False
+        for i in range(len(self.quality)):
+            if only_live and self.quality[i] != GOOD and self.reason[i] != _INITIAL:
+                continue
+            if self.quality[i] != BAD or self.reason[i] != reason:
+                changed = True
+            self.quality[i] = BAD
+            self.reason[i] = int(reason)
+            self.t_source_ns[i] = t
+        return changed
+
+    async def _read_point(self, dp: DevicePoint) -> float:
+        request = _READ_REQUESTS[dp.table](
+            address=dp.address, count=dp.register_count, dev_id=self.device.unit_id)
+        response = await self._request(request)
+        values = list(read_values(request, response))
+        if dp.table in ("coil", "discrete"):
+            return decode_value("bool", self.device.word_order, dp.scale, dp.offset,
+                                [1 if values[0] else 0])
+        return decode_value(dp.type, self.device.word_order, dp.scale, dp.offset, values)
+
+    # ------------------------------------------------------------------ I/O
+
+    async def _request(self, request: ModbusPDU) -> ModbusPDU:
+        """One exchange on the current connection, validated; drops the client on timeout."""
+        async with self._io_lock:
+            client = self._client
+            if client is None or not self._link_up:
+                raise NoCommunicationError("not connected")
+            self.stats.requests += 1
+            try:
+                response = await client.execute(False, request)
+            except ModbusIOException as exc:
+                # Timeouts and pymodbus's own id checks both raise ModbusIOException; a timeout
+                # leaves the stream in an unknown state (a late reply may follow), so we start
+                # over on a fresh connection.
+                if "No response" in str(exc) or not client.connected:
+                    self.stats.timeouts += 1
+                    self._lost(client, "no reply within the timeout")
+                    raise NoCommunicationError(f"no reply within {self.timeout_s:g} s") from None
+                self.stats.bad_replies += 1
+                raise BadReplyError(str(exc)) from None
+            except ConnectionException as exc:
+                self._lost(client, str(exc))
+                raise NoCommunicationError(str(exc)) from None
+            except (ModbusException, OSError, ValueError, struct_error) as exc:
+                self._lost(client, f"{type(exc).__name__}: {exc}")
+                raise NoCommunicationError(f"{type(exc).__name__}: {exc}") from None
+            self.stats.replies += 1
+            self._contact()
+            try:
+                return check_reply(request, response)
+            except DeviceExceptionError as exc:
+                self.stats.exceptions += 1
+                self.stats.exception_codes[exc.code] = self.stats.exception_codes.get(exc.code,
+                                                                                      0) + 1
+                raise
+
+    def _contact(self) -> None:
+        """A reply arrived: the device is alive, reset the reconnect back-off, arm the watchdog."""
+        assert self._loop is not None
+        self._last_contact = self._loop.time()
+        self._connect_backoff.reset()
+        if self._watchdog is None:
+            self._watchdog = self._loop.call_at(self._last_contact + self.stale_s,
+                                                self._check_stale)
+
+    def _check_stale(self) -> None:
+        assert self._loop is not None
+        self._watchdog = None
+        now = self._loop.time()
+        due = self._last_contact + self.stale_s
+        if now < due:
+            self._watchdog = self._loop.call_at(due, self._check_stale)
+            return
+        if self._mark_all(Reason.NO_COMMUNICATION, only_live=True):
+            log.info("%s: no reply for %.0f ms, points Bad", self.device.id,
+                     (now - self._last_contact) * 1000)
+            self.publish()
+
+    async def _connect(self) -> bool:
+        """A fresh client per connection: no state from a broken stream survives."""
+        assert self._loop is not None
+        self._generation += 1
+        generation = self._generation
+        client = AsyncModbusTcpClient(
+            self.device.host,
+            port=self.port,
+            name=self.device.id,
+            timeout=self.timeout_s,
+            retries=0,
+            reconnect_delay=0,
+            trace_connect=lambda up: self._on_link(generation, up),
+        )
+        for cls in FAST_RESPONSES:
+            client.register(cls)
+        self.stats.connects += 1
+        try:
+            ok = await client.connect()
+        except Exception as exc:  # noqa: BLE001 - any failure to connect is "no communication"
+            log.debug("%s: connect raised %r", self.device.id, exc)
+            ok = False
+        if not ok or not client.connected:
+            client.close()
+            self.stats.connect_failures += 1
+            self._next_connect_at = self._loop.time() + self._connect_backoff.next_delay()
+            self._mark_all(Reason.NO_COMMUNICATION)
+            return False
+        self._client = client
+        self._link_up = True
+        return True
+
+    def _on_link(self, generation: int, up: bool) -> None:
+        """pymodbus reports the peer closing; mark Bad now rather than after the timeout."""
+        if generation != self._generation or up:
+            return
+        self._link_up = False
+        if self._mark_all(Reason.NO_COMMUNICATION, only_live=True):
+            self.publish()
+        self._wake_up()
+
+    def _lost(self, client: AsyncModbusTcpClient, why: str) -> None:
+        log.debug("%s: connection dropped: %s", self.device.id, why)
+        if client is self._client:
+            self._drop_client()
+
+    def _drop_client(self, schedule_reconnect: bool = True) -> None:
+        client, self._client = self._client, None
+        self._link_up = False
+        self._generation += 1
+        if client is not None:
+            client.close()
+        if schedule_reconnect and self._loop is not None:
+            self._next_connect_at = self._loop.time() + self._connect_backoff.next_delay()
+
+    async def _sleep_until(self, when: float) -> None:
+        """Sleep to ``when`` unless woken (stop, or the link dropped); one timer, no task."""
+        loop = self._loop
+        assert loop is not None
+        if when <= loop.time() or self._stopping:
+            return
+        fut: asyncio.Future[None] = loop.create_future()
+        self._sleeper = fut
+        handle = loop.call_at(when, self._wake_up)
+        try:
+            await fut
+        finally:
+            handle.cancel()
+            self._sleeper = None
+
+    def _wake_up(self) -> None:
+        fut = self._sleeper
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+__all__ = [
+    "BatchSink",
+    "DevicePoller",
+    "PointReading",
+    "PollerOptions",
+    "PollerStats",
+    "WriteResult",
+]
