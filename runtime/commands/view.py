@@ -3,19 +3,30 @@
 Headless (``--headless``) renders offscreen through Mesa's software OpenGL when there is no GPU,
 so CI and servers can produce screenshots. Without a display and without ``--headless`` the
 command says so and renders headless instead, printing where the screenshot went.
+
+With ``--bus ADDR`` the view is live (the live twin, :mod:`runtime.live`): readings from the bus
+drive the 3D world. In a window it runs until the window closes (or ``--seconds``); headless it
+renders frames continuously in real time for ``--seconds`` (default 10), writes screenshots into
+``--screenshot-dir`` (``live-000.png`` at start, one every ``--screenshot-every`` seconds, and
+``final.png``), optionally ``--stats-json``, and exits 0, also on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
+import time
 from pathlib import Path
 
 from runtime.errors import UsageError
 
 HELP = "open the 3D view of a scene, or render it offscreen to a PNG with --headless"
 DEFAULT_FALLBACK_SHOT = "twinstage-view.png"
+DEFAULT_LIVE_SECONDS = 10.0
+DEFAULT_SHOT_EVERY_S = 2.0
+DEFAULT_MAX_FPS = 60.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +40,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"./{DEFAULT_FALLBACK_SHOT})")
     parser.add_argument("--size", default="1280x720", metavar="WxH",
                         help="window or image size in pixels (default 1280x720)")
+    live = parser.add_argument_group("live twin (with --bus)")
+    live.add_argument("--bus", default=None, metavar="ADDR",
+                      help="subscribe to this bus (tcp://HOST:PORT) and show live readings")
+    live.add_argument("--seconds", type=float, default=None, metavar="S",
+                      help="run the live view this long, then exit 0 (headless default: 10)")
+    live.add_argument("--screenshot-dir", type=Path, default=None, metavar="DIR",
+                      help="headless live: write live-NNN.png periodically and final.png here")
+    live.add_argument("--screenshot-every", type=float, default=DEFAULT_SHOT_EVERY_S,
+                      metavar="S", help="seconds between live screenshots (default "
+                      f"{DEFAULT_SHOT_EVERY_S:g})")
+    live.add_argument("--select", default=None, metavar="ENTITY",
+                      help="open the inspector on this entity at start")
+    live.add_argument("--stats-json", type=Path, default=None, metavar="FILE",
+                      help="at exit, write per-point/entity state and frame timings as JSON")
+    live.add_argument("--max-fps", type=float, default=DEFAULT_MAX_FPS, metavar="N",
+                      help=f"headless live frame-rate cap (default {DEFAULT_MAX_FPS:g})")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -46,10 +73,13 @@ def run(args: argparse.Namespace) -> int:
     size = parse_size(args.size)
     if args.frames is not None and args.frames < 1:
         raise UsageError(f"--frames {args.frames}: must be at least 1")
+    _check_live_args(args)
 
     from runtime.scene import load_scene
 
     scene = load_scene(args.scene)  # scene errors surface before any graphics start
+    if args.select is not None and args.select not in {e.id for e in scene.entities}:
+        raise UsageError(f"--select {args.select!r}: no such entity in scene {scene.name!r}")
 
     from runtime.render.config import display_available
 
@@ -79,6 +109,11 @@ def run(args: argparse.Namespace) -> int:
         app = make_app(headless=True, size=size, title=scene.name)
 
     viewer = Viewer(app, scene, interactive=not headless)
+    if args.bus is not None:
+        try:
+            return _run_live(args, app, viewer, headless=headless)
+        finally:
+            app.destroy()
     try:
         if headless or args.frames is not None:
             viewer.step(args.frames or 2)
@@ -92,3 +127,134 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         app.destroy()
+
+
+def _check_live_args(args: argparse.Namespace) -> None:
+    """Live-only flags need --bus; numbers must make sense. Said before any window opens."""
+    live_only = [name for name, value in (("--seconds", args.seconds),
+                                          ("--screenshot-dir", args.screenshot_dir),
+                                          ("--select", args.select),
+                                          ("--stats-json", args.stats_json)) if value is not None]
+    if args.bus is None:
+        if live_only:
+            raise UsageError(f"{', '.join(live_only)} need(s) --bus ADDR (the live view)")
+        return
+    if args.seconds is not None and not args.seconds > 0:
+        raise UsageError(f"--seconds {args.seconds}: must be positive")
+    if not args.screenshot_every > 0:
+        raise UsageError(f"--screenshot-every {args.screenshot_every}: must be positive")
+    if not args.max_fps > 0:
+        raise UsageError(f"--max-fps {args.max_fps}: must be positive")
+    from runtime.bus.endpoints import BusEndpoints
+
+    try:
+        BusEndpoints.from_address(args.bus)
+    except ValueError as exc:
+        raise UsageError(f"--bus: {exc}") from exc
+
+
+def _run_live(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  # noqa: ANN001
+    """The live loop: headless for --seconds with screenshots, or a window until closed."""
+    from runtime.bus.endpoints import BusEndpoints
+    from runtime.bus.subscriber import Subscriber
+    from runtime.live.live_viewer import LiveViewer
+    from runtime.live.stats import write_stats
+    from runtime.render.screenshot import save_png
+    from runtime.scene import load_devices
+    from runtime.world import build_world
+
+    scene = viewer.scene
+    devices_file = scene.path / "devices.yaml"
+    devices = load_devices(devices_file, scene) if devices_file.is_file() else None
+    world = build_world(scene, devices)
+    subscriber = Subscriber(BusEndpoints.from_address(args.bus))
+    shots: list[str] = []
+    stop = {"requested": False}
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop["requested"] = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        live = LiveViewer(viewer, world, subscriber, select=args.select)
+        print(f"live view of {scene.name} from {args.bus} ({app.pipe_name}; "
+              f"{type(live.observer).__name__})", flush=True)
+        timeline: list[dict] = []
+        if headless:
+            _headless_loop(args, app, live, stop, shots, timeline)
+        else:
+            _window_loop(args, app, live, stop)
+        if headless or args.screenshot_dir is not None:
+            final_dir = args.screenshot_dir
+            if final_dir is not None:
+                shots.append(str(save_png(app, final_dir / "final.png")))
+                timeline.append(live.timeline_entry(screenshot="final.png"))
+            elif args.screenshot is not None:
+                shots.append(str(save_png(app, args.screenshot)))
+        if args.stats_json is not None:
+            out = write_stats(args.stats_json, live.stats(screenshots=shots, bus_address=args.bus,
+                                                          timeline=timeline))
+            print(f"stats: {out}", flush=True)
+        if shots:
+            print(f"screenshots: {', '.join(shots)}", flush=True)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        subscriber.close()
+
+
+def _headless_loop(args: argparse.Namespace, app, live, stop: dict,  # noqa: ANN001
+                   shots: list[str], timeline: list[dict]) -> None:
+    """Render continuously in real time (capped at --max-fps) with periodic screenshots."""
+    from runtime.render.screenshot import save_png
+
+    seconds = args.seconds if args.seconds is not None else DEFAULT_LIVE_SECONDS
+    period = 1.0 / args.max_fps
+    start = time.monotonic()
+    next_shot = start
+    index = 0
+    while not stop["requested"] and time.monotonic() - start < seconds:
+        t0 = time.monotonic()
+        try:
+            live.viewer.step(1)
+        except KeyboardInterrupt:  # Panda's task manager re-raises a SIGINT caught mid-frame
+            stop["requested"] = True
+        if args.screenshot_dir is not None and time.monotonic() >= next_shot:
+            name = f"live-{index:03d}.png"
+            shots.append(str(save_png(app, args.screenshot_dir / name)))
+            timeline.append(live.timeline_entry(screenshot=name))
+            index += 1
+            next_shot += args.screenshot_every
+        spare = period - (time.monotonic() - t0)
+        if spare > 0:
+            time.sleep(spare)
+
+
+def _window_loop(args: argparse.Namespace, app, live, stop: dict) -> None:  # noqa: ANN001
+    """Run the window until it closes, Q is pressed, --seconds pass or a signal arrives."""
+    from direct.task.Task import Task
+
+    from runtime.phases import Phase
+
+    live.install_input()
+    deadline = None if args.seconds is None else time.monotonic() + args.seconds
+
+    def on_escape() -> None:
+        if not live.clear_or_false():
+            stop["requested"] = True
+
+    def watch(task: Task) -> int:
+        if stop["requested"] or (deadline is not None and time.monotonic() > deadline):
+            app.task_mgr.stop()  # ShowBase.run() returns; the caller writes its files
+        return Task.cont
+
+    app.accept("escape", on_escape)
+    app.accept("q", lambda: stop.update(requested=True))
+    app.task_mgr.add(watch, "live-stop-watch", sort=Phase.CAPTURE)
+    print(f"{live.world.scene.name}: click an asset to inspect, Tab/Shift-Tab cycle, Esc clears "
+          "(Esc again or Q quits); left-drag orbit, right-drag pan, wheel zoom", flush=True)
+    try:
+        app.run()
+    except (SystemExit, KeyboardInterrupt):  # window closed (ShowBase.userExit), or Ctrl-C
+        pass

@@ -23,9 +23,10 @@ white labels."""
 PIPELINES = ("auto", "pbr", "forward")
 """``pbr``: simplepbr (HDR buffer + tonemapping post-process). ``forward``: OpenGL's own
 per-vertex lighting of the same materials straight to the window, no post-process (Panda's
-shader generator emits Cg, which Mesa's core profiles reject, so it is not used). ``auto``: pbr on a GPU, forward on a
-software rasteriser, where the full-screen post-process alone costs ~12 ms of a 16.7 ms frame
-at 1280x720 (measured on Mesa llvmpipe, 2 cores: see ``twinstage bench render``)."""
+shader generator emits Cg, which Mesa's core profiles reject, so it is not used). ``auto``:
+pbr on a GPU, forward on a software rasteriser, where the full-screen post-process alone costs
+~12 ms of a 16.7 ms frame at 1280x720 (Mesa llvmpipe, 2 cores: see ``twinstage bench render``).
+"""
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software rasterizer", "tinydisplay")
 
 

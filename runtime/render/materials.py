@@ -20,6 +20,8 @@ class Finish:
     rgb: tuple[float, float, float]
     roughness: float = 0.6
     metallic: float = 0.0
+    emission: float = 0.0
+    """Self-lit share of the base colour: lamps and beacons read in shade and in fog."""
 
 
 FINISHES: dict[str, Finish] = {
@@ -44,6 +46,10 @@ FINISHES: dict[str, Finish] = {
     "instrument_face": Finish((0.80, 0.80, 0.78), 0.4, 0.0),
     "concrete": Finish((0.16, 0.16, 0.155), 0.95, 0.0),
     "safety_yellow": Finish((0.85, 0.60, 0.02), 0.5, 0.0),
+    "lamp_off": Finish((0.10, 0.11, 0.11), 0.3, 0.0),
+    "lamp_run": Finish((0.05, 0.85, 0.12), 0.3, 0.0, emission=1.5),
+    "beacon_red": Finish((0.95, 0.03, 0.02), 0.3, 0.0, emission=2.0),
+    "flow_marker": Finish((0.70, 0.90, 1.00), 0.3, 0.0, emission=0.6),
 }
 """Finish name -> surface. Builders refer to finishes by name only."""
 
@@ -68,6 +74,8 @@ class Materials:
             # set_metallic after set_base_color: Panda derives the fixed-function diffuse and
             # ambient (used by the p3tinydisplay fallback) from both.
             mat.set_metallic(finish.metallic)
+            if finish.emission > 0:
+                mat.set_emission((*(c * finish.emission for c in finish.rgb), 1.0))
             self._cache[name] = mat
         return mat
 

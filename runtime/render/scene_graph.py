@@ -86,7 +86,7 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
             for e in scene.entities]
     travel = [v.stem_travel_m if v is not None else 0.0 for v in ordered]
     sync = RenderSync([e.id for e in scene.entities], ordered, fill_band_m=band,
-                      stem_travel_m=travel)
+                      stem_travel_m=travel, materials=mats)
     lo, hi = root.get_tight_bounds()
     bounds = (lo.x, lo.y, lo.z, hi.x, hi.y, hi.z)
     return SceneView(root, visuals, routes, sync, bounds, anchors)

@@ -12,21 +12,35 @@ Arrays (all shape (N,), N = number of entities; NaN or -1 where an entity has no
   1,480 rpm shaft reads as turning instead of strobing).
 - ``stem_fraction`` float32: valve opening 0 (closed) .. 1 (open).
 - ``tint_rgba`` float32 (N, 4): colour scale per entity (alarm highlight); 1 = as built.
-- ``quality`` uint8: ``runtime.quality.Quality`` of the entity; ``age_s`` float32: seconds
-  since its last good reading. Non-Good entities are greyed and their label says the quality and
-  age in words, so the cue does not rely on colour alone.
+- ``quality`` uint8: ``runtime.quality.Quality`` of the entity; ``reason`` uint8 its
+  ``Reason``; ``age_s`` float32: seconds since its last good reading (-1: never had one).
+  Non-Good entities are greyed, get a "?" (Uncertain) or "!" (Bad) marker above them
+  (:mod:`runtime.render.cues`) and their label says the quality, reason and age in words, so the
+  cue does not rely on colour alone.
+- ``running`` / ``tripped`` int8: -1 unknown, 0 no, 1 yes (pumps). Running lights the run lamp
+  green (the turning rotor says it too); tripped shows a flashing red beacon and the word TRIP
+  on the label.
+- ``flow_m3_h`` float32: flow through each pipe, source to target (NaN unknown); the flow
+  markers (:mod:`runtime.render.flow`) move at the matching velocity.
+- ``highlight`` uint8: 0 none, 1 hover, 2 selected (the inspector's), a brighter colour scale.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from panda3d.core import NodePath
 
-from runtime.quality import Quality
+from runtime.quality import Quality, Reason
 from runtime.render.labels import LabelLayer
 from runtime.render.procedural.base import AssetVisual
+
+if TYPE_CHECKING:
+    from runtime.render.cues import QualityIcons
+    from runtime.render.flow import FlowMarkers
+    from runtime.render.materials import Materials
 
 SPIN_DISPLAY_FACTOR = 1.0 / 25.0
 """Displayed revolutions per real revolution: 1,480 rpm shows as about one turn a second."""
@@ -35,6 +49,10 @@ QUALITY_TINT = {
     int(Quality.BAD): (0.45, 0.45, 0.45, 1.0),
 }
 """Colour scale for non-Good entities (the words on the label carry the same cue)."""
+HIGHLIGHT_SCALE = {1: (1.35, 1.35, 1.25, 1.0), 2: (1.6, 1.55, 1.2, 1.0)}
+"""Hover (1) and selected (2) brighten the asset; the inspector panel names it as well."""
+BEACON_FLASH_S = (0.7, 0.3)
+"""A tripped pump's beacon is lit, then dark, this long (s): movement, not just red."""
 
 
 class RenderSync:
@@ -42,7 +60,7 @@ class RenderSync:
 
     def __init__(self, entity_ids: Sequence[str], visuals: Sequence[AssetVisual | None],
                  *, fill_band_m: Sequence[float], stem_travel_m: Sequence[float],
-                 labels: LabelLayer | None = None) -> None:
+                 labels: LabelLayer | None = None, materials: Materials | None = None) -> None:
         n = len(entity_ids)
         self.entity_ids = tuple(entity_ids)
         self.row = {eid: i for i, eid in enumerate(self.entity_ids)}
@@ -52,17 +70,32 @@ class RenderSync:
         self.stem_fraction = np.full(n, np.nan, dtype=np.float32)
         self.tint_rgba = np.ones((n, 4), dtype=np.float32)
         self.quality = np.zeros(n, dtype=np.uint8)
+        self.reason = np.zeros(n, dtype=np.uint8)
         self.age_s = np.zeros(n, dtype=np.float32)
+        self.running = np.full(n, -1, dtype=np.int8)
+        self.tripped = np.full(n, -1, dtype=np.int8)
+        self.flow_m3_h = np.full(n, np.nan, dtype=np.float32)
+        self.highlight = np.zeros(n, dtype=np.uint8)
+        self.icons: QualityIcons | None = None
+        """The "?"/"!" markers; the live viewer sets it (static views draw no icons)."""
+        self.flow: FlowMarkers | None = None
+        """Pipe flow markers; the live viewer sets it."""
+        self._materials = materials
+        self._time_s = 0.0
 
         self._roots = [v.root if v is not None else None for v in visuals]
         self._fill = [v.parts.get("fill") if v else None for v in visuals]
         self._rotor = [v.parts.get("rotor") if v else None for v in visuals]
         self._stem = [v.parts.get("stem") if v else None for v in visuals]
+        self._lamp = [v.parts.get("run_lamp") if v else None for v in visuals]
+        self._beacon = [v.parts.get("trip_beacon") if v else None for v in visuals]
         self._band_m = np.asarray(fill_band_m, dtype=np.float32)
         self._travel_m = np.asarray(stem_travel_m, dtype=np.float32)
         self.fill_rows = _rows_with(self._fill)
         self.rotor_rows = _rows_with(self._rotor)
         self.stem_rows = _rows_with(self._stem)
+        self.lamp_rows = _rows_with(self._lamp)
+        self.beacon_rows = _rows_with(self._beacon)
         self.labels = labels
         """Where quality/age words go; the viewer sets it after building the labels."""
         for i in self.fill_rows:
@@ -74,14 +107,21 @@ class RenderSync:
         self._shown_stem = self.stem_fraction.copy()
         self._shown_tint = self.tint_rgba.copy()
         self._shown_quality = self.quality.copy()
-        self._shown_age = np.full(n, -1, dtype=np.int64)
+        self._shown_highlight = self.highlight.copy()
+        self._shown_running = self.running.copy()
+        self._shown_beacon = np.zeros(n, dtype=np.int8)
+        self._shown_status = np.full(n, -1, dtype=np.int64)
+        self.status_text: list[str] = [""] * n
+        """Per row: the label's status line as last written (tests and the inspector read it)."""
 
     # -- writers ---------------------------------------------------------------------------
 
     def sync(self, *, fill_fraction: np.ndarray | None = None,
              rotor_speed_rpm: np.ndarray | None = None,
              stem_fraction: np.ndarray | None = None, tint_rgba: np.ndarray | None = None,
-             quality: np.ndarray | None = None, age_s: np.ndarray | None = None) -> None:
+             quality: np.ndarray | None = None, age_s: np.ndarray | None = None,
+             reason: np.ndarray | None = None, running: np.ndarray | None = None,
+             tripped: np.ndarray | None = None, flow_m3_h: np.ndarray | None = None) -> None:
         """Copy whole-scene arrays (shape (N,) or (N, 4)) into the visual state.
 
         NaN entries in ``fill_fraction`` / ``stem_fraction`` leave that entity as it is, so a
@@ -101,6 +141,13 @@ class RenderSync:
             self.quality[:] = quality
         if age_s is not None:
             self.age_s[:] = age_s
+        if reason is not None:
+            self.reason[:] = reason
+        for src, dst in ((running, self.running), (tripped, self.tripped)):
+            if src is not None:
+                dst[:] = src
+        if flow_m3_h is not None:
+            self.flow_m3_h[:] = flow_m3_h
 
     def set_fill(self, entity_id: str, fraction: float) -> None:
         self.fill_fraction[self.row[entity_id]] = min(max(fraction, 0.0), 1.0)
@@ -115,6 +162,9 @@ class RenderSync:
         """Integrate displayed rotor angles over one frame of ``dt_s`` seconds."""
         self.rotor_angle_deg += self.rotor_speed_rpm * (6.0 * SPIN_DISPLAY_FACTOR * dt_s)
         np.mod(self.rotor_angle_deg, 360.0, out=self.rotor_angle_deg)
+        self._time_s += dt_s
+        if self.flow is not None:
+            self.flow.advance(self.flow_m3_h, dt_s)
 
     # -- push to the scene graph -------------------------------------------------------------
 
@@ -130,37 +180,92 @@ class RenderSync:
         self._apply_cues()
 
     def _apply_cues(self) -> None:
-        """Colour scale and label status for tint and quality changes.
+        """Colour scale, lamps, beacons, icons and label status for state and quality changes.
 
-        This is the one place where data quality becomes visible. Today: a grey/khaki colour
-        scale plus the words UNCERTAIN/BAD and the age on the label. The live twin issue adds a
-        hatched material and an icon here without touching the builders.
+        This is the one place where data quality becomes visible: a grey/khaki colour scale, a
+        "?" or "!" marker above the asset, and the words (quality, reason, age of the last good
+        value) on its label. Only rows whose inputs changed are touched.
         """
         tint_changed = np.any(self.tint_rgba != self._shown_tint, axis=1)
-        changed = np.flatnonzero(tint_changed | (self.quality != self._shown_quality))
+        quality_changed = self.quality != self._shown_quality
+        changed = np.flatnonzero(tint_changed | quality_changed
+                                 | (self.highlight != self._shown_highlight))
         for i in changed:
             root = self._roots[i]
-            if root is None:
-                continue
             q = int(self.quality[i])
-            cue = np.asarray(QUALITY_TINT.get(q, (1.0, 1.0, 1.0, 1.0)), np.float32)
-            tint = cue * self.tint_rgba[i]
-            root.set_color_scale(*map(float, tint))
+            if root is not None:
+                cue = np.asarray(QUALITY_TINT.get(q, (1.0, 1.0, 1.0, 1.0)), np.float32)
+                hl = np.asarray(HIGHLIGHT_SCALE.get(int(self.highlight[i]), (1.0,) * 4),
+                                np.float32)
+                root.set_color_scale(*map(float, cue * hl * self.tint_rgba[i]))
+            if self.icons is not None and self.quality[i] != self._shown_quality[i]:
+                self.icons.set_quality(int(i), q)
             self._shown_tint[i] = self.tint_rgba[i]
             self._shown_quality[i] = q
+            self._shown_highlight[i] = self.highlight[i]
+        self._apply_lamps()
         if self.labels is None:
             return
-        age = np.where(self.quality == Quality.GOOD, -1, self.age_s.astype(np.int64))
-        for i in np.flatnonzero(age != self._shown_age):
+        not_good = self.quality != Quality.GOOD
+        age = np.where(self.age_s < 0, -1, self.age_s.astype(np.int64))
+        # One integer per row that changes whenever the status words would.
+        key = np.where(not_good, 1 + self.quality.astype(np.int64) * 256 + self.reason
+                       + (age + 1) * 65536, 0) + (self.tripped == 1) * (1 << 40)
+        for i in np.flatnonzero(key != self._shown_status):
+            self._shown_status[i] = key[i]
+            text = status_words(int(self.quality[i]), int(self.reason[i]), float(self.age_s[i]),
+                                tripped=bool(self.tripped[i] == 1))
+            self.status_text[i] = text
             eid = self.entity_ids[i]
             if eid in self.labels.by_id:
-                q = Quality(int(self.quality[i]))
-                self.labels.set_status(eid, "" if age[i] < 0 else f"{q.name} {age[i]} s old")
-            self._shown_age[i] = age[i]
+                self.labels.set_status(eid, text)
+
+    def _apply_lamps(self) -> None:
+        """Run lamp material on change; trip beacon shown, flashing while tripped."""
+        if self._materials is not None:
+            rows = self.lamp_rows
+            diff = rows[self.running[rows] != self._shown_running[rows]]
+            for i in diff:
+                name = "lamp_run" if self.running[i] == 1 else "lamp_off"
+                self._lamp[i].set_material(self._materials.get(name), 2)
+                self._shown_running[i] = self.running[i]
+        rows = self.beacon_rows
+        lit = self._time_s % sum(BEACON_FLASH_S) < BEACON_FLASH_S[0]
+        want = ((self.tripped[rows] == 1) & lit).astype(np.int8)
+        for i in rows[want != self._shown_beacon[rows]]:
+            if self.tripped[i] == 1 and lit:
+                self._beacon[i].show()
+            else:
+                self._beacon[i].hide()
+            self._shown_beacon[i] = 1 - self._shown_beacon[i]
 
     def root(self, entity_id: str) -> NodePath | None:
         """The entity's root node (None for an entity drawn without a model)."""
         return self._roots[self.row[entity_id]]
+
+
+def format_age(age_s: float) -> str:
+    """``12 s``, ``4 min``, ``2 h``; ``no good value yet`` for a negative age."""
+    if age_s < 0:
+        return "no good value yet"
+    if age_s < 120:
+        return f"{int(age_s)} s"
+    if age_s < 7200:
+        return f"{int(age_s // 60)} min"
+    return f"{int(age_s // 3600)} h"
+
+
+def status_words(quality: int, reason: int, age_s: float, *, tripped: bool = False) -> str:
+    """The label's status line, e.g. ``TRIP`` or ``BAD no communication - 12 s``."""
+    parts = ["TRIP"] if tripped else []
+    if quality != Quality.GOOD:
+        try:
+            why = Reason(reason).name.lower().replace("_", " ") if reason else ""
+        except ValueError:
+            why = f"reason {reason}"
+        words = Quality(quality).name + (f" {why}" if why else "")
+        parts.append(f"{words} - {format_age(age_s)}")
+    return " - ".join(parts)
 
 
 def _rows_with(parts: list[NodePath | None]) -> np.ndarray:

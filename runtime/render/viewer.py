@@ -7,6 +7,9 @@ arrays in :class:`runtime.render.sync.RenderSync`.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from direct.task.Task import Task
 from panda3d.core import NodePath
 
@@ -52,6 +55,16 @@ class Viewer:
         self.camera = OrbitCamera(app, default_view(self.view.bounds, FOV_V_DEG, self.aspect))
         if interactive:
             self.camera.install()
+        self.picker = None
+        """:class:`runtime.render.picking.Picker`, built on the first pick."""
+        self.sync_writers: list[Callable[[float], None]] = []
+        """Called with the frame's dt (s) at the start of the sync phase, before the arrays are
+        pushed to nodes: the live twin writes the visual arrays here."""
+        self.hud_writers: list[Callable[[], None]] = []
+        """Called in the HUD phase after the labels are placed (inspector panel)."""
+        self.sync_ns = 0
+        """CPU time of the last sync phase, ns (writers + node updates)."""
+        self.hud_ns = 0
         app.task_mgr.add(self._sync_task, "render-sync", sort=Phase.SYNC)
         app.task_mgr.add(self._hud_task, "labels", sort=Phase.HUD)
         self.labels.update(app.render)
@@ -61,13 +74,22 @@ class Viewer:
         return self.view.root
 
     def _sync_task(self, task: Task) -> int:
+        t0 = time.perf_counter_ns()
         sync = self.view.sync
-        sync.advance(self.app.clock.get_dt())
+        dt = self.app.clock.get_dt()
+        for writer in self.sync_writers:
+            writer(dt)
+        sync.advance(dt)
         sync.apply()
+        self.sync_ns = time.perf_counter_ns() - t0
         return Task.cont
 
     def _hud_task(self, task: Task) -> int:
+        t0 = time.perf_counter_ns()
         self.labels.update(self.app.render)
+        for writer in self.hud_writers:
+            writer()
+        self.hud_ns = time.perf_counter_ns() - t0
         return Task.cont
 
     def step(self, frames: int = 1) -> None:

@@ -21,6 +21,10 @@ SHAFT_Z_M = 0.6
 """Shaft centreline height, equal to the pipe rack height of the bundled scenes."""
 SUCTION_X_M = -0.58
 DISCHARGE_Z_M = 1.3
+LAMP_POS_M = (0.45, -0.42, 1.25)
+"""Run lamp on a post at the skid's front corner (facing the default camera)."""
+BEACON_POS_M = (-0.35, -0.42, 1.75)
+"""Trip beacon on a taller post beside it; hidden until the pump trips."""
 
 
 def rotor_mesh(x0: float, x1: float, hub_x0: float,
@@ -68,7 +72,22 @@ def build(entity: Entity, materials: Materials) -> AssetVisual:
     shaft, hub = rotor_mesh(0.55, 0.92, 0.80, 0.92)
     add_part(rotor, "shaft", shaft, materials, "steel")
     add_part(rotor, "coupling", hub, materials, "coupling_orange")
-    return AssetVisual(root=root, height_m=DISCHARGE_Z_M + 0.4, parts={"rotor": rotor})
+
+    posts = MeshBuilder()
+    for x, y, top in (LAMP_POS_M, BEACON_POS_M):
+        posts.cylinder(0.025, top - 0.12, origin=(x, y, 0.12), segments=8)
+    add_part(root, "status_posts", posts, materials, "steel_dark")
+    lamp = MeshBuilder()
+    lamp.sphere(0.13, center=LAMP_POS_M, segments=16, rings=8)
+    run_lamp = add_part(root, "run_lamp", lamp, materials, "lamp_off")
+    beacon = MeshBuilder()
+    bx, by, bz = BEACON_POS_M
+    beacon.cylinder(0.17, 0.32, origin=(bx, by, bz), radius_top=0.13, segments=16)
+    beacon.sphere(0.13, center=(bx, by, bz + 0.32), segments=16, rings=6, z_scale=0.7)
+    trip = add_part(root, "trip_beacon", beacon, materials, "beacon_red")
+    trip.hide()
+    return AssetVisual(root=root, height_m=DISCHARGE_Z_M + 0.4,
+                       parts={"rotor": rotor, "run_lamp": run_lamp, "trip_beacon": trip})
 
 
 def port(entity: Entity, toward: np.ndarray) -> Port:

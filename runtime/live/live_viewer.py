@@ -1,0 +1,336 @@
+"""The live twin on a :class:`runtime.render.viewer.Viewer`: phases, visuals, inspector, stats.
+
+Plugin-style: the constructor builds the parts and registers one small task per phase at its
+:class:`runtime.phases.Phase` sort value; the tasks only move arrays around.
+
+- INPUT: hover highlight under the mouse (window mode only).
+- INGEST: drain the bus within its budget into the world (:class:`runtime.ingest.Ingest`), then
+  stamp the applied points for the latency probe.
+- SIMULATE: advance the fixed clock and the observer (the viewer's own plant model, corrected
+  toward the measurements).
+- SYNC (a writer inside the viewer's sync task): bound display values -> RenderSync arrays
+  (fill, rotor speed, stem, pipe flow, run/trip, quality/reason/age, highlight).
+- HUD (a writer inside the viewer's HUD task): the inspector panel, refreshed 4 times a second.
+- CAPTURE (after igLoop): close latency records and the frame's timings.
+
+The readings source is anything with ``poll(budget_ns) -> list`` (a bus ``Subscriber`` live;
+a recording later), or None to show the model alone.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from direct.task.Task import Task
+
+from runtime.ingest import Ingest, UpdateSource
+from runtime.live.bindings import Bindings, build_bindings
+from runtime.live.latency import LatencyProbe
+from runtime.live.observer import Observer, make_observer
+from runtime.live.stats import FrameTimings, world_snapshot
+from runtime.phases import Phase
+from runtime.render.cues import QualityIcons, icon_placement
+from runtime.render.inspector import REFRESH_S, InspectorPanel, Selection, inspector_lines
+from runtime.render.picking import pick
+from runtime.render.viewer import Viewer
+from runtime.world import World
+
+
+class LiveViewer:
+    """World + ingest + observer + visual bindings + inspector on one viewer."""
+
+    def __init__(self, viewer: Viewer, world: World, source: UpdateSource | None, *,
+                 observer: Observer | None = None, select: str | None = None) -> None:
+        self.viewer = viewer
+        self.world = world
+        self.source = source
+        app = viewer.app
+        self.app = app
+        self.bindings: Bindings = build_bindings(world)
+        self.ingest = Ingest(world, source) if source is not None else None
+        self.observer: Observer = observer if observer is not None else make_observer(world)
+        self.latency = LatencyProbe(world)
+        self.timings = FrameTimings()
+        self.frame = 0
+        self.started_ns = time.monotonic_ns()
+
+        n = len(world.entities)
+        self.visual_quality = np.zeros(n, dtype=np.uint8)
+        self.visual_reason = np.zeros(n, dtype=np.uint8)
+        self.visual_age_s = np.zeros(n, dtype=np.float32)
+        self._fill = np.full(n, np.nan, dtype=np.float32)
+        self._speed = np.zeros(n, dtype=np.float32)
+        self._stem = np.full(n, np.nan, dtype=np.float32)
+        self._flow = np.full(n, np.nan, dtype=np.float32)
+        self._running = np.full(n, -1, dtype=np.int8)
+        self._tripped = np.full(n, -1, dtype=np.int8)
+        self._highlight = np.zeros(n, dtype=np.uint8)
+        b = self.bindings
+        self._flow_ok = b.flow_cols >= 0
+        self._flow_rows_ok = b.flow_rows[self._flow_ok]
+        self._flow_cols_ok = b.flow_cols[self._flow_ok]
+
+        view = viewer.view
+        sync = view.sync
+        rows = {eid: world.entity_row[eid] for eid in view.visuals if eid not in view.pipe_routes}
+        heights = {r: view.visuals[eid].height_m for eid, r in rows.items()}
+        origins = {r: tuple(world.entities.position_m[r]) for r in rows.values()}
+        positions, sizes = icon_placement(heights, origins)
+        self.icons = QualityIcons(view.root, positions, sizes)
+        sync.icons = self.icons
+        sync._shown_quality[:] = 255  # force the first frame to place every cue
+        self.flow = None
+        if getattr(app, "shaders_ok", False) and view.pipe_routes:
+            from runtime.render.flow import FlowMarkers
+
+            diam = {c.id: c.diameter_m for c in world.scene.connections}
+            routes = {world.entity_row[cid]: pts for cid, pts in view.pipe_routes.items()}
+            d = {world.entity_row[cid]: diam[cid] for cid in view.pipe_routes}
+            area = dict(zip(b.flow_rows.tolist(), b.flow_area_m2.tolist(), strict=True))
+            self.flow = FlowMarkers(view.root, routes, d, area)
+            sync.flow = self.flow
+
+        self.panel = InspectorPanel(app.aspect2d, viewer.aspect, loader=app.loader)
+        order = [e.id for e in world.scene.entities if e.id in viewer.labels.by_id]
+        self.selection = Selection(order)
+        self._panel_due_ns = 0
+        self._shown_selection: str | None = None
+        if select is not None:
+            self.select(select)
+
+        self._last_sim_ns = -1
+        app.task_mgr.add(self._ingest_task, "live-ingest", sort=Phase.INGEST)
+        app.task_mgr.add(self._sim_task, "live-simulate", sort=Phase.SIMULATE)
+        viewer.sync_writers.append(self._write_visuals)
+        viewer.hud_writers.append(self._hud)
+        app.task_mgr.add(self._capture_task, "live-capture", sort=Phase.CAPTURE)
+
+    # -- selection and input ---------------------------------------------------------------
+
+    def select(self, entity_id: str | None) -> None:
+        """Open the inspector on ``entity_id`` (None closes it). KeyError for an unknown id."""
+        if entity_id is not None and entity_id not in self.world.entity_row:
+            raise KeyError(f"no entity {entity_id!r} in scene {self.world.scene.name!r}")
+        self.selection.select(entity_id)
+        self._panel_due_ns = 0
+
+    def select_at(self, x_ndc: float, y_ndc: float) -> str | None:
+        """Pick at a normalised screen point and select what is there (None clears)."""
+        hit = pick(self.viewer, x_ndc, y_ndc)
+        self.select(hit)
+        return hit
+
+    def install_input(self) -> None:
+        """Mouse click selects, hover highlights, Tab / Shift-Tab cycle, Escape clears."""
+        app = self.app
+        app.accept("mouse1", self._on_click)
+        app.accept("tab", self._on_cycle, [1])
+        app.accept("shift-tab", self._on_cycle, [-1])
+        app.task_mgr.add(self._hover_task, "live-hover", sort=Phase.INPUT)
+
+    def clear_or_false(self) -> bool:
+        """Escape: clear the selection; False when nothing was selected (caller may quit)."""
+        had = self.selection.clear()
+        self._panel_due_ns = 0
+        return had
+
+    def _on_click(self) -> None:
+        watcher = self.app.mouseWatcherNode
+        if watcher is not None and watcher.has_mouse():
+            m = watcher.get_mouse()
+            self.select_at(m.x, m.y)
+
+    def _on_cycle(self, step: int) -> None:
+        self.selection.cycle(step)
+        self._panel_due_ns = 0
+
+    def _hover_task(self, task: Task) -> int:
+        watcher = self.app.mouseWatcherNode
+        hovered = None
+        if watcher is not None and watcher.has_mouse() and self.frame % 3 == 0:
+            m = watcher.get_mouse()
+            hovered = pick(self.viewer, m.x, m.y)
+            self.selection.hovered = hovered
+        elif watcher is None or not watcher.has_mouse():
+            self.selection.hovered = None
+        return Task.cont
+
+    # -- phases ----------------------------------------------------------------------------
+
+    def _ingest_task(self, task: Task) -> int:
+        t0 = time.perf_counter_ns()
+        now = time.monotonic_ns()
+        if self.ingest is not None:
+            self.ingest.run(now)
+            self.latency.applied(now)
+        self.timings.add("ingest", time.perf_counter_ns() - t0)
+        return Task.cont
+
+    def _sim_task(self, task: Task) -> int:
+        t0 = time.perf_counter_ns()
+        now = time.monotonic_ns()
+        dt = 0 if self._last_sim_ns < 0 else now - self._last_sim_ns
+        self._last_sim_ns = now
+        self.observer.update(dt)
+        self.timings.add("sim", time.perf_counter_ns() - t0)
+        return Task.cont
+
+    def _write_visuals(self, dt_s: float) -> None:
+        """Bound display values -> RenderSync arrays (all vectorised)."""
+        d = self.observer.display
+        b = self.bindings
+        self._fill[b.fill_rows] = d[b.fill_cols] / b.fill_full_m
+        self._speed[b.rotor_rows] = np.nan_to_num(d[b.rotor_cols])
+        self._stem[b.stem_rows] = d[b.stem_cols] / 100.0
+        self._flow[self._flow_rows_ok] = d[self._flow_cols_ok]
+        run = d[b.run_cols]
+        self._running[b.run_rows] = np.where(np.isfinite(run), run >= 0.5, -1)
+        trip = d[b.trip_cols]
+        self._tripped[b.trip_rows] = np.where(np.isfinite(trip), trip >= 0.5, -1)
+        b.visual_quality(self.world, time.monotonic_ns(), self.visual_quality,
+                         self.visual_reason, self.visual_age_s)
+        self._highlight[:] = 0
+        row = self.world.entity_row
+        if self.selection.hovered in row:
+            self._highlight[row[self.selection.hovered]] = 1
+        if self.selection.selected in row:
+            self._highlight[row[self.selection.selected]] = 2
+        self.viewer.view.sync.sync(
+            fill_fraction=self._fill, rotor_speed_rpm=self._speed, stem_fraction=self._stem,
+            flow_m3_h=self._flow, running=self._running, tripped=self._tripped,
+            quality=self.visual_quality, reason=self.visual_reason, age_s=self.visual_age_s)
+        self.viewer.view.sync.highlight[:] = self._highlight
+
+    def _hud(self) -> None:
+        now = time.monotonic_ns()
+        selected = self.selection.selected
+        if selected is None:
+            if self.panel.visible:
+                self.panel.hide()
+            self._shown_selection = None
+            return
+        if now < self._panel_due_ns and selected == self._shown_selection:
+            return
+        self._panel_due_ns = now + int(REFRESH_S * 1e9)
+        self._shown_selection = selected
+        self.panel.show(self.panel_lines(selected, now))
+
+    def panel_lines(self, entity_id: str, now_ns: int | None = None) -> list[str]:
+        """The inspector text for ``entity_id`` now (what the panel shows)."""
+        now = time.monotonic_ns() if now_ns is None else now_ns
+        r = self.world.entity_row[entity_id]
+        return inspector_lines(
+            self.world, r, self.bindings.entity_points[r], now,
+            estimate=self.observer.display, residual=self.observer.residual,
+            visual_quality=int(self.visual_quality[r]), visual_reason=int(self.visual_reason[r]),
+            visual_age_s=float(self.visual_age_s[r]),
+            tripped=bool(self.viewer.view.sync.tripped[r] == 1))
+
+    def _capture_task(self, task: Task) -> int:
+        self.frame += 1
+        self.latency.frame_done(self.frame)
+        self.timings.add("sync", self.viewer.sync_ns)
+        self.timings.add("hud", self.viewer.hud_ns)
+        self.timings.end_frame(time.monotonic_ns())
+        return Task.cont
+
+    # -- stats -----------------------------------------------------------------------------
+
+    def project_px(self, xyz: tuple[float, float, float]) -> list[float] | None:
+        """World point -> [x, y] pixels (row 0 at the top), None when behind the camera."""
+        from panda3d.core import Point2, Point3
+
+        app = self.app
+        p_cam = app.camera.get_relative_point(app.render, Point3(*xyz))
+        p2 = Point2()
+        if p_cam.y <= 0 or not app.camLens.project(p_cam, p2):
+            return None
+        w, h = app.win.get_x_size(), app.win.get_y_size()
+        return [round((p2.x + 1) * 0.5 * w, 1), round((1 - p2.y) * 0.5 * h, 1)]
+
+    def screen_info(self) -> dict[str, Any]:
+        """Where things are on screen now, in pixels, so tests can check pixels of a PNG.
+
+        Per entity: ``icon`` (centre of its quality marker), ``label`` ([left, right, top,
+        bottom] of its name card); tanks also ``band`` (level fraction of the wall height ->
+        point on the level band facing the camera). ``panel``: the inspector's card.
+        """
+        from runtime.render.procedural import tank
+
+        w, h = self.app.win.get_x_size(), self.app.win.get_y_size()
+        a = w / h
+
+        def rect(r: tuple[float, float, float, float]) -> list[float]:
+            left, right, bottom, top = r
+            return [round((left / a + 1) / 2 * w, 1), round((right / a + 1) / 2 * w, 1),
+                    round((1 - top) / 2 * h, 1), round((1 - bottom) / 2 * h, 1)]
+
+        out: dict[str, Any] = {"size": [w, h], "entities": {}}
+        labels = self.viewer.labels.screen_rects()
+        for eid, r in self.world.entity_row.items():
+            entry: dict[str, Any] = {}
+            pos = self.icons.world_position(r)
+            if pos is not None:
+                entry["icon"] = self.project_px(pos)
+            if eid in labels:
+                entry["label"] = rect(labels[eid])
+            e = self.world.scene.entities[r]
+            if e.type == "tank" and e.model_procedural:
+                x, y, _z = e.position_m
+                radius = 0.5 * float(e.params.get("diameter_m", 6.0))
+                z0 = float(e.params.get("elevation_m", 0.0))
+                band = tank.band_height_m(e)
+                # The water bar's top stands at margin + (level / wall height) * band.
+                entry["band"] = {
+                    str(f): self.project_px((x, y - radius - 0.07,
+                                             z0 + tank.BAND_MARGIN_M + f * band))
+                    for f in (0.1, 0.3, 0.5, 0.7, 0.9)}
+            if entry:
+                out["entities"][eid] = entry
+        panel = self.panel.screen_rect()
+        out["panel"] = rect(panel) if panel is not None else None
+        return out
+
+    def timeline_entry(self, **extra: Any) -> dict[str, Any]:
+        """A small record of what the view shows now (one per screenshot in headless runs)."""
+        sync = self.viewer.view.sync
+        entry: dict[str, Any] = {"t_s": round((time.monotonic_ns() - self.started_ns) / 1e9, 3),
+                                 "frame": self.frame}
+        entry["entities"] = {
+            eid: {"quality": int(self.visual_quality[r]), "status": sync.status_text[r]}
+            for eid, r in self.world.entity_row.items()
+            if self.visual_quality[r] or sync.status_text[r]}
+        entry.update(extra)
+        return entry
+
+    def stats(self, **extra: Any) -> dict[str, Any]:
+        """Everything ``--stats-json`` writes (see :mod:`runtime.live.stats`)."""
+        now = time.monotonic_ns()
+        data: dict[str, Any] = {
+            "scene": self.world.scene.name,
+            "seconds": round((now - self.started_ns) / 1e9, 3),
+            "frames": self.frame,
+            "observer": type(self.observer).__name__,
+            "sim_time_s": round(self.observer.sim_time_ns / 1e9, 3),
+            "selected": self.selection.selected,
+            "timings_ms": self.timings.summary(),
+        }
+        data.update(world_snapshot(self.world, now, observer=self.observer,
+                                   visual_quality=self.visual_quality))
+        sync = self.viewer.view.sync
+        for eid, entry in data["entities"].items():
+            r = self.world.entity_row[eid]
+            entry["status"] = sync.status_text[r]
+            entry["icon"] = self.icons.shown().get(r)
+        if self.ingest is not None:
+            data["ingest"] = {"applied": self.ingest.applied, "unknown": self.ingest.unknown,
+                              "unknown_points": sorted(self.ingest.unknown_points)}
+        bus_stats = getattr(self.source, "stats", None)
+        if isinstance(bus_stats, dict):
+            data["bus"] = dict(bus_stats)
+        data["latency"] = self.latency.to_json()
+        data["screen"] = self.screen_info()
+        data.update(extra)
+        return data
