@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from adapter_fixtures import REPO_ROOT, ServerProcess
@@ -66,7 +67,7 @@ def test_bad_arguments_are_one_line_errors() -> None:
     assert r.returncode == 2 and "port" in r.stderr
 
 
-def test_adapter_process_end_to_end() -> None:
+def test_adapter_process_end_to_end(tmp_path: Path) -> None:
     bus_base = _free_run(5)
     endpoints = BusEndpoints.from_address(f"tcp://127.0.0.1:{bus_base}")
     bus = BusServer(endpoints)  # bound before the device ports are chosen: no overlap
@@ -82,7 +83,8 @@ def test_adapter_process_end_to_end() -> None:
         s.start()
     adapter = subprocess.Popen(
         [sys.executable, "-m", "runtime.cli", "adapter", str(PUMP_STATION), "--bus",
-         f"tcp://127.0.0.1:{bus_base}", "--port-offset", str(offset)],
+         f"tcp://127.0.0.1:{bus_base}", "--port-offset", str(offset), "--audit-log",
+         str(tmp_path / "audit.jsonl")],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     sub = Subscriber(endpoints)
@@ -96,17 +98,18 @@ def test_adapter_process_end_to_end() -> None:
         assert latest["M-101/power_kw"].value == pytest.approx(52.3)
         assert latest["P-101/running"].value == 1.0
 
-        ack = send_command(endpoints, Command(new_command_id(), "P-101/speed_sp_rpm", 900.0,
+        # 250 rpm: within max_rate_per_s (300) of the server's 0, so only range and role matter
+        ack = send_command(endpoints, Command(new_command_id(), "P-101/speed_sp_rpm", 250.0,
                                               "operator", "test", "ci"), timeout_s=5.0)
-        assert ack.outcome == "accepted" and ack.readback == pytest.approx(900.0), ack
-        _wait(sub, latest, lambda: latest["P-101/speed_sp_rpm"].value == pytest.approx(900.0),
+        assert ack.outcome == "confirmed" and ack.readback == pytest.approx(250.0), ack
+        _wait(sub, latest, lambda: latest["P-101/speed_sp_rpm"].value == pytest.approx(250.0),
               3.0)
         ack = send_command(endpoints, Command(new_command_id(), "P-101/speed_sp_rpm", 5000.0,
                                               "operator", "test", "ci"), timeout_s=5.0)
-        assert ack.outcome == "refused" and "limits" in ack.reason
+        assert (ack.outcome, ack.code) == ("refused", "range") and "maximum" in ack.text
         ack = send_command(endpoints, Command(new_command_id(), "P-101/speed_rpm", 1.0,
                                               "operator", "test", "ci"), timeout_s=5.0)
-        assert ack.outcome == "refused" and "read-only" in ack.reason
+        assert (ack.outcome, ack.code) == ("refused", "not_writable"), ack
 
         servers["RTU-101"].kill()  # poll period 200 ms: Bad within 0.4 s (+ slack)
         _wait(sub, latest, lambda: latest["LT-101/level_m"].quality == Quality.BAD, 2.0)

@@ -216,24 +216,22 @@ def test_one_dead_device_never_stalls_another() -> None:
 
 
 def test_writes_are_echo_checked_and_read_back() -> None:
-    from adapters.modbus.write_policy import WritePolicy
-    from runtime.bus.wire import Command
+    from adapters.modbus.write_policy import encode_write
 
     async def check(server: FaultServer, poller: DevicePoller, sink: CaptureSink) -> None:
-        policy = WritePolicy([poller.device])
+        spec = {p.point: p for p in poller.device.points}
         for point_id, value in (("T-1/setpoint_m", 7.25), ("T-1/pump_on", 1.0)):
-            d = policy.decide(Command("c", point_id, value, "op", "a", "h"))
-            assert d.allowed and d.target is not None
-            result = await poller.write(d.target.point, list(d.registers))
+            words = encode_write(poller.device, spec[point_id], value)
+            result = await poller.write(spec[point_id], words)
             assert (result.outcome, result.readback) == ("accepted", value)
         assert server.units[1].coil[0] == 1
         assert list(server.units[1].holding[4:6]) == [0x40E8, 0x0000]  # 7.25f, high word first
         server.fault.mode, server.fault.exception_code = "exception", 3
-        d = policy.decide(Command("c", "T-1/setpoint_m", 1.0, "op", "a", "h"))
-        assert d.target is not None
-        result = await poller.write(d.target.point, list(d.registers))
+        setpoint = spec["T-1/setpoint_m"]
+        words = encode_write(poller.device, setpoint, 1.0)
+        result = await poller.write(setpoint, words)
         assert result.outcome == "error" and "exception 3" in result.reason
         server.fault.mode = "silent"
-        result = await poller.write(d.target.point, list(d.registers))
+        result = await poller.write(setpoint, words)
         assert result.outcome == "error" and "no communication" in result.reason
     _run(check)

@@ -38,10 +38,10 @@ class _TestAdapter:
             for cmd in self.link.poll_commands():
                 self.seen.append(cmd)
                 if 0 <= cmd.value <= 100:
-                    self.link.send_ack(Ack(cmd.id, cmd.point, "accepted", "", cmd.value))
+                    self.link.send_ack(Ack(cmd.id, cmd.point, "confirmed", "", cmd.value))
                 else:
                     self.link.send_ack(Ack(cmd.id, cmd.point, "refused",
-                                           f"{cmd.value:g} is outside 0..100", None))
+                                           f"{cmd.value:g} is outside 0..100", None, "range"))
             time.sleep(0.002)
 
 
@@ -61,9 +61,10 @@ def test_command_is_routed_to_owner_and_acknowledged() -> None:
             _registered(bus, "P-101/setpoint_rpm")
             cmd = _command("P-101/setpoint_rpm", 42.0)
             ack = send_command(bus.endpoints, cmd, 5)
-            assert ack == Ack(cmd.id, "P-101/setpoint_rpm", "accepted", "", 42.0)
+            assert ack == Ack(cmd.id, "P-101/setpoint_rpm", "confirmed", "", 42.0)
             refused = send_command(bus.endpoints, _command("P-101/setpoint_rpm", 500.0), 5)
-            assert refused.outcome == "refused" and "outside" in refused.reason
+            assert refused.outcome == "refused" and "outside" in refused.text
+            assert refused.code == "range" and not refused.duplicate
             assert cmd in adapter.seen
 
 
@@ -77,13 +78,14 @@ def test_commands_are_acknowledged_while_readings_flood() -> None:
             for _ in range(200):
                 pub.publish(batch)
             acks = [send_command(bus.endpoints, _command("P-1/x", float(i)), 5) for i in range(5)]
-            assert [a.outcome for a in acks] == ["accepted"] * 5
+            assert [a.outcome for a in acks] == ["confirmed"] * 5
 
 
 def test_unowned_point_is_an_error_and_silent_adapter_a_timeout() -> None:
     with running_bus() as bus:
         ack = send_command(bus.endpoints, _command("P-404/x", 1.0), 5)
-        assert ack.outcome == "error" and "no adapter owns P-404/x" in ack.reason
+        assert (ack.outcome, ack.code) == ("failed", "no_owner")
+        assert "no adapter owns P-404/x" in ack.text
         mute = AdapterLink(bus.endpoints, "mute", ["P-2/x"])  # registers, never answers
         try:
             _registered(bus, "P-2/x")

@@ -71,7 +71,7 @@ def test_bus_process_serves_tap_and_write_and_stops_on_sigterm() -> None:
             ok = wait_until(lambda: (r := run_cli("write", "P-1/setpoint", "42", "--bus", addr,
                                                   timeout_s=30)).returncode == 0 and r,
                             timeout_s=20)
-            assert "accepted: P-1/setpoint = 42, read back 42" in ok.stdout
+            assert "confirmed: P-1/setpoint = 42, read back 42" in ok.stdout
             refused = run_cli("write", "P-1/setpoint", "500", "--bus", addr, timeout_s=30)
             assert refused.returncode == 1 and "refused" in refused.stdout
             unowned = run_cli("write", "X-9/nothing", "1", "--bus", addr, "--timeout", "2",

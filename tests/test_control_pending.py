@@ -44,13 +44,34 @@ def test_bounded_and_helpers() -> None:
     assert new_command_id() != new_command_id()
 
 
-def test_wire_outcome_keeps_the_code() -> None:
-    base = {"command_id": "a", "point": "p", "action": "select"}
+def test_wire_ack_keeps_outcome_code_text_and_duplicate() -> None:
+    from adapters.modbus.control_link import wire_ack
+    from runtime.bus import wire
+
+    base = {"command_id": "a", "point": "p/x", "action": "select"}
     sel = Ack(**base, outcome=AckOutcome.SELECTED, text="p selected")  # type: ignore[arg-type]
-    assert sel.wire_outcome() == ("accepted", "selected: p selected")
+    assert sel.wire_outcome() == ("selected", "")
     ref = Ack(**base, outcome=AckOutcome.REFUSED, reason="interlock:IL-1", text="P-101 runs")  # type: ignore[arg-type]
-    assert ref.wire_outcome() == ("refused", "interlock:IL-1: P-101 runs")
-    ok = Ack(**base, outcome=AckOutcome.CONFIRMED, duplicate=True)  # type: ignore[arg-type]
-    assert ok.wire_outcome() == ("accepted", "duplicate")
-    failed = Ack(**base, outcome=AckOutcome.FAILED, reason="write_failed")  # type: ignore[arg-type]
-    assert failed.wire_outcome() == ("error", "write_failed")
+    assert ref.wire_outcome() == ("refused", "interlock:IL-1")
+    assert wire_ack(ref) == wire.Ack("a", "p/x", "refused", "P-101 runs", None, "interlock:IL-1")
+    ok = Ack(**base, outcome=AckOutcome.CONFIRMED, read_back=2.0, duplicate=True)  # type: ignore[arg-type]
+    sent = wire.decode_ack(wire.encode_ack(wire_ack(ok)))
+    assert (sent.outcome, sent.readback, sent.duplicate, sent.code) == ("confirmed", 2.0, True, "")
+    odd = Ack(**base, outcome=AckOutcome.FAILED, reason="read back",  # type: ignore[arg-type]
+              text="caf\u00e9 " + "x" * 600, read_back=float("nan"))
+    sent = wire.decode_ack(wire.encode_ack(wire_ack(odd)))
+    assert sent.code == "read_back" and sent.readback is None
+    assert sent.text.startswith("caf? ") and len(sent.text) == wire.MAX_TEXT_LEN
+
+
+def test_tracker_takes_bus_acks() -> None:
+    from runtime.bus.wire import Ack as WireAck
+
+    t = PendingTracker(timeout_ns=5 * S)
+    t.sent("w1", "P-101/speed_sp_rpm", 900.0, 0, unit="rpm")
+    t.sent("w2", "P-101/speed_sp_rpm", 5000.0, 0, unit="rpm")
+    done = t.acked(WireAck("w1", "P-101/speed_sp_rpm", "confirmed", "ok", 900.0), 1)
+    assert done is not None and done.state is PendingState.CONFIRMED and done.read_back == 900.0
+    no = t.acked(WireAck("w2", "P-101/speed_sp_rpm", "refused", "too high", None, "range"), 1)
+    assert no is not None and no.state is PendingState.REFUSED
+    assert (no.reason, no.text) == ("range", "too high")

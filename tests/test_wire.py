@@ -62,8 +62,12 @@ def test_integer_values_arrive_as_floats() -> None:
 def test_control_messages_round_trip() -> None:
     cmd = Command("c1", "P-101/speed_setpoint_rpm", 1200.0, "operator", "alice", "ws-3")
     assert wire.decode_command(wire.encode_command(cmd)) == cmd
-    for ack in (Ack("c1", "P-101/x", "accepted", "", 1200.0),
-                Ack("c1", "P-101/x", "refused", "out of range 0..1500", None)):
+    for ack in (Ack("c1", "P-101/x", "confirmed", "P-101/x = 1200 rpm", 1200.0),
+                Ack("c1", "P-101/x", "refused", "1500.5 rpm is above 1500 rpm", None, "range"),
+                Ack("c1", "P-101/x", "selected", "operate within 10 s", None),
+                Ack("c1", "P-101/x", "cancelled", "", None),
+                Ack("c1", "P-101/x", "failed", "no adapter owns P-101/x", None, "no_owner"),
+                Ack("c1", "P-101/x", "refused", "IL-1 active", None, "interlock:IL-1", True)):
         assert wire.decode_ack(wire.encode_ack(ack)) == ack
     reg = Register("adapter-1", ["P-101/x", "P-102/y"])
     assert wire.decode_register(wire.encode_register(reg)) == reg
@@ -128,8 +132,34 @@ def test_encoder_refuses_what_peers_would_drop() -> None:
         wire.encode_batch(_batch(source="has space"))
     with pytest.raises(WireError):
         wire.encode_command(Command("c1", "p/x", math.inf, "operator", "a", "h"))
-    with pytest.raises(WireError):
-        wire.encode_ack(Ack("c1", "p/x", "maybe", "", None))
+    for bad in (Ack("c1", "p/x", "maybe", "", None),
+                Ack("c1", "p/x", "refused", "", None, "has space"),
+                Ack("c1", "p/x", "refused", "", None, "x" * 65),
+                Ack("c1", "p/x", "refused", "caf\u00e9", None),
+                Ack("c1", "p/x", "refused", "x" * 513, None),
+                Ack("c1", "p/x", "confirmed", "", math.nan),
+                Ack("c1", "p/x", "confirmed", "", 1.0, "", 1)):  # type: ignore[arg-type]
+        with pytest.raises(WireError):
+            wire.encode_ack(bad)
+
+
+def test_ack_decoder_is_strict_and_knows_the_first_spellings() -> None:
+    good = ["c1", "p/x", "confirmed", "", 1.0, "", False]
+    assert wire.decode_ack(_payload(1, "ack", *good)).ok
+    for field, value in ((2, "maybe"), (3, 7), (4, math.inf), (4, "1"), (5, "a b"), (6, 0),
+                         (6, None)):
+        fields = list(good)
+        fields[field] = value
+        with pytest.raises(WireError):
+            wire.decode_ack(_payload(1, "ack", *fields))
+    with pytest.raises(WireError, match="fields"):  # the 7-field layout of the first version
+        wire.decode_ack(_payload(1, "ack", "c1", "p/x", "accepted", "", 1.0))
+    # The first outcome spellings still decode, as today's outcomes.
+    old = wire.decode_ack(_payload(1, "ack", "c1", "p/x", "accepted", "", 1.0, "", False))
+    assert old.outcome == "confirmed" and old.ok
+    assert wire.decode_ack(_payload(1, "ack", "c1", "p/x", "error", "", None, "", False)) \
+        .outcome == "failed"
+    assert not Ack("c1", "p/x", "refused", "", None).ok
 
 
 @pytest.mark.parametrize(
@@ -218,3 +248,29 @@ def test_protocol_doc_hex_dump_is_what_the_encoder_produces() -> None:
                   [Reading("P-101/speed_rpm", 1480.5, 0, 0, 1_700_000_000_120_000_000),
                    Reading("T-201/level_m", 2.25, 1, 1, 1_700_000_000_100_000_000)])
     assert wire.encode_batch(batch) == [b"r.ad-1", documented]
+
+
+def test_protocol_doc_command_and_ack_dumps_are_what_the_encoder_produces() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "bus-protocol.md").read_text()
+    section = doc.split("A command and its ack:", 1)[1]
+    blocks = section.split("```")[1:6:2]  # command + ack, then the refused ack
+
+    def parse(block: str) -> list[bytes]:
+        frames, current = [], ""
+        for line in block.strip().splitlines() + [""]:
+            if line.strip():
+                current += line[6:53]
+            elif current:
+                frames.append(bytes.fromhex(current))
+                current = ""
+        return frames
+
+    (command, ack), (refused,) = parse(blocks[0]), parse(blocks[1])
+    assert command == wire.encode_command(
+        Command("c1", "P-101/speed_sp_rpm", 1200.0, "operator", "alice", "ws-3"))
+    assert ack == wire.encode_ack(
+        Ack("c1", "P-101/speed_sp_rpm", "confirmed", "P-101/speed_sp_rpm = 1200 rpm", 1200.0))
+    assert refused == wire.encode_ack(
+        Ack("c2", "P-102/run_cmd", "refused", "IL-1: P-101 is running", None, "interlock:IL-1"))

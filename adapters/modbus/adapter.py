@@ -5,26 +5,34 @@ and liveness), a heartbeat task, and a command task. The ZeroMQ sockets are used
 thread, as ZeroMQ requires. Publishing never blocks (PUB drops at its high-water mark and
 subscribers re-snapshot), so no device can stall another through the bus either.
 
-Commands: the bus routes a write to the adapter that registered the point; the write policy
-decides, the owning device's poller carries it out between two block reads, and exactly one ack
-goes back per command, whatever happens.
+Commands: the bus routes a command to the adapter that registered the point, and every one goes
+through the operator-control executor (runtime.control): the write policy decides (roles,
+limits, rate, quality, interlocks, select-before-operate, idempotent ids, then the registers),
+the audit log records the attempt on disk, the owning device's poller writes and reads back
+between two block reads on its own connection, the outcome is audited, and exactly one ack goes
+back per command, whatever happens. A log that cannot be written refuses writes
+(``audit_unavailable``) while polling carries on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from adapters.modbus.control_link import PollerReadings, PollerWriter, printable, wire_ack
 from adapters.modbus.device_poller import DevicePoller, PollerOptions
-from adapters.modbus.write_policy import CommandLike, WritePolicy
+from adapters.modbus.write_policy import AdapterWritePolicy, served_devices
 from runtime.bus.adapter_link import AdapterLink
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.publisher import DEFAULT_HEARTBEAT_PERIOD_MS, Publisher
 from runtime.bus.wire import MAX_TEXT_LEN, Ack, Reading
-from runtime.scene.model import DeviceSpec
+from runtime.control.audit import AuditLog
+from runtime.control.command import ControlCommand
+from runtime.control.executor import Executor
+from runtime.scene.model import Devices
 
 log = logging.getLogger("twinstage.adapter")
 
@@ -38,21 +46,31 @@ def wire_reading(point: str, value: float, quality: int, reason: int, t_source_n
 
 
 class ModbusAdapter:
-    """Polls ``devices`` and publishes onto the bus at ``endpoints`` as source ``adapter_id``."""
+    """Polls ``devices`` and publishes onto the bus at ``endpoints`` as source ``adapter_id``.
+
+    ``devices`` is the whole devices.yaml (the policy needs its interlocks); ``device_ids``
+    picks the devices this adapter polls (default: all). Every command is decided and carried
+    out by one :class:`~runtime.control.executor.Executor` with ``audit`` as its log.
+    """
 
     def __init__(
         self,
-        devices: Sequence[DeviceSpec],
+        devices: Devices,
         endpoints: BusEndpoints,
         *,
         adapter_id: str,
+        audit: AuditLog,
+        device_ids: Iterable[str] | None = None,
         options: PollerOptions | None = None,
         heartbeat_period_ms: int = DEFAULT_HEARTBEAT_PERIOD_MS,
+        clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.adapter_id = adapter_id
-        self.devices = list(devices)
+        served = served_devices(devices, None if device_ids is None else set(device_ids))
+        self.devices = list(served.devices)
         self.points = [p.point for d in self.devices for p in d.points]
-        self.policy = WritePolicy(self.devices)
+        self.policy = AdapterWritePolicy(served)
+        self.audit = audit
         self.publisher = Publisher(endpoints, adapter_id, points=self.points,
                                    heartbeat_period_ms=heartbeat_period_ms)
         try:
@@ -66,6 +84,9 @@ class ModbusAdapter:
                                reading_factory=wire_reading)
             for d in self.devices
         }
+        self.readings = PollerReadings(self.pollers)
+        self.writer = PollerWriter(self.policy, self.pollers)
+        self.executor = Executor(self.policy, audit, self.writer, self.readings, clock=clock)
         self._stop: asyncio.Event | None = None  # created in run(), inside the loop
         self._command_tasks: set[asyncio.Task[None]] = set()
         self.acks_sent = 0
@@ -113,35 +134,19 @@ class ModbusAdapter:
             ack = await self.handle(cmd)
         except Exception as exc:  # every command gets exactly one ack, even on a bug here
             log.exception("command %s for %s failed", getattr(cmd, "id", "?"), cmd.point)
-            ack = Ack(cmd.id, cmd.point, "error", f"adapter error: {type(exc).__name__}", None)
+            ack = Ack(cmd.id, cmd.point, "failed",
+                      printable(f"adapter error: {type(exc).__name__}: {exc}", MAX_TEXT_LEN),
+                      None, "adapter_error")
         self.link.send_ack(ack)
         self.acks_sent += 1
 
-    async def handle(self, cmd: CommandLike) -> Ack:
-        """Decide and, if allowed, carry out one command; the ack to send back."""
-        decision = self.policy.decide(cmd)
-        if not decision.allowed or decision.target is None:
-            log.info("refused %s %s=%r: %s", cmd.id, cmd.point, cmd.value, decision.reason)
-            return Ack(cmd.id, cmd.point, "refused", _text(decision.reason), None)
-        poller = self.pollers[decision.target.device.id]
-        result = await poller.write(decision.target.point, list(decision.registers))
-        readback = result.readback
-        reason = result.reason
-        if readback is not None and not math.isfinite(readback):
-            reason, readback = f"read-back is not finite ({readback})", None
-        elif readback is not None and result.outcome == "accepted":
-            requested = float(cmd.value)
-            if not math.isclose(readback, requested, rel_tol=1e-6,
-                                abs_tol=abs(decision.target.point.scale) / 2):
-                reason = f"read-back {readback:g} differs from the written {requested:g}"
-        log.info("write %s %s=%r: %s %s", cmd.id, cmd.point, cmd.value, result.outcome, reason)
-        return Ack(cmd.id, cmd.point, result.outcome, _text(reason), readback)
-
-
-def _text(reason: str) -> str:
-    """Acks carry printable ASCII up to MAX_TEXT_LEN; device text could be anything."""
-    clean = "".join(c if " " <= c <= "~" else "?" for c in reason)
-    return clean[: MAX_TEXT_LEN - 3] + "..." if len(clean) > MAX_TEXT_LEN else clean
+    async def handle(self, cmd: Any) -> Ack:
+        """Decide, audit and, if allowed, carry out one bus command; the ack to send back."""
+        result = await self.executor.execute(ControlCommand.from_message(cmd))
+        log.info("%s %s %s=%r by %s (%s): %s %s%s", result.action, cmd.id, cmd.point,
+                 cmd.value, cmd.actor, cmd.role, result.outcome.value, result.reason,
+                 " (duplicate)" if result.duplicate else "")
+        return wire_ack(result)
 
 
 __all__ = ["COMMAND_POLL_S", "ModbusAdapter", "wire_reading"]

@@ -1,166 +1,86 @@
-"""Whether a write command may reach a device: the one place that says yes or no (R13).
+"""The adapter's write decision: the operator-control policy plus one last link, the registers.
 
-The adapter alone decides writes. Today's checks: the action is a plain write, the point is
-served here and writable, the value is a finite number inside the point's min/max and inside what
-its register type can hold. A value out of limits is refused, never silently clamped: an operator
-who typed 1500 rpm must learn it was not applied, not find 1480 on the pump.
+There is one chain of checks, not two policies. :class:`AdapterWritePolicy` runs the control
+policy of ``runtime.control.policy`` (duplicate id, point served and writable, role, action,
+select-before-operate, quality Good, range and representability, rate of change, interlocks; see
+docs/control.md) and then the only check that needs the device's register layout: the value must
+encode into the point's registers and decode back to itself. ``encode_value`` saturates and
+rounds silently, so without that last link a value the range check missed would reach the device
+changed — R13 says refuse, never clamp. A refusal there uses the policy's ``range`` code.
 
-The checks are an ordered list of small functions, so the operator-control issue (roles,
-select-before-operate, rate limits, quality Good, interlocks, audit) adds entries here instead of
-growing the adapter. Each returns None to pass or a refusal sentence naming point, value and rule.
+The adapter's first, simpler checks (writable, min/max, finite, whole numbers, register range)
+live on inside the control policy's ``range_problem``; this module only adds what it cannot know.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import replace
 
-from runtime.registers import encode_value, raw_from_value
-from runtime.scene.model import DevicePoint, DeviceSpec
-
-_INT_RANGE: dict[str, tuple[int, int]] = {
-    "int16": (-(1 << 15), (1 << 15) - 1),
-    "uint16": (0, (1 << 16) - 1),
-    "int32": (-(1 << 31), (1 << 31) - 1),
-    "uint32": (0, (1 << 32) - 1),
-}
-_FLOAT32_MAX = 3.4028234663852886e38
+from runtime.control.command import Action, ControlCommand, parse_action
+from runtime.control.policy import Decision, Reason, Verdict, WritePolicy, readback_matches
+from runtime.control.readings import Readings
+from runtime.registers import decode_value, encode_value
+from runtime.scene.model import DevicePoint, Devices, DeviceSpec
 
 
-class CommandLike(Protocol):
-    """What the policy reads from a command (``runtime.bus.wire.Command`` fits)."""
+def encode_write(device: DeviceSpec, point: DevicePoint, value: float) -> list[int]:
+    """Words to write for ``value`` (``[0|1]`` for a coil), in the device's word order.
 
-    id: str
-    point: str
-    value: float
-    role: str
-    actor: str
-    host: str
-    action: str
-
-
-@dataclass(frozen=True, slots=True)
-class WriteTarget:
-    """Where a point lives: its device and its register map entry."""
-
-    device: DeviceSpec
-    point: DevicePoint
-
-
-@dataclass(frozen=True, slots=True)
-class WriteDecision:
-    """``allowed`` with the words to write, or a refusal ``reason``."""
-
-    allowed: bool
-    reason: str
-    target: WriteTarget | None = None
-    registers: tuple[int, ...] = ()
-    """Encoded words in the device's word order (``(0|1,)`` for a coil)."""
+    Raises ValueError when the register cannot hold ``value`` exactly (it would be saturated or
+    rounded), naming point, value and register type.
+    """
+    dtype = "bool" if point.table in ("coil", "discrete") else point.type
+    try:
+        words = encode_value(dtype, device.word_order, point.scale, point.offset, value)
+        back = decode_value(dtype, device.word_order, point.scale, point.offset, words)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"{point.point}: {value:g} cannot be encoded as {dtype}: {exc}") from None
+    if not readback_matches(point, value, back):
+        raise ValueError(
+            f"{point.point}: {value:g} does not fit the {dtype} register exactly "
+            f"(it would become {back:g}); refused, not rounded"
+        )
+    return words
 
 
-Check = Callable[[CommandLike, WriteTarget | None], str | None]
+def served_devices(devices: Devices, device_ids: set[str] | None = None) -> Devices:
+    """``devices`` restricted to the devices this adapter polls, interlocks kept whole.
+
+    A point of a device polled elsewhere is then ``unknown_point`` here, and an interlock input
+    from such a device has no reading, so its interlock blocks (fail safe).
+    """
+    if device_ids is None:
+        return devices
+    return replace(devices, devices=tuple(d for d in devices.devices if d.id in device_ids))
 
 
-def check_action(cmd: CommandLike, target: WriteTarget | None) -> str | None:
-    if cmd.action != "write":
-        return f"action {cmd.action!r} is not supported yet (only 'write')"
-    return None
+class AdapterWritePolicy(WritePolicy):
+    """The control policy with the register check as its last link (see the module doc)."""
+
+    def __init__(self, devices: Devices, **kwargs: int) -> None:
+        super().__init__(devices, **kwargs)
+        self._device_of: dict[str, DeviceSpec] = {
+            p.point: d for d in devices.devices for p in d.points
+        }
+
+    def device_of(self, point_id: str) -> DeviceSpec | None:
+        """The device serving ``point_id``, or None."""
+        return self._device_of.get(point_id)
+
+    def decide(self, command: ControlCommand, now_ns: int, readings: Readings) -> Decision:
+        decision = super().decide(command, now_ns, readings)
+        if decision.verdict is not Verdict.ALLOW or command.value is None:
+            return decision
+        if parse_action(command.action) is Action.CANCEL:
+            return decision
+        spec = self.point(command.point)
+        device = self._device_of.get(command.point)
+        assert spec is not None and device is not None  # the policy refused unknown points
+        try:
+            encode_write(device, spec, command.value)
+        except ValueError as exc:
+            return Decision(Verdict.REFUSE, Reason.RANGE.value, str(exc))
+        return decision
 
 
-def check_served(cmd: CommandLike, target: WriteTarget | None) -> str | None:
-    if target is None:
-        return f"point {cmd.point} is not served by this adapter"
-    return None
-
-
-def check_writable(cmd: CommandLike, target: WriteTarget | None) -> str | None:
-    assert target is not None
-    if not target.point.writable:
-        return f"point {cmd.point} is read-only ({target.point.table} {target.point.address})"
-    return None
-
-
-def check_number(cmd: CommandLike, target: WriteTarget | None) -> str | None:
-    value: Any = cmd.value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"value {value!r} for {cmd.point} is not a number"
-    if not math.isfinite(value):
-        return f"value {value!r} for {cmd.point} is not finite"
-    return None
-
-
-def check_limits(cmd: CommandLike, target: WriteTarget | None) -> str | None:
-    assert target is not None
-    p = target.point
-    lo = p.min
-    hi = p.max
-    if (lo is not None and cmd.value < lo) or (hi is not None and cmd.value > hi):
-        shown = f"[{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}]"
-        return (f"value {cmd.value:g} for {cmd.point} is outside its limits {shown} "
-                f"{p.unit}; refused, not clamped")
-    return None
-
-
-def check_representable(cmd: CommandLike, target: WriteTarget | None) -> str | None:
-    """The register type must hold the value; encode_value would otherwise saturate silently."""
-    assert target is not None
-    p = target.point
-    if p.type == "bool":
-        if cmd.value not in (p.offset, p.offset + p.scale):
-            return f"value {cmd.value:g} for {cmd.point} must be {p.offset:g} or " \
-                   f"{p.offset + p.scale:g} (a coil is on or off)"
-        return None
-    raw = (float(cmd.value) - p.offset) / p.scale
-    if p.type == "float32":
-        if abs(raw) > _FLOAT32_MAX:
-            return f"value {cmd.value:g} for {cmd.point} does not fit a float32 register"
-        return None
-    lo, hi = _INT_RANGE[p.type]
-    if not lo - 0.5 <= raw < hi + 0.5:
-        return f"value {cmd.value:g} for {cmd.point} does not fit its {p.type} register"
-    if p.scale == 1.0 and p.offset == 0.0 and raw != round(raw):
-        return f"value {cmd.value:g} for {cmd.point} must be a whole number ({p.type})"
-    return None
-
-
-CHECKS: tuple[Check, ...] = (
-    check_action,
-    check_served,
-    check_writable,
-    check_number,
-    check_limits,
-    check_representable,
-)
-"""Applied in order; the first refusal wins. Later issues add role, quality, interlock checks."""
-
-
-class WritePolicy:
-    """Decides writes for the points of the given devices."""
-
-    def __init__(self, devices: Iterable[DeviceSpec], checks: tuple[Check, ...] = CHECKS):
-        self.checks = checks
-        self.targets: dict[str, WriteTarget] = {}
-        for d in devices:
-            for p in d.points:
-                self.targets[p.point] = WriteTarget(d, p)
-
-    def decide(self, cmd: CommandLike) -> WriteDecision:
-        target = self.targets.get(cmd.point)
-        for check in self.checks:
-            refusal = check(cmd, target)
-            if refusal is not None:
-                return WriteDecision(False, refusal, target)
-        assert target is not None
-        p = target.point
-        raw = raw_from_value(p.type, p.scale, p.offset, float(cmd.value))
-        if p.type == "bool":
-            words: list[int] = [int(raw)]
-        else:
-            words = encode_value(p.type, target.device.word_order, p.scale, p.offset,
-                                 float(cmd.value))
-        return WriteDecision(True, "", target, tuple(words))
-
-
-__all__ = ["CHECKS", "Check", "CommandLike", "WriteDecision", "WritePolicy", "WriteTarget"]
+__all__ = ["AdapterWritePolicy", "encode_write", "served_devices"]

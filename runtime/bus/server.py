@@ -13,7 +13,8 @@ Bad (no communication) until it is heard again (R10).
 
 Commands arrive on the ``commands`` ROUTER, go to the adapter that registered the point on the
 ``adapters`` ROUTER, and the adapter's ack comes back to the client by command id. The bus answers
-``error`` itself when no adapter owns the point or the owner is gone. Commands never touch PUB (R9).
+``failed`` itself (code ``no_owner``, ``bus_busy`` or ``adapter_unreachable``) when no adapter owns
+the point or the owner cannot be reached. Commands never touch PUB (R9).
 """
 
 from __future__ import annotations
@@ -406,25 +407,27 @@ class BusServer:
         adapter_id = self._owners.get(point)
         adapter = self._adapters.get(adapter_id) if adapter_id else None
         if adapter is None:
-            self._answer(client, Ack(cid, point, "error", f"no adapter owns {point}", None))
+            self._answer(client, Ack(cid, point, "failed", f"no adapter owns {point}", None,
+                                     "no_owner"))
             return
         if len(self._pending) >= MAX_PENDING_COMMANDS:
-            self._answer(client, Ack(cid, point, "error", "bus busy: too many commands pending",
-                                     None))
+            self._answer(client, Ack(cid, point, "failed", "bus busy: too many commands pending",
+                                     None, "bus_busy"))
             return
         try:
             self._adapt.send_multipart([adapter.identity, payload], zmq.NOBLOCK)
         except zmq.ZMQError:
-            self._answer(client, Ack(cid, point, "error",
-                                     f"adapter {adapter_id} owning {point} is not reachable", None))
+            self._answer(client, Ack(cid, point, "failed",
+                                     f"adapter {adapter_id} owning {point} is not reachable", None,
+                                     "adapter_unreachable"))
             return
         deadline = time.monotonic_ns() + int(PENDING_COMMAND_TTL_S * 1e9)
         self._pending[cid] = _Pending(client, adapter_id, point, deadline)
         log.info("command %s for %s routed to adapter %s", cid, point, adapter_id)
 
     def _answer(self, client: bytes, ack: Ack) -> None:
-        if ack.outcome == "error":
-            log.info("command %s for %s: error: %s", ack.id, ack.point, ack.reason)
+        if ack.outcome == "failed":
+            log.info("command %s for %s: failed: %s: %s", ack.id, ack.point, ack.code, ack.text)
         try:
             self._cmds.send_multipart([client, encode_ack(ack)], zmq.NOBLOCK)
         except (zmq.ZMQError, WireError) as exc:
@@ -493,7 +496,8 @@ class BusServer:
             return
         del self._pending[ack.id]
         self.stats["acks"] += 1
-        log.info("command %s for %s: %s %s", ack.id, ack.point, ack.outcome, ack.reason)
+        log.info("command %s for %s: %s %s %s", ack.id, ack.point, ack.outcome, ack.code,
+                 ack.text)
         try:
             self._cmds.send_multipart([pending.client, payload], zmq.NOBLOCK)
         except zmq.ZMQError as exc:

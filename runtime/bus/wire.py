@@ -57,13 +57,23 @@ KIND_REGISTER = "register"
 TOPIC_READINGS = b"r."
 TOPIC_HEARTBEAT = b"h."
 
-OUTCOMES = ("accepted", "refused", "error")
+OUTCOMES = ("confirmed", "selected", "cancelled", "refused", "failed")
+"""Ack outcomes (docs/control.md): ``confirmed`` written and read back equal; ``selected`` /
+``cancelled`` a select-before-operate step done; ``refused`` a check said no, nothing written;
+``failed`` allowed but not done (device, read-back, or the bus could not deliver it)."""
+SUCCESS_OUTCOMES = frozenset({"confirmed", "selected", "cancelled"})
+"""Outcomes meaning the command did what it asked (``twinstage write`` exits 0)."""
+OUTCOME_ALIASES = {"accepted": "confirmed", "error": "failed"}
+"""Spellings of the first wire version, still accepted and turned into today's outcome."""
+MAX_CODE_LEN = 64
 ACTIONS = ("write", "select", "operate", "cancel")
 
 _NAME = re.compile(r"[\x21-\x7e]+")
 """Points, sources and ids: visible ASCII, no spaces, no control characters (safe to print)."""
 _TEXT = re.compile(r"[\x20-\x7e]*")
 """Roles, actors, hosts: printable ASCII including spaces."""
+_CODE = re.compile(r"[\x21-\x7e]*")
+"""Ack codes: visible ASCII, no spaces, possibly empty (``range``, ``interlock:IL-1``)."""
 
 
 class WireError(ValueError):
@@ -132,14 +142,31 @@ class Command(NamedTuple):
 
 
 class Ack(NamedTuple):
-    """The owning adapter's (or the bus's) answer to a :class:`Command` with the same id."""
+    """The owning adapter's (or the bus's) answer to a :class:`Command` with the same id.
+
+    The first five fields keep the positions of the first ack layout (``reason`` became
+    ``text``); ``code`` and ``duplicate`` were appended.
+    """
 
     id: str
     point: str
     outcome: str
-    """``accepted`` (written and read back), ``refused`` (a check said no), ``error``."""
-    reason: str
+    """One of :data:`OUTCOMES`."""
+    text: str
+    """One line for a person, with values and units; may be empty."""
     readback: float | None
+    """The value read back from the device after a write (confirmed, or a failed comparison)."""
+    code: str = ""
+    """Stable machine reason: ``range``, ``role``, ``not_selected``, ``interlock:IL-1``,
+    ``no_owner``, ... (docs/control.md); ``""`` when nothing needs explaining."""
+    duplicate: bool = False
+    """True when this repeats the answer already given to the same command id: nothing was
+    done again."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the command did what it asked (confirmed, selected or cancelled)."""
+        return self.outcome in SUCCESS_OUTCOMES
 
 
 class SnapshotSource(NamedTuple):
@@ -538,27 +565,49 @@ def decode_command(payload: bytes) -> Command:
 
 
 def encode_ack(ack: Ack) -> bytes:
-    """An adapter's (or the bus's) answer to a command."""
+    """An adapter's (or the bus's) answer to a command.
+
+    ``[1, "ack", id, point, outcome, text, readback, code, duplicate]``; a first-version outcome
+    spelling (``accepted``, ``error``) is written as today's (``confirmed``, ``failed``).
+    """
     _name(ack.id, "ack id", MAX_ID_LEN)
     _name(ack.point, "point", MAX_POINT_LEN)
-    if ack.outcome not in OUTCOMES:
-        raise WireError(f"ack outcome {ack.outcome!r} is not one of {', '.join(OUTCOMES)}")
-    _text(ack.reason, "ack reason")
+    outcome = _outcome(ack.outcome)
+    _text(ack.text, "ack text")
     readback = None if ack.readback is None else _finite(ack.readback, "readback")
-    return _pack([PROTOCOL_VERSION, KIND_ACK, ack.id, ack.point, ack.outcome, ack.reason,
-                  readback])
+    _code(ack.code)
+    if type(ack.duplicate) is not bool:
+        raise WireError(f"ack duplicate {ack.duplicate!r} is not a boolean")
+    return _pack([PROTOCOL_VERSION, KIND_ACK, ack.id, ack.point, outcome, ack.text, readback,
+                  ack.code, ack.duplicate])
 
 
 def decode_ack(payload: bytes) -> Ack:
     """Parse an ack; raises WireError."""
     msg = _unpack(payload, MAX_CONTROL_BYTES, 16)
-    _check_header(msg, KIND_ACK, 7)
-    _, _, aid, point, outcome, reason, readback = msg
-    if type(outcome) is not str or outcome not in OUTCOMES:
-        raise WireError(f"ack outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
-    return Ack(_name(aid, "ack id", MAX_ID_LEN), _name(point, "point", MAX_POINT_LEN), outcome,
-               _text(reason, "ack reason"),
-               None if readback is None else _finite(readback, "readback"))
+    _check_header(msg, KIND_ACK, 9)
+    _, _, aid, point, outcome, text, readback, code, duplicate = msg
+    if type(duplicate) is not bool:
+        raise WireError(f"ack duplicate {duplicate!r} is not a boolean")
+    return Ack(_name(aid, "ack id", MAX_ID_LEN), _name(point, "point", MAX_POINT_LEN),
+               _outcome(outcome), _text(text, "ack text"),
+               None if readback is None else _finite(readback, "readback"), _code(code),
+               duplicate)
+
+
+def _outcome(value: Any) -> str:
+    if type(value) is not str or (value not in OUTCOMES and value not in OUTCOME_ALIASES):
+        shown = value[:40] if type(value) is str else value
+        raise WireError(f"ack outcome {shown!r} is not one of {', '.join(OUTCOMES)}")
+    return OUTCOME_ALIASES.get(value, value)
+
+
+def _code(value: Any) -> str:
+    if type(value) is not str:
+        raise WireError(f"ack code is {type(value).__name__}, expected a string")
+    if len(value) > MAX_CODE_LEN or _CODE.fullmatch(value) is None:
+        raise WireError(f"ack code is not 0..{MAX_CODE_LEN} visible ASCII characters")
+    return value
 
 
 def encode_register(register: Register) -> bytes:

@@ -3,6 +3,11 @@
 Stops cleanly on SIGTERM or Ctrl-C (exit 0): in-flight requests finish within their timeout,
 connections and bus sockets close. A device that is down is not an error at start-up: its points
 are published Bad (no communication) and it is retried with back-off until it answers.
+
+Every command is decided by the operator-control policy and audited to ``--audit-log`` (default
+``out/audit/<adapter id>.jsonl`` under the current directory). A log path that cannot be created
+is a usage error (exit 2); a log found damaged at start, or one that stops being writable, makes
+the adapter refuse every write (``audit_unavailable``) while it keeps polling and publishing.
 """
 
 from __future__ import annotations
@@ -10,11 +15,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime.bus.endpoints import DEFAULT_ADDRESS, BusEndpoints
 from runtime.errors import UsageError
+
+if TYPE_CHECKING:
+    from runtime.control.audit import AuditLog
 
 HELP = "poll a scene's Modbus devices (devices.yaml) and publish readings onto the bus"
 
@@ -39,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--id", dest="adapter_id", default="", metavar="NAME",
         help="source id on the bus (default: adapter-<scene folder>)",
     )
+    parser.add_argument(
+        "--audit-log", metavar="PATH", default="",
+        help="append-only audit log of every write attempt (default: "
+             "out/audit/<adapter id>.jsonl under the current directory)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="log connection changes and every write")
 
@@ -60,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     devices_path = scene.path / "devices.yaml"
     if not devices_path.exists():
         raise UsageError(f"{devices_path} does not exist: the adapter needs the scene's devices")
-    devices = list(load_devices(devices_path, scene).devices)
+    all_devices = load_devices(devices_path, scene)
+    devices = list(all_devices.devices)
     if args.devices:
         wanted = [d.strip() for d in args.devices.split(",") if d.strip()]
         known = {d.id for d in devices}
@@ -84,13 +102,47 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--bus: {exc}") from None
 
-    adapter = ModbusAdapter(devices, endpoints, adapter_id=adapter_id,
-                            options=PollerOptions(port_offset=args.port_offset))
-    points = sum(len(d.points) for d in devices)
-    print(f"twinstage adapter: {adapter_id} polling {len(devices)} devices ({points} points), "
-          f"publishing to {endpoints.pub_in}", flush=True)
-    asyncio.run(_serve(adapter))
+    audit_path = Path(args.audit_log or Path("out") / "audit" / f"{adapter_id}.jsonl")
+    audit = open_audit_log(audit_path)
+    try:
+        adapter = ModbusAdapter(all_devices, endpoints, adapter_id=adapter_id, audit=audit,
+                                device_ids={d.id for d in devices},
+                                options=PollerOptions(port_offset=args.port_offset))
+        points = sum(len(d.points) for d in devices)
+        print(f"twinstage adapter: {adapter_id} polling {len(devices)} devices ({points} points), "
+              f"publishing to {endpoints.pub_in}, auditing writes to {audit_path}", flush=True)
+        asyncio.run(_serve(adapter))
+    finally:
+        audit.close()
     return 0
+
+
+def open_audit_log(path: Path) -> AuditLog:
+    """Open (creating folders and file) the audit log at ``path``.
+
+    Raises UsageError when the file cannot be created or opened for appending: a path mistake
+    is reported at start, not discovered at the first write. A log that opens but is damaged is
+    returned as it is (it refuses writes) with a warning on stderr.
+    """
+    from runtime.control.audit import AuditLog
+
+    if path.is_dir():
+        raise UsageError(f"--audit-log {path} is a folder; give a file path, e.g. "
+                         f"{path / 'adapter.jsonl'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        os.close(fd)
+    except OSError as exc:
+        raise UsageError(f"--audit-log: cannot create {path}: {exc.strerror or exc}; give a "
+                         "writable path (writes are never made without an audit log)") from None
+    audit = AuditLog(path)
+    if audit.problem is not None:
+        print(f"twinstage adapter: warning: {audit.problem}; every write will be refused "
+              "(audit_unavailable) while readings keep flowing", file=sys.stderr, flush=True)
+    elif audit.repaired:
+        print(f"twinstage adapter: {audit.repaired}", file=sys.stderr, flush=True)
+    return audit
 
 
 async def _serve(adapter: object) -> None:

@@ -45,23 +45,12 @@ class Ack:
     """True when this is the stored answer to an id already handled: nothing was done again."""
 
     def wire_outcome(self) -> tuple[str, str]:
-        """(outcome, reason) for today's bus Ack (``accepted`` | ``refused`` | ``error``).
+        """(outcome, code) as the bus ``Ack`` carries them in its ``outcome`` and ``code`` fields.
 
-        The reason starts with the stable code so clients can parse it: ``"range: ..."``,
-        ``"selected: ..."``, ``"duplicate: ..."``. Until the wire grows fields for the code and
-        the duplicate flag, this keeps every distinction in the reason text.
+        The wire now has every outcome, a ``text`` and a ``duplicate`` field of its own
+        (docs/bus-protocol.md); ``adapters.modbus.control_link.wire_ack`` builds the whole Ack.
         """
-        if self.outcome in (AckOutcome.CONFIRMED, AckOutcome.SELECTED, AckOutcome.CANCELLED):
-            wire = "accepted"
-        elif self.outcome is AckOutcome.REFUSED:
-            wire = "refused"
-        else:
-            wire = "error"
-        code = self.reason or ("" if self.outcome is AckOutcome.CONFIRMED else self.outcome.value)
-        if self.duplicate:
-            code = f"duplicate{'/' + code if code else ''}"
-        reason = f"{code}: {self.text}" if code and self.text else code or self.text
-        return wire, reason
+        return self.outcome.value, self.reason
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for msgpack/JSON (the outcome as its string)."""

@@ -83,18 +83,24 @@ class PendingTracker:
         return item
 
     def acked(self, ack: Any, now_ns: int) -> TrackedCommand | None:
-        """Apply an ack (an ``Ack``, a wire message or a mapping); None if the id is unknown."""
-        get = ack.get if isinstance(ack, Mapping) else (lambda k: getattr(ack, k, None))
-        item = self._items.get(str(get("command_id")))
+        """Apply an ack (a control ``Ack``, the bus ``runtime.bus.wire.Ack`` or a mapping with
+        either's field names); None if the id is unknown."""
+        raw = ack.get if isinstance(ack, Mapping) else (lambda k: getattr(ack, k, None))
+
+        def get(name: str, wire_name: str) -> Any:
+            value = raw(name)
+            return raw(wire_name) if value is None else value
+
+        item = self._items.get(str(get("command_id", "id")))
         if item is None:
             return None
-        outcome = str(getattr(get("outcome"), "value", get("outcome")))
+        outcome = str(getattr(raw("outcome"), "value", raw("outcome")))
         item.late = item.state is PendingState.EXPIRED
         ok = outcome in _CONFIRMING
         item.state = PendingState.CONFIRMED if ok else PendingState.REFUSED
-        item.reason = str(get("reason") or ("" if ok else outcome))
-        item.text = str(get("text") or "")
-        read = get("read_back")
+        item.reason = str(get("reason", "code") or ("" if ok else outcome))
+        item.text = str(raw("text") or "")
+        read = get("read_back", "readback")
         item.read_back = None if read is None else float(read)
         item.settled_ns = now_ns
         return item
