@@ -16,8 +16,10 @@ import numpy as np
 from runtime.scene.errors import SceneError
 from runtime.scene.model import Entity, Scene
 from runtime.sim import tables as T  # noqa: N812
+from runtime.sim.kernels_valve import k_open_s2_m5
 
 G_M_S2 = 9.80665
+_RPM_TO_RAD_S = 2.0 * math.pi / 60.0
 RHO_KG_M3 = 1000.0
 PIPE_FRICTION = 0.02
 """Darcy friction factor: turbulent flow in clean steel pipe."""
@@ -75,6 +77,7 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
     for e in scene.entities:
         by_type.setdefault(e.type, []).append(e)
     ent = {e.id: e for e in scene.entities}
+    _order_rows(by_type, ent)
     index: dict[str, tuple[str, int]] = {}
     for kind in ("tank", "pump", "motor", "valve", "junction", "transmitter", "pipe"):
         for i, e in enumerate(by_type.get(kind, [])):
@@ -247,6 +250,8 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         branch_pipe_k_s2_m5=_arr(br_k),
         branch_pump=_arr(br_pump, T.I8),
         branch_valve=_arr(br_valve, T.I8),
+        branch_from_tank=_arr([node_tank[a] for a in br_from], T.I8),
+        branch_to_tank=_arr([node_tank[b] for b in br_to], T.I8),
         comp_junction_start=cj_start,
         comp_junctions=_arr([n for x in comp_junctions for n in x], T.I8),
         comp_branch_start=cb_start,
@@ -266,13 +271,15 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         jac=np.zeros((max_nj, max_nj)),
         rhs=np.zeros(max_nj),
         work=np.zeros((max_nj, 2)),
-        stats=np.zeros(2, T.I8),
+        branch_work=np.zeros((n_branch, 4)),
+        stats=np.zeros(3, T.I8),
     )
 
     # --- tanks, junctions, pipes ---------------------------------------------------------
     area = [math.pi * e.params["diameter_m"] ** 2 / 4.0 for e in tanks]
     tank_m = T.TankModel(
         area_m2=_arr(area),
+        inv_area_m2=_arr([1.0 / a for a in area]),
         height_m=_arr([e.params["height_m"] for e in tanks]),
         overflow_m=_arr([e.params["overflow_m"] for e in tanks]),
         weir_coef_m15_s=_arr([WEIR_COEF for _ in tanks]),
@@ -316,6 +323,9 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
                         f"{pumps[motor_pump[m]].id}; each pump needs its own motor")
         motor_pump[m] = i
         pump_motor.append(m)
+        if m != i:  # _order_rows guarantees it; the motor kernel relies on it
+            raise _fail(scene, e, "pump.motor", f"motor {e.params['motor']} of {e.id} is not "
+                        "a motor of this scene")
         b = pump_branch[i]
         suction.append(br_from[b] if b >= 0 else -1)
     pump_m = T.PumpModel(
@@ -323,6 +333,7 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         branch=_arr(pump_branch, T.I8),
         branch_sign=_arr(pump_sign),
         shutoff_head_m=_arr([e.params["shutoff_head_m"] for e in pumps]),
+        inv_rated_speed_rpm=_arr([1.0 / e.params["rated_speed_rpm"] for e in pumps]),
         curve_b_s2_m5=_arr([
             (e.params["shutoff_head_m"] - e.params["rated_head_m"])
             / (e.params["rated_flow_m3_h"] / 3600.0) ** 2 for e in pumps
@@ -365,6 +376,11 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         thermal_tau_s=_arr([e.params.get("thermal_time_constant_s", 900.0) for e in motors]),
         rated_rise_k=_arr([e.params.get("rated_temperature_rise_k", 70.0) for e in motors]),
         pump=_arr(motor_pump, T.I8),
+        rated_omega_rad_s=_arr([e.params["rated_speed_rpm"] * _RPM_TO_RAD_S for e in motors]),
+        rated_torque_nm=_arr([e.params["rated_power_kw"] * 1000.0
+                              / (e.params["rated_speed_rpm"] * _RPM_TO_RAD_S) for e in motors]),
+        inv_inertia=_arr([1.0 / e.params["inertia_kg_m2"] for e in motors]),
+        inv_rated_power_w=_arr([1.0 / (e.params["rated_power_kw"] * 1000.0) for e in motors]),
     )
     motor_s = T.MotorState(
         speed_rpm=_arr([sp0[p] * run0[p] if p >= 0 else 0.0 for p in motor_pump]),
@@ -381,6 +397,8 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
             else T.VALVE_LINEAR for e in valves
         ], T.I8),
         rangeability=_arr([e.params.get("rangeability", 50.0) for e in valves]),
+        log_rangeability=_arr([math.log(e.params.get("rangeability", 50.0)) for e in valves]),
+        k_open_s2_m5=_arr([k_open_s2_m5(e.params["cv_m3_h"]) for e in valves]),
         rate_pct_s=_arr([100.0 / e.params.get("travel_time_s", 10.0) for e in valves]),
         branch=_arr(valve_branch, T.I8),
         branch_sign=_arr(valve_sign),
@@ -391,6 +409,7 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         position_pct=_arr(pos0),
         flow_m3_s=T.zeros(len(valves)),
         stuck=np.zeros(len(valves), T.U1),
+        k_s2_m5=T.zeros(len(valves)),
     )
 
     # --- transmitters ----------------------------------------------------------------------
@@ -410,6 +429,8 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
 
     src = [source(e.params["measures"], e, "transmitter.measures") for e in txs]
     lag = [e.params.get("lag_s", 0.0) for e in txs]
+    kinds = _arr([s[0] for s in src], T.I8)
+    assert np.all(np.diff(kinds) >= 0), "_order_rows sorts transmitters by source kind"
     rng_init = [_splitmix64((seed & 0xFFFFFFFF) * 1_000_003 + i) for i in range(len(txs))]
     tx_m = T.TransmitterModel(
         source_kind=_arr([s[0] for s in src], T.I8),
@@ -418,12 +439,14 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         lag_alpha=_arr([1.0 - math.exp(-dt_s / x) if x > 0 else 1.0 for x in lag]),
         range_lo=_arr([e.params.get("range", [0.0, 1e9])[0] for e in txs]),
         range_hi=_arr([e.params.get("range", [0.0, 1e9])[1] for e in txs]),
+        by_kind_start=np.searchsorted(kinds, np.arange(T.N_SOURCE_KINDS + 1)).astype(T.I8),
     )
     n_tx = len(txs)
     tx_s = T.TransmitterState(
         filtered=T.zeros(n_tx),
         output=T.zeros(n_tx),
         rng=np.array(rng_init, dtype=np.uint64) if n_tx else np.zeros(0, np.uint64),
+        sample=T.zeros(n_tx),
         frozen=np.zeros(n_tx, T.U1),
         drift_per_s=T.zeros(n_tx),
         drift=T.zeros(n_tx),
@@ -482,6 +505,34 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
     state = T.PlantStateTables(clock, tank_s, pump_s, motor_s, valve_s, pipe_s, junction_s, net_s,
                                tx_s, pid_s, duty_s)
     return Compiled(model=model, state=state, index=index, entities=ent)
+
+
+def _order_rows(by_type: dict[str, list[Entity]], ent: dict[str, Entity]) -> None:
+    """Order rows for the kernels: pump i's motor at motor row i (the motor kernel then walks
+    both tables in step), and transmitters grouped by what they measure (the sampling loop per
+    kind then writes contiguous rows). Rows are internal: points and ``index`` follow them."""
+    motors = by_type.get("motor", [])
+    first: list[Entity] = []
+    seen: set[str] = set()
+    for p in by_type.get("pump", []):
+        mid = p.params.get("motor")
+        if mid in ent and ent[mid].type == "motor" and mid not in seen:
+            seen.add(mid)
+            first.append(ent[mid])
+    if motors:
+        by_type["motor"] = first + [m for m in motors if m.id not in seen]
+
+    def kind(e: Entity) -> int:
+        eid, _, name = str(e.params.get("measures", "")).partition("/")
+        target = ent.get(eid)
+        if target is None:
+            return T.N_SOURCE_KINDS
+        if target.type == "transmitter":
+            return T.SRC_TRANSMITTER
+        return _SOURCES.get((target.type, name), T.N_SOURCE_KINDS)
+
+    if "transmitter" in by_type:
+        by_type["transmitter"] = sorted(by_type["transmitter"], key=kind)
 
 
 def _pipe_k(params: dict) -> float:

@@ -23,14 +23,32 @@ def pump_head_m(q_m3_s: float, speed_ratio: float, shutoff_head_m: float, b_s2_m
 def pump_shaft_power_w(q_m3_s: float, speed_ratio: float, rated_flow_m3_s: float,
                        rated_shaft_w: float) -> float:
     """Shaft power: linear in flow at rated speed (radial pump, 45 % at shut-off), scaled s^3."""
-    if speed_ratio <= 0.0:
-        return 0.0
-    qn = q_m3_s / (speed_ratio * rated_flow_m3_s)
-    if qn < 0.0:
-        qn = 0.0
-    elif qn > 1.6:
-        qn = 1.6
-    return speed_ratio * speed_ratio * speed_ratio * rated_shaft_w * (0.45 + 0.55 * qn)
+    s = max(speed_ratio, 1.0e-300)
+    qn = min(max(q_m3_s / (s * rated_flow_m3_s), 0.0), 1.6)
+    w = s * s * s * rated_shaft_w * (0.45 + 0.55 * qn)
+    return w if speed_ratio > 0.0 else 0.0
+
+
+@inline_kernel
+def _drive(mm, ms, m, energised, load_w, sp_rpm, dt_s):
+    """Torque, speed, electrical power and winding temperature of motor ``m`` for one step."""
+    omega = ms.speed_rpm[m] * RPM_TO_RAD_S
+    t_rated = mm.rated_torque_nm[m]
+    temp = ms.temperature_degc[m]
+    t_load = load_w / max(omega, 1.0)
+    t_fric = 0.005 * t_rated * (omega / mm.rated_omega_rad_s[m] + 0.2) if omega > 0.0 else 0.0
+    # Proportional speed loop with feed-forward of the load; 0.25 s time constant.
+    t_drive = t_load + t_fric + mm.inertia_kg_m2[m] * 4.0 * (sp_rpm * RPM_TO_RAD_S - omega)
+    t_drive = min(max(t_drive, 0.0), 2.0 * t_rated) if energised else 0.0
+    omega = max(omega + dt_s * (t_drive - t_load - t_fric) * mm.inv_inertia[m], 0.0)
+    ms.speed_rpm[m] = omega * (1.0 / RPM_TO_RAD_S)
+    ms.torque_nm[m] = t_drive
+    p_out = t_drive * omega
+    ms.power_w[m] = p_out * (1.0 / 0.94) + 0.015 * mm.rated_power_w[m] if energised else 0.0
+    load = p_out * mm.inv_rated_power_w[m]
+    rise = mm.rated_rise_k[m] * (load * load + (0.1 if energised else 0.0))
+    target = mm.ambient_degc[m] + rise
+    ms.temperature_degc[m] = temp + (target - temp) * dt_s / mm.thermal_tau_s[m]
 
 
 @inline_kernel
@@ -39,65 +57,38 @@ def motor_step(mm, ms, pm, ps, dt_s: float) -> None:
 
     The drive is a torque-limited speed controller (2x rated torque), so spin-up time follows
     from inertia; a stopped or tripped motor coasts down against the pump's load and friction.
+
+    The compiled model puts pump ``i``'s motor at motor row ``i`` (motors without a pump after
+    them), so this is one pass over contiguous pump and motor columns, with trips, resets and
+    run state as selects rather than per-pump branches, and the motors' constants precomputed.
     """
-    for m in range(mm.rated_power_w.shape[0]):
-        p = mm.pump[m]
-        omega_r = mm.rated_speed_rpm[m] * RPM_TO_RAD_S
-        t_rated = mm.rated_power_w[m] / omega_r
-        omega = ms.speed_rpm[m] * RPM_TO_RAD_S
-        energised = False
-        load_w = 0.0
-        sp_rpm = 0.0
-        if p >= 0:
-            if ps.reset_cmd[p]:
-                ps.reset_cmd[p] = 0
-                if ps.tripped[p] and ms.temperature_degc[m] < mm.trip_temperature_degc[m] - 10.0:
-                    ps.tripped[p] = 0
-                    ps.trip_reason[p] = 0
-                    ps.dry_s[p] = 0.0
-            if ms.temperature_degc[m] >= mm.trip_temperature_degc[m] and not ps.tripped[p]:
-                ps.tripped[p] = 1
-                ps.trip_reason[p] = 1
-            energised = ps.run_cmd[p] != 0 and ps.tripped[p] == 0
-            ps.running[p] = 1 if energised else 0
-            s = ms.speed_rpm[m] / pm.rated_speed_rpm[p]
-            load_w = pump_shaft_power_w(ps.flow_m3_s[p], s, pm.rated_flow_m3_s[p],
-                                        pm.rated_shaft_w[p])
-            ps.shaft_w[p] = load_w
-            sp_rpm = ps.speed_sp_rpm[p]
-        else:
-            energised = False
-        if sp_rpm > mm.rated_speed_rpm[m]:
-            sp_rpm = mm.rated_speed_rpm[m]
-        elif sp_rpm < 0.0:
-            sp_rpm = 0.0
-        t_load = load_w / omega if omega > 1.0 else load_w / 1.0
-        t_fric = 0.005 * t_rated * (omega / omega_r + 0.2) if omega > 0.0 else 0.0
-        inertia = mm.inertia_kg_m2[m]
-        t_drive = 0.0
-        if energised:
-            # Proportional speed loop with feed-forward of the load; 0.25 s time constant.
-            t_drive = t_load + t_fric + inertia / 0.25 * (sp_rpm * RPM_TO_RAD_S - omega)
-            if t_drive > 2.0 * t_rated:
-                t_drive = 2.0 * t_rated
-            elif t_drive < 0.0:
-                t_drive = 0.0
-        omega += dt_s * (t_drive - t_load - t_fric) / inertia
-        if omega < 0.0:
-            omega = 0.0
-        ms.speed_rpm[m] = omega / RPM_TO_RAD_S
-        ms.torque_nm[m] = t_drive
-        p_out = t_drive * omega
-        if energised:
-            ms.power_w[m] = p_out / 0.94 + 0.015 * mm.rated_power_w[m]
-        else:
-            ms.power_w[m] = 0.0
-        load = p_out / mm.rated_power_w[m]
-        rise = mm.rated_rise_k[m] * load * load
-        if energised:
-            rise += 0.1 * mm.rated_rise_k[m]
-        target = mm.ambient_degc[m] + rise
-        ms.temperature_degc[m] += (target - ms.temperature_degc[m]) * dt_s / mm.thermal_tau_s[m]
+    n_pump = pm.motor.shape[0]
+    # Pass 1, pump status: trips, resets, run state, shaft load (few columns per pass, so the
+    # compiler's aliasing checks stay few enough for it to vectorise).
+    for i in range(n_pump):
+        temp = ms.temperature_degc[i]
+        trip_t = mm.trip_temperature_degc[i]
+        tripped = ps.tripped[i] != 0
+        clear = (ps.reset_cmd[i] != 0) & tripped & (temp < trip_t - 10.0)
+        ps.reset_cmd[i] = 0
+        reason = 0 if clear else ps.trip_reason[i]
+        ps.dry_s[i] = 0.0 if clear else ps.dry_s[i]
+        tripped = tripped & ~clear
+        over = (temp >= trip_t) & ~tripped
+        ps.trip_reason[i] = 1 if over else reason
+        tripped = tripped | over
+        ps.tripped[i] = 1 if tripped else 0
+        ps.running[i] = 1 if (ps.run_cmd[i] != 0) & ~tripped else 0
+    for i in range(n_pump):
+        s = ms.speed_rpm[i] * pm.inv_rated_speed_rpm[i]
+        ps.shaft_w[i] = pump_shaft_power_w(ps.flow_m3_s[i], s, pm.rated_flow_m3_s[i],
+                                           pm.rated_shaft_w[i])
+    # Pass 2, the drives.
+    for i in range(n_pump):
+        sp_rpm = min(max(ps.speed_sp_rpm[i], 0.0), mm.rated_speed_rpm[i])
+        _drive(mm, ms, i, ps.running[i] != 0, ps.shaft_w[i], sp_rpm, dt_s)
+    for m in range(n_pump, mm.rated_power_w.shape[0]):
+        _drive(mm, ms, m, False, 0.0, 0.0, dt_s)
 
 
 @inline_kernel

@@ -1,7 +1,9 @@
 """Transmitter kernels: sample a process value, first-order lag, seeded noise, range clamp.
 
-Noise comes from a per-instrument xorshift64* generator whose state lives in the state table,
-so a run is reproducible from its seed and a snapshot/restore resumes the same noise sequence.
+Noise is counter-based: the noise of instrument ``x`` at step ``k`` is a hash of (its key
+``rng[x]``, seeded per instrument, and ``k``), so a run is reproducible from its seed, a
+snapshot/restore resumes the same noise sequence (the step counter is state), and the per-step
+loop has no serial dependency on a generator's state, so it vectorises.
 """
 
 from __future__ import annotations
@@ -10,31 +12,29 @@ from numba import uint64
 
 from runtime.sim.jit import inline_kernel
 
-_MULT = 0x2545F4914F6CDD1D
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+_U16 = 1.0 / 65536.0
+_SQRT3 = 1.7320508075688772
 
 
 @inline_kernel
-def rng_uniform(state, i):
-    """Next uniform in (0, 1) from generator ``state[i]`` (xorshift64*)."""
-    x = state[i]
-    x ^= x >> uint64(12)
-    x ^= x << uint64(25)
-    x ^= x >> uint64(27)
-    state[i] = x
-    r = x * uint64(_MULT)
-    return ((r >> uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
+def noise_normal(key, step):
+    """Approximately standard normal noise for (key, step): splitmix64's finaliser over
+    ``key + step * golden``, its 64 bits read as four 16-bit uniforms, Irwin-Hall summed and
+    scaled to unit variance (mean 0, variance 1 - 2^-32; tails cut at +-3.46).
 
-
-@inline_kernel
-def rng_normal(state, i):
-    """Approximately standard normal: Irwin-Hall sum of four uniforms, scaled to unit variance.
-
-    Instrument noise needs the right size and no bias, not Gaussian tails; this costs a quarter of
-    Box-Muller's log, sqrt and cos at 100 steps a second per instrument.
+    Instrument noise needs the right size and no bias, not Gaussian tails; one hash per
+    instrument and step replaces four generator steps.
     """
-    acc = rng_uniform(state, i) + rng_uniform(state, i) + rng_uniform(state, i) + rng_uniform(
-        state, i)
-    return (acc - 2.0) * 1.7320508075688772
+    z = key + uint64(step) * uint64(_GOLDEN)
+    z = (z ^ (z >> uint64(30))) * uint64(_MIX1)
+    z = (z ^ (z >> uint64(27))) * uint64(_MIX2)
+    z = z ^ (z >> uint64(31))
+    m = uint64(0xFFFF)
+    acc = (z & m) + ((z >> uint64(16)) & m) + ((z >> uint64(32)) & m) + (z >> uint64(48))
+    return (float(acc) * _U16 + 2.0 * _U16 - 2.0) * _SQRT3
 
 
 @inline_kernel
@@ -68,21 +68,57 @@ def source_value(kind, idx, tm, ts, jm, js, pm, ps, ms, vs, pipes, xs):
 
 
 @inline_kernel
-def transmitter_step(xm, xs, tm, ts, jm, js, pm, ps, ms, vs, pipes, dt_s: float) -> None:
-    """Update every instrument's reading (frozen ones hold; drifting ones gain an offset)."""
+def transmitter_sample(xm, xs, tm, ts, jm, js, pm, ps, ms, vs, pipes) -> None:
+    """Sample every instrument's true value into ``xs.sample``, one source kind at a time.
+
+    The compiled model orders transmitter rows by source kind (``by_kind_start``), so each
+    inner loop is a plain gather into contiguous rows with no per-instrument switch. An
+    instrument that measures another one reads that one's output from the previous step.
+    """
+    st = xm.by_kind_start
+    idx = xm.source_index
+    for x in range(st[0], st[1]):
+        xs.sample[x] = ts.level_m[idx[x]]
+    for x in range(st[1], st[2]):
+        xs.sample[x] = ts.volume_m3[idx[x]]
+    for x in range(st[2], st[3]):
+        xs.sample[x] = ts.overflow_m3_s[idx[x]] * 3600.0
+    for x in range(st[3], st[4]):
+        xs.sample[x] = js.pressure_kpa[idx[x]]
+    for x in range(st[4], st[5]):
+        xs.sample[x] = ms.speed_rpm[pm.motor[idx[x]]]
+    for x in range(st[5], st[6]):
+        xs.sample[x] = ps.flow_m3_s[idx[x]] * 3600.0
+    for x in range(st[6], st[7]):
+        xs.sample[x] = vs.position_pct[idx[x]]
+    for x in range(st[7], st[8]):
+        xs.sample[x] = vs.flow_m3_s[idx[x]] * 3600.0
+    for x in range(st[8], st[9]):
+        xs.sample[x] = pipes.flow_m3_s[idx[x]] * 3600.0
+    for x in range(st[9], st[10]):
+        xs.sample[x] = ms.temperature_degc[idx[x]]
+    for x in range(st[10], st[11]):
+        xs.sample[x] = ms.power_w[idx[x]] / 1000.0
+    for x in range(st[11], st[12]):
+        xs.sample[x] = xs.output[idx[x]]
+
+
+@inline_kernel
+def transmitter_update(xm, xs, step, dt_s: float) -> None:
+    """Lag, drift, noise and clamp of every instrument from its sample: one branch-free pass
+    over contiguous columns (frozen ones hold their output; drift builds up regardless)."""
     for x in range(xm.source_kind.shape[0]):
-        true = source_value(xm.source_kind[x], xm.source_index[x], tm, ts, jm, js, pm, ps, ms,
-                            vs, pipes, xs)
-        xs.filtered[x] += (true - xs.filtered[x]) * xm.lag_alpha[x]
-        noise = 0.0
-        if xm.noise_std[x] > 0.0:
-            noise = xm.noise_std[x] * rng_normal(xs.rng, x)
-        xs.drift[x] += xs.drift_per_s[x] * dt_s
-        if xs.frozen[x]:
-            continue
-        out = xs.filtered[x] + xs.drift[x] + noise
-        if out < xm.range_lo[x]:
-            out = xm.range_lo[x]
-        elif out > xm.range_hi[x]:
-            out = xm.range_hi[x]
-        xs.output[x] = out
+        filtered = xs.filtered[x] + (xs.sample[x] - xs.filtered[x]) * xm.lag_alpha[x]
+        xs.filtered[x] = filtered
+        drift = xs.drift[x] + xs.drift_per_s[x] * dt_s
+        xs.drift[x] = drift
+        noise = xm.noise_std[x] * noise_normal(xs.rng[x], step)
+        out = min(max(filtered + drift + noise, xm.range_lo[x]), xm.range_hi[x])
+        xs.output[x] = xs.output[x] if xs.frozen[x] else out
+
+
+@inline_kernel
+def transmitter_step(xm, xs, tm, ts, jm, js, pm, ps, ms, vs, pipes, step, dt_s: float) -> None:
+    """Update every instrument's reading at step ``step`` (sample, then lag/noise/clamp)."""
+    transmitter_sample(xm, xs, tm, ts, jm, js, pm, ps, ms, vs, pipes)
+    transmitter_update(xm, xs, step, dt_s)

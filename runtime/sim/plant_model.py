@@ -229,7 +229,7 @@ class PlantModel:
         """SHA-256 over every mutable column (names, dtypes and bytes): equal runs, equal hash."""
         h = hashlib.sha256()
         for name, col in self._arrays():
-            if name in ("net.jac", "net.rhs", "net.work"):
+            if name in ("net.jac", "net.rhs", "net.work", "net.branch_work"):
                 continue  # solver scratch
             h.update(name.encode())
             h.update(str(col.dtype).encode())

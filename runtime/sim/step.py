@@ -5,9 +5,9 @@ from __future__ import annotations
 from runtime.sim.control import duty_standby_step, pid_step
 from runtime.sim.jit import inline_kernel, kernel
 from runtime.sim.kernels_pump import motor_step, pump_dry_run
-from runtime.sim.kernels_tank import tank_heads, tank_integrate
+from runtime.sim.kernels_tank import tank_heads, tank_integrate, tank_network_inflow
 from runtime.sim.kernels_transmitter import source_value, transmitter_step
-from runtime.sim.kernels_valve import valve_travel
+from runtime.sim.kernels_valve import valve_resistances, valve_step
 from runtime.sim.network import network_solve
 
 NETWORK_TOL_M3_S = 1.0e-11
@@ -47,16 +47,18 @@ def plant_steps(m, s, n_steps: int) -> None:
         duty_standby_step(m.duty, s.duty, s.tank, s.pump)
         pid_step(m.pid, s.pid, m.tank, s.tank, m.junction, s.junction, m.pump, s.pump, s.motor,
                  s.valve, s.pipe, s.tx, dt)
-        valve_travel(m.valve, s.valve, dt)
+        valve_step(m.valve, s.valve, dt)
         motor_step(m.motor, s.motor, m.pump, s.pump, dt)
         tank_heads(m.tank, s.tank, m.net, s.net)
-        network_solve(m.net, s.net, m.pump, s.motor, m.valve, s.valve, NETWORK_TOL_M3_S)
+        network_solve(m.net, s.net, m.pump, s.motor, m.valve, s.valve, NETWORK_TOL_M3_S, True)
         derive_outputs(m, s)
         pump_dry_run(m.pump, s.pump, m.net, s.net, s.motor, m.junction, dt)
-        tank_integrate(m.tank, s.tank, m.net, s.net, dt)
+        tank_network_inflow(m.net, s.net, s.tank)
+        tank_integrate(m.tank, s.tank, dt)
+        step = s.clock.step[0]
         transmitter_step(m.tx, s.tx, m.tank, s.tank, m.junction, s.junction, m.pump, s.pump,
-                         s.motor, s.valve, s.pipe, dt)
-        s.clock.step[0] += 1
+                         s.motor, s.valve, s.pipe, step, dt)
+        s.clock.step[0] = step + 1
 
 
 @kernel
@@ -64,8 +66,9 @@ def plant_init(m, s) -> None:
     """Make the start state consistent: solve the network once, then start instruments at the
     true value and PID integrals where their outputs already are (no bump at start)."""
     dt = s.clock.dt_s[0]
+    valve_resistances(m.valve, s.valve)
     tank_heads(m.tank, s.tank, m.net, s.net)
-    network_solve(m.net, s.net, m.pump, s.motor, m.valve, s.valve, NETWORK_TOL_M3_S)
+    network_solve(m.net, s.net, m.pump, s.motor, m.valve, s.valve, NETWORK_TOL_M3_S, False)
     derive_outputs(m, s)
     for x in range(m.tx.source_kind.shape[0]):
         v = source_value(m.tx.source_kind[x], m.tx.source_index[x], m.tank, s.tank, m.junction,

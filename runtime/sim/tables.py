@@ -41,6 +41,7 @@ SRC_PIPE_FLOW = 8
 SRC_MOTOR_TEMPERATURE = 9
 SRC_MOTOR_POWER = 10
 SRC_TRANSMITTER = 11
+N_SOURCE_KINDS = 12
 
 # PID output kinds (pid_model.out_kind).
 OUT_VALVE_POSITION_SP = 0
@@ -57,6 +58,7 @@ class TankModel(NamedTuple):
     """Vertical cylindrical tanks (static)."""
 
     area_m2: np.ndarray  # f8 (n_tank,) plan area: level = volume / area
+    inv_area_m2: np.ndarray  # f8 (n_tank,) 1 / area (a multiply per step instead of a divide)
     height_m: np.ndarray  # f8 (n_tank,) wall height; level is clamped to it for display
     overflow_m: np.ndarray  # f8 (n_tank,) weir crest level
     weir_coef_m15_s: np.ndarray  # f8 (n_tank,) Q_overflow = coef * (level - crest)^1.5, m3/s
@@ -81,10 +83,11 @@ class TankState(NamedTuple):
 class PumpModel(NamedTuple):
     """Centrifugal pumps: H = s^2 * H0 - b * Q|Q| with s = speed / rated speed (static)."""
 
-    motor: np.ndarray  # i8 (n_pump,) driving motor
+    motor: np.ndarray  # i8 (n_pump,) driving motor: always row i (build orders motors so)
     branch: np.ndarray  # i8 (n_pump,) network branch, -1 when not connected
     branch_sign: np.ndarray  # f8 (n_pump,) +1 when the pump points along its branch
     shutoff_head_m: np.ndarray  # f8 (n_pump,) H0 at rated speed
+    inv_rated_speed_rpm: np.ndarray  # f8 (n_pump,) 1 / rated_speed_rpm: s = speed * this
     curve_b_s2_m5: np.ndarray  # f8 (n_pump,) b, from rated flow and head
     rated_flow_m3_s: np.ndarray  # f8 (n_pump,)
     rated_speed_rpm: np.ndarray  # f8 (n_pump,)
@@ -118,6 +121,10 @@ class MotorModel(NamedTuple):
     thermal_tau_s: np.ndarray  # f8 (n_motor,) winding thermal time constant
     rated_rise_k: np.ndarray  # f8 (n_motor,) steady temperature rise at rated load
     pump: np.ndarray  # i8 (n_motor,) the pump it drives, -1 when none
+    rated_omega_rad_s: np.ndarray  # f8 (n_motor,) rated speed in rad/s
+    rated_torque_nm: np.ndarray  # f8 (n_motor,) rated power / rated omega
+    inv_inertia: np.ndarray  # f8 (n_motor,) 1 / inertia, 1/(kg m2)
+    inv_rated_power_w: np.ndarray  # f8 (n_motor,) 1 / rated power
 
 
 class MotorState(NamedTuple):
@@ -135,6 +142,8 @@ class ValveModel(NamedTuple):
     kv_m3_h: np.ndarray  # f8 (n_valve,) flow at 100 % open and 1 bar drop
     characteristic: np.ndarray  # i8 (n_valve,) VALVE_LINEAR | VALVE_EQUAL_PERCENTAGE
     rangeability: np.ndarray  # f8 (n_valve,)
+    log_rangeability: np.ndarray  # f8 (n_valve,) ln(rangeability): R^(x-1) = exp((x-1) ln R)
+    k_open_s2_m5: np.ndarray  # f8 (n_valve,) head loss coefficient fully open (Kv = Kvs)
     rate_pct_s: np.ndarray  # f8 (n_valve,) actuator travel rate (100 / travel time)
     branch: np.ndarray  # i8 (n_valve,) network branch, -1 when not connected
     branch_sign: np.ndarray  # f8 (n_valve,) +1 when inlet->outlet runs along the branch
@@ -147,6 +156,7 @@ class ValveState(NamedTuple):
     position_pct: np.ndarray  # f8 (n_valve,)
     flow_m3_s: np.ndarray  # f8 (n_valve,) inlet to outlet
     stuck: np.ndarray  # u1 (n_valve,) fault: the actuator does not move
+    k_s2_m5: np.ndarray  # f8 (n_valve,) head loss coefficient at the present travel (derived)
 
 
 class PipeModel(NamedTuple):
@@ -182,6 +192,8 @@ class NetworkModel(NamedTuple):
     branch_pipe_k_s2_m5: np.ndarray  # f8 (n_branch,) sum of its pipes' k
     branch_pump: np.ndarray  # i8 (n_branch,) pump or -1
     branch_valve: np.ndarray  # i8 (n_branch,) valve or -1
+    branch_from_tank: np.ndarray  # i8 (n_branch,) tank at the from end, -1 for a junction
+    branch_to_tank: np.ndarray  # i8 (n_branch,) tank at the to end, -1 for a junction
     comp_junction_start: np.ndarray  # i8 (n_comp + 1,) CSR offsets into comp_junctions
     comp_junctions: np.ndarray  # i8 (n_junction,) junction nodes of each component
     comp_branch_start: np.ndarray  # i8 (n_comp + 1,) CSR offsets into comp_branches
@@ -198,7 +210,10 @@ class NetworkState(NamedTuple):
     jac: np.ndarray  # f8 (max_nj, max_nj) workspace
     rhs: np.ndarray  # f8 (max_nj,) workspace: residual, then Newton step
     work: np.ndarray  # f8 (max_nj, 2) workspace: heads before the step, the step
-    stats: np.ndarray  # i8 (2,) [max Newton iterations last step, failures since start]
+    branch_work: np.ndarray  # f8 (n_branch, 4) workspace: conductance, residual, error
+    #                    factor, flow before the step
+    stats: np.ndarray  # i8 (3,) [max Newton iterations last step, failures since start,
+    #                    steps where a component needed the bracketed fallback solve]
 
 
 class TransmitterModel(NamedTuple):
@@ -208,12 +223,15 @@ class TransmitterModel(NamedTuple):
     lag_alpha: np.ndarray  # f8 (n_tx,) 1 - exp(-dt / lag), 1 for no lag
     range_lo: np.ndarray  # f8 (n_tx,)
     range_hi: np.ndarray  # f8 (n_tx,)
+    by_kind_start: np.ndarray  # i8 (N_SOURCE_KINDS + 1,) rows measuring kind k are
+    #                            by_kind_start[k]:by_kind_start[k+1] (build sorts rows by kind)
 
 
 class TransmitterState(NamedTuple):
     filtered: np.ndarray  # f8 (n_tx,) lagged true value
     output: np.ndarray  # f8 (n_tx,) what the instrument reports
-    rng: np.ndarray  # u8 (n_tx,) xorshift64* state, seeded per instrument
+    rng: np.ndarray  # u8 (n_tx,) noise key, seeded per instrument (noise = hash(key, step))
+    sample: np.ndarray  # f8 (n_tx,) true value sampled this step (derived, before the lag)
     frozen: np.ndarray  # u1 (n_tx,) fault: output held
     drift_per_s: np.ndarray  # f8 (n_tx,) fault: offset added per second
     drift: np.ndarray  # f8 (n_tx,) accumulated drift offset

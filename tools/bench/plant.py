@@ -1,6 +1,7 @@
 """Bench suite ``plant``: faster-than-real-time factors and start-to-serving time.
 
-- the pump station: wall time to simulate one hour (target < 0.1 s) and the real-time factor;
+- the pump station: wall time to simulate one hour (target < 0.1 s; best of three) and the
+  real-time factor;
 - a generated plant of 1,000 assets: real-time factor;
 - ``twinstage plant`` start to serving (its "plant ready" line) with the numba cache warm.
 """
@@ -25,10 +26,14 @@ def _pump_station_hour(quick: bool) -> tuple[float, float]:
 
     model = PlantModel(load_scene(REPO / "scenes" / "pump_station"), seed=0)
     model.step(10)
+    start = model.snapshot()
     steps = HOUR_STEPS // 10 if quick else HOUR_STEPS
-    t0 = time.perf_counter()
-    model.step(steps)
-    wall = time.perf_counter() - t0
+    wall = float("inf")
+    for _ in range(3):  # the same hour three times from the same state; best of (shared host)
+        model.restore(start)
+        t0 = time.perf_counter()
+        model.step(steps)
+        wall = min(wall, time.perf_counter() - t0)
     hour_s = wall * HOUR_STEPS / steps
     return hour_s, 3600.0 / hour_s
 
