@@ -19,7 +19,7 @@ from bus_fixtures import free_base_port
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.publisher import Publisher
 from runtime.bus.server import BusServer
-from runtime.bus.wire import Reading
+from runtime.bus.wire import Ack, Command, Reading
 from runtime.quality import Quality, Reason
 
 GOOD, NONE = int(Quality.GOOD), int(Reason.NONE)
@@ -99,6 +99,14 @@ def live_bus(values: dict[str, dict[str, float]] | None = None,
 
     Yields (bus address for ``--bus``, the plant). Everything is stopped and joined after.
     """
+    with live_bus_server(values, period_s) as (address, plant, _server):
+        yield address, plant
+
+
+@contextmanager
+def live_bus_server(values: dict[str, dict[str, float]] | None = None,
+                    period_s: float = 0.1) -> Iterator[tuple[str, ScriptedPlant, BusServer]]:
+    """:func:`live_bus`, also yielding the BusServer (tests that wait on its command routes)."""
     base = free_base_port()
     address = f"tcp://127.0.0.1:{base}"
     server = BusServer(BusEndpoints.from_address(address))
@@ -108,12 +116,99 @@ def live_bus(values: dict[str, dict[str, float]] | None = None,
                           period_s=period_s)
     plant.start()
     try:
-        yield address, plant
+        yield address, plant, server
     finally:
         plant.stop()
         server.stop()
         thread.join(timeout=5)
         server.close()
+
+
+# -- a fake adapter on the bus's command path -------------------------------------------------
+
+
+@dataclass
+class FakeAdapter:
+    """Owns ``points`` on the bus and answers commands like a small, honest adapter.
+
+    Writes in range (devices.yaml min/max) are confirmed and read back, and the new value is
+    published through ``plant`` (so the viewer sees it); out of range is refused with code
+    ``range``. sbo points need ``select`` then ``operate`` of the same value by the same actor.
+    Commands for ``silent_points`` get no answer at all (the viewer's "no answer"). Every command
+    received is kept in ``received``. Own thread, own socket.
+    """
+
+    endpoints: BusEndpoints
+    limits: dict[str, tuple[float | None, float | None, str, bool]]
+    """point -> (min, max, unit, sbo)."""
+    plant: ScriptedPlant | None = None
+    silent_points: set[str] = field(default_factory=set)
+    received: list[Command] = field(default_factory=list)
+    _selected: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    @classmethod
+    def for_scene(cls, endpoints: BusEndpoints, scene_name: str = "pump_station",
+                  **kwargs: object) -> FakeAdapter:
+        from runtime.scene import load_devices, load_scene
+
+        scene = load_scene(scene_name)
+        devices = load_devices(scene.path / "devices.yaml", scene)
+        limits = {p.point: (p.min, p.max, p.unit, bool(p.sbo))
+                  for d in devices.devices for p in d.points if p.writable}
+        return cls(endpoints, limits, **kwargs)  # type: ignore[arg-type]
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="fake-adapter", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        from runtime.bus.adapter_link import AdapterLink
+
+        link = AdapterLink(self.endpoints, "fake-adapter", list(self.limits),
+                           register_period_s=0.5)
+        try:
+            while not self._stop.is_set():
+                for command in link.poll_commands():
+                    self.received.append(command)
+                    if command.point not in self.silent_points:
+                        link.send_ack(self.answer(command))
+                self._stop.wait(0.005)
+        finally:
+            link.close()
+
+    def answer(self, c: Command) -> Ack:
+        lo, hi, unit, sbo = self.limits[c.point]
+        cid, point, value, action = c.id, c.point, c.value, c.action
+        u = "" if unit in ("bool", "enum") else f" {unit}"
+        if hi is not None and value > hi:
+            return Ack(cid, point, "refused", f"{point}: {value:g}{u} is above the maximum "
+                       f"{hi:g}{u}", None, "range")
+        if lo is not None and value < lo:
+            return Ack(cid, point, "refused", f"{point}: {value:g}{u} is below the minimum "
+                       f"{lo:g}{u}", None, "range")
+        if sbo and action == "select":
+            self._selected[point] = (c.actor, value)
+            return Ack(cid, point, "selected", f"{point} selected by {c.actor}; operate "
+                       "within 10 s", None)
+        if sbo and action == "cancel":
+            self._selected.pop(point, None)
+            return Ack(cid, point, "cancelled", f"{point}: selection given back", None)
+        if sbo and (action != "operate" or self._selected.pop(point, None)
+                    != (c.actor, value)):
+            return Ack(cid, point, "refused", f"{point} moves equipment: select it first",
+                       None, "not_selected")
+        if self.plant is not None:
+            for values in self.plant.values.values():
+                if point in values:
+                    values[point] = value
+        return Ack(cid, point, "confirmed", f"{point} = {value:g}{u}", value)
 
 
 # -- offscreen live render in a child process (one ShowBase per process) -----------------------

@@ -9,24 +9,43 @@ drive the 3D world. In a window it runs until the window closes (or ``--seconds`
 renders frames continuously in real time for ``--seconds`` (default 10), writes screenshots into
 ``--screenshot-dir`` (``live-000.png`` at start, one every ``--screenshot-every`` seconds, and
 ``final.png``), optionally ``--stats-json``, and exits 0, also on SIGINT/SIGTERM.
+
+Operator control (docs/control.md, "In the viewer"): ``--role`` (default ``viewer``: no control
+UI and no command socket at all, the safe default for kiosks and VR) and ``--actor`` say who
+acts; operators and instructors get the writable points of the selected asset in the inspector
+(keys: Up/Down, W or Enter, +/- or digits, Enter to confirm, Enter to send, Esc to back out).
+``--write POINT=VALUE`` (repeatable) runs that same two-step flow by itself after start; a
+headless run then ends once the writes are settled and shown (or at ``--seconds``), and exits 1
+if one of them was not confirmed, like ``twinstage write``. With ``--screenshot-dir`` every
+change of the control lines is captured as ``control-NNN.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import math
 import re
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime.errors import UsageError
+
+if TYPE_CHECKING:
+    from runtime.scene.model import Scene
 
 HELP = "open the 3D view of a scene, or render it offscreen to a PNG with --headless"
 DEFAULT_FALLBACK_SHOT = "twinstage-view.png"
 DEFAULT_LIVE_SECONDS = 10.0
 DEFAULT_SHOT_EVERY_S = 2.0
 DEFAULT_MAX_FPS = 60.0
+DEFAULT_SCRIPT_SECONDS = 60.0
+"""Headless upper bound on a ``--write`` run without ``--seconds``; it normally ends sooner."""
+ROLES = ("viewer", "operator", "instructor")
+_ACTOR = re.compile(r"[\x20-\x7e]{1,64}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +75,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="at exit, write per-point/entity state and frame timings as JSON")
     live.add_argument("--max-fps", type=float, default=DEFAULT_MAX_FPS, metavar="N",
                       help=f"headless live frame-rate cap (default {DEFAULT_MAX_FPS:g})")
+    ctl = parser.add_argument_group("operator control (with --bus; docs/control.md)")
+    ctl.add_argument("--role", default="viewer", choices=ROLES,
+                     help="what this viewer may do: viewer (default: looks only, no control "
+                          "UI; kiosk and VR), operator, instructor. The adapter enforces it")
+    ctl.add_argument("--actor", default=None, metavar="NAME",
+                     help="who operates, for the audit log (default: the OS user)")
+    ctl.add_argument("--write", action="append", default=[], metavar="POINT=VALUE",
+                     help="after start, run the two-step write of VALUE to POINT through the "
+                          "inspector (repeatable, in order; sbo points: select then operate)")
+    ctl.add_argument("--ack-timeout", type=float, default=5.0, metavar="S",
+                     help="seconds a command may stay pending before it shows 'no answer' "
+                          "(default 5)")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -80,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     scene = load_scene(args.scene)  # scene errors surface before any graphics start
     if args.select is not None and args.select not in {e.id for e in scene.entities}:
         raise UsageError(f"--select {args.select!r}: no such entity in scene {scene.name!r}")
+    args.planned_writes = plan_writes(args.write, args.role, scene.path / "devices.yaml", scene)
 
     from runtime.render.config import display_available
 
@@ -135,6 +167,8 @@ def _check_live_args(args: argparse.Namespace) -> None:
                                           ("--screenshot-dir", args.screenshot_dir),
                                           ("--select", args.select),
                                           ("--stats-json", args.stats_json)) if value is not None]
+    if args.write:
+        live_only.append("--write")
     if args.bus is None:
         if live_only:
             raise UsageError(f"{', '.join(live_only)} need(s) --bus ADDR (the live view)")
@@ -145,12 +179,87 @@ def _check_live_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--screenshot-every {args.screenshot_every}: must be positive")
     if not args.max_fps > 0:
         raise UsageError(f"--max-fps {args.max_fps}: must be positive")
+    if not (math.isfinite(args.ack_timeout) and args.ack_timeout > 0):
+        raise UsageError(f"--ack-timeout {args.ack_timeout}: must be positive")
+    if args.write and args.role == "viewer":
+        raise UsageError("--write needs --role operator or instructor: the viewer role writes "
+                         "nothing")
+    args.actor = actor_name(args.actor)
     from runtime.bus.endpoints import BusEndpoints
 
     try:
         BusEndpoints.from_address(args.bus)
     except ValueError as exc:
         raise UsageError(f"--bus: {exc}") from exc
+
+
+def actor_name(given: str | None) -> str:
+    """``--actor``, or the OS user: printable ASCII, 1..64 characters (the audit log's rule)."""
+    if given is not None:
+        if not _ACTOR.fullmatch(given):
+            raise UsageError(f"--actor {given[:80]!r} must be 1..64 printable ASCII characters")
+        return given
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        name = "unknown"
+    return "".join(c if " " <= c <= "~" else "?" for c in name)[:64] or "unknown"
+
+
+def plan_writes(texts: list[str], role: str, devices_file: Path,
+                scene: Scene) -> list[tuple[str, float]]:
+    """``--write POINT=VALUE`` -> (point, value), checked against devices.yaml and the role.
+
+    Said before any window opens. The role check only mirrors what the viewer offers; the
+    adapter still decides every write.
+    """
+    if not texts:
+        return []
+    from runtime.commands.write import parse_value
+    from runtime.control.roles import may_write, parse_role
+    from runtime.scene import load_devices
+
+    if not devices_file.is_file():
+        raise UsageError(f"--write: the scene has no devices.yaml ({devices_file}), so nothing "
+                         "can be written")
+    devices = load_devices(devices_file, scene)
+    out = []
+    for text in texts:
+        point, sep, value_text = text.partition("=")
+        point = point.strip()
+        if not sep or not point or not value_text.strip():
+            raise UsageError(f"--write {text!r}: expected POINT=VALUE, e.g. "
+                             "FV-101/position_sp_pct=60")
+        found = devices.owner_of(point)
+        if found is None:
+            raise UsageError(f"--write {text!r}: {point} is not a point of {devices_file}")
+        spec = found[1]
+        if not spec.writable:
+            raise UsageError(f"--write {text!r}: {point} is read-only in {devices_file}")
+        if not may_write(parse_role(role), spec):
+            raise UsageError(f"--write {text!r}: role {role} may not write {point} "
+                             f"(roles: {', '.join(spec.roles or ())} in {devices_file})")
+        try:
+            value = parse_value(value_text)
+        except UsageError as exc:
+            raise UsageError(f"--write {text!r}: {exc}") from None
+        out.append((point, value))
+    return out
+
+
+def _make_control(args: argparse.Namespace, world, devices, endpoints):  # noqa: ANN001, ANN202
+    """The commander and control panel for operator/instructor roles; (None, None) for viewer:
+    no command socket is ever opened by a viewer-role view."""
+    if args.role == "viewer":
+        return None, None
+    from runtime.control.roles import parse_role
+    from runtime.live.commander import Commander
+    from runtime.live.control_panel import ControlPanel, writable_points
+
+    commander = Commander(endpoints, role=args.role, actor=args.actor,
+                          timeout_ns=int(args.ack_timeout * 1e9))
+    offered = writable_points(devices, world, parse_role(args.role))
+    return commander, ControlPanel(world, offered, commander, ack_timeout_s=args.ack_timeout)
 
 
 def _run_live(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  # noqa: ANN001
@@ -167,7 +276,10 @@ def _run_live(args: argparse.Namespace, app, viewer, *, headless: bool) -> int: 
     devices_file = scene.path / "devices.yaml"
     devices = load_devices(devices_file, scene) if devices_file.is_file() else None
     world = build_world(scene, devices)
-    subscriber = Subscriber(BusEndpoints.from_address(args.bus))
+    endpoints = BusEndpoints.from_address(args.bus)
+    subscriber = Subscriber(endpoints)
+    commander, control = _make_control(args, world, devices, endpoints)
+    writes = getattr(args, "planned_writes", [])
     shots: list[str] = []
     stop = {"requested": False}
 
@@ -176,9 +288,13 @@ def _run_live(args: argparse.Namespace, app, viewer, *, headless: bool) -> int: 
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        live = LiveViewer(viewer, world, subscriber, select=args.select)
+        live = LiveViewer(viewer, world, subscriber, select=args.select, control=control,
+                          role=args.role)
+        live.install_control_keys()
+        if writes:
+            live.run_writes(writes)
         print(f"live view of {scene.name} from {args.bus} ({app.pipe_name}; "
-              f"{type(live.observer).__name__})", flush=True)
+              f"{type(live.observer).__name__}; role {args.role})", flush=True)
         timeline: list[dict] = []
         if headless:
             _headless_loop(args, app, live, stop, shots, timeline)
@@ -197,11 +313,33 @@ def _run_live(args: argparse.Namespace, app, viewer, *, headless: bool) -> int: 
             print(f"stats: {out}", flush=True)
         if shots:
             print(f"screenshots: {', '.join(shots)}", flush=True)
-        return 0
+        return _report_writes(live, len(writes))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         subscriber.close()
+        if commander is not None:
+            commander.close()
+
+
+def _report_writes(live, planned: int) -> int:  # noqa: ANN001
+    """Print what became of each command; 1 if a ``--write`` was not confirmed (or not run)."""
+    control = live.control
+    if control is None:
+        return 0
+    for line in control.history:
+        print(f"control: {line}", flush=True)
+    if not planned:
+        return 0
+    script = live.script
+    ids = script.sent_ids if script is not None else []
+    states = [control.commander.get(cid) for cid in ids]
+    ok = [item is not None and str(item.state) == "confirmed" for item in states]
+    finished = script is not None and script.done
+    if not finished:
+        print(f"control: {planned - (script.index if script else 0)} of {planned} --write not "
+              "finished when the run ended", flush=True)
+    return 0 if finished and all(ok) else 1
 
 
 def _headless_loop(args: argparse.Namespace, app, live, stop: dict,  # noqa: ANN001
@@ -209,12 +347,17 @@ def _headless_loop(args: argparse.Namespace, app, live, stop: dict,  # noqa: ANN
     """Render continuously in real time (capped at --max-fps) with periodic screenshots."""
     from runtime.render.screenshot import save_png
 
-    seconds = args.seconds if args.seconds is not None else DEFAULT_LIVE_SECONDS
+    scripted = live.script is not None
+    seconds = args.seconds if args.seconds is not None else (
+        DEFAULT_SCRIPT_SECONDS if scripted else DEFAULT_LIVE_SECONDS)
     period = 1.0 / args.max_fps
     start = time.monotonic()
     next_shot = start
     index = 0
+    control_shown = 0
     while not stop["requested"] and time.monotonic() - start < seconds:
+        if scripted and live.writes_done:
+            break
         t0 = time.monotonic()
         try:
             live.viewer.step(1)
@@ -226,6 +369,12 @@ def _headless_loop(args: argparse.Namespace, app, live, stop: dict,  # noqa: ANN
             timeline.append(live.timeline_entry(screenshot=name))
             index += 1
             next_shot += args.screenshot_every
+        if args.screenshot_dir is not None and live.control_frames != control_shown:
+            name = f"control-{live.control_frames:03d}.png"
+            control_shown = live.control_frames
+            shots.append(str(save_png(app, args.screenshot_dir / name)))
+            timeline.append(live.timeline_entry(screenshot=name,
+                                                control=live.control.lines()))
         spare = period - (time.monotonic() - t0)
         if spare > 0:
             time.sleep(spare)
@@ -238,6 +387,7 @@ def _window_loop(args: argparse.Namespace, app, live, stop: dict) -> None:  # no
     from runtime.phases import Phase
 
     live.install_input()
+    live.install_buttons()
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
 
     def on_escape() -> None:
@@ -254,6 +404,10 @@ def _window_loop(args: argparse.Namespace, app, live, stop: dict) -> None:  # no
     app.task_mgr.add(watch, "live-stop-watch", sort=Phase.CAPTURE)
     print(f"{live.world.scene.name}: click an asset to inspect, Tab/Shift-Tab cycle, Esc clears "
           "(Esc again or Q quits); left-drag orbit, right-drag pan, wheel zoom", flush=True)
+    if live.control is not None:
+        print(f"control ({args.role} {args.actor}): Up/Down pick a writable point, W or Enter "
+              "write, +/- or digits set the value, Enter confirm, Enter send, Esc back out",
+              flush=True)
     try:
         app.run()
     except (SystemExit, KeyboardInterrupt):  # window closed (ShowBase.userExit), or Ctrl-C

@@ -10,7 +10,12 @@ Plugin-style: the constructor builds the parts and registers one small task per 
   toward the measurements).
 - SYNC (a writer inside the viewer's sync task): bound display values -> RenderSync arrays
   (fill, rotor speed, stem, pipe flow, run/trip, quality/reason/age, highlight).
-- HUD (a writer inside the viewer's HUD task): the inspector panel, refreshed 4 times a second.
+- HUD (a writer inside the viewer's HUD task): the inspector panel, refreshed 4 times a second
+  and at once when the control section changes.
+- Control (with a :class:`runtime.live.control_panel.ControlPanel`, roles operator and
+  instructor): in INGEST, after the readings, collect command acks without blocking and advance
+  the scripted writes (``--write``); its lines go under the inspector's points. The viewer role
+  gets no control object at all: no keys, no lines, no command socket.
 - CAPTURE (after igLoop): close latency records and the frame's timings.
 
 The readings source is anything with ``poll(budget_ns) -> list`` (a bus ``Subscriber`` live;
@@ -27,6 +32,7 @@ from direct.task.Task import Task
 
 from runtime.ingest import Ingest, UpdateSource
 from runtime.live.bindings import Bindings, build_bindings
+from runtime.live.control_panel import ControlPanel, ScriptedWrites, bind_keys
 from runtime.live.latency import LatencyProbe
 from runtime.live.observer import Observer, make_observer
 from runtime.live.stats import FrameTimings, world_snapshot
@@ -42,7 +48,8 @@ class LiveViewer:
     """World + ingest + observer + visual bindings + inspector on one viewer."""
 
     def __init__(self, viewer: Viewer, world: World, source: UpdateSource | None, *,
-                 observer: Observer | None = None, select: str | None = None) -> None:
+                 observer: Observer | None = None, select: str | None = None,
+                 control: ControlPanel | None = None, role: str = "viewer") -> None:
         self.viewer = viewer
         self.world = world
         self.source = source
@@ -92,6 +99,14 @@ class LiveViewer:
             self.flow = FlowMarkers(view.root, routes, d, area)
             sync.flow = self.flow
 
+        self.role = role
+        self.control = control
+        self.script: ScriptedWrites | None = None
+        self._control_version = -1
+        self.control_frames = 0
+        """Counts changes of the control lines on screen (headless screenshots follow it)."""
+        self._control_lines: list[str] = []
+        self.buttons = None
         self.panel = InspectorPanel(app.aspect2d, viewer.aspect, loader=app.loader)
         order = [e.id for e in world.scene.entities if e.id in viewer.labels.by_id]
         self.selection = Selection(order)
@@ -114,6 +129,8 @@ class LiveViewer:
         if entity_id is not None and entity_id not in self.world.entity_row:
             raise KeyError(f"no entity {entity_id!r} in scene {self.world.scene.name!r}")
         self.selection.select(entity_id)
+        if self.control is not None:
+            self.control.set_entity(entity_id)
         self._panel_due_ns = 0
 
     def select_at(self, x_ndc: float, y_ndc: float) -> str | None:
@@ -131,10 +148,57 @@ class LiveViewer:
         app.task_mgr.add(self._hover_task, "live-hover", sort=Phase.INPUT)
 
     def clear_or_false(self) -> bool:
-        """Escape: clear the selection; False when nothing was selected (caller may quit)."""
+        """Escape: back out of a write in progress first, else clear the selection; False
+        when there was nothing to back out of (caller may quit)."""
+        if self.control is not None and self.control.key_escape():
+            self._panel_due_ns = 0
+            return True
         had = self.selection.clear()
         self._panel_due_ns = 0
         return had
+
+    def install_control_keys(self) -> None:
+        """Keys of the control section (no-op for the viewer role); Escape stays with the
+        caller, which routes it through :meth:`clear_or_false`.
+
+        Typed characters (digits, ``.``, ``+``, ``-``) come from the keystroke event, which
+        follows the keyboard layout; the others are button events. Works headless too, where
+        tests send the same events through the app's messenger.
+        """
+        control = self.control
+        if control is None:
+            return
+        for thrower in getattr(self.app, "buttonThrowers", None) or []:
+            if not thrower.node().get_keystroke_event():
+                thrower.node().set_keystroke_event("keystroke")
+        bind_keys(self.app.accept, control)
+
+    def run_writes(self, writes: list[tuple[str, float]], *, hold_s: float = 0.6) -> None:
+        """Drive the control keys on a timer for these (point, value) writes (``--write``)."""
+        if self.control is None:
+            raise RuntimeError(f"role {self.role} writes nothing: no control in this viewer")
+        self.script = ScriptedWrites(self.control, self.select, writes, hold_s=hold_s)
+
+    @property
+    def writes_done(self) -> bool:
+        """Whether scripted writes are all settled and shown (True when there are none)."""
+        return self.script is None or self.script.done
+
+    def install_buttons(self) -> None:
+        """Mouse buttons under the panel for the control keys (window mode; none for the
+        viewer role). Each does exactly what its key does."""
+        control = self.control
+        if control is None:
+            return
+        from runtime.render.inspector import ButtonRow
+
+        def escape() -> None:
+            control.key_escape()
+
+        self.buttons = ButtonRow(self.app.aspect2d, [
+            ("Up", control.key_up), ("Down", control.key_down),
+            ("-", lambda: control.key_char("-")), ("+", lambda: control.key_char("+")),
+            ("Enter", control.key_enter), ("Esc", escape)])
 
     def _on_click(self) -> None:
         watcher = self.app.mouseWatcherNode
@@ -165,6 +229,15 @@ class LiveViewer:
         if self.ingest is not None:
             self.ingest.run(now)
             self.latency.applied(now)
+        control = self.control
+        if control is not None:
+            control.set_entity(self.selection.selected)
+            control.update(now)
+            if self.script is not None:
+                self.script.update(now)
+            if control.version != self._control_version:
+                self._control_version = control.version
+                self._panel_due_ns = 0
         self.timings.add("ingest", time.perf_counter_ns() - t0)
         return Task.cont
 
@@ -209,24 +282,50 @@ class LiveViewer:
         if selected is None:
             if self.panel.visible:
                 self.panel.hide()
+            if self.buttons is not None:
+                self.buttons.hide()
             self._shown_selection = None
             return
         if now < self._panel_due_ns and selected == self._shown_selection:
             return
         self._panel_due_ns = now + int(REFRESH_S * 1e9)
         self._shown_selection = selected
-        self.panel.show(self.panel_lines(selected, now))
+        lines = self.panel_lines(selected, now, control=False)
+        tones: list[str | None] = [None] * len(lines)
+        if self.control is not None:
+            styled = self.control.styled_lines()
+            control_lines = [text for text, _ in styled]
+            if control_lines:
+                lines += ["", *control_lines]
+                tones += [None, *(None if tone is None else str(tone) for _, tone in styled)]
+            if control_lines != self._control_lines:
+                self._control_lines = control_lines
+                self.control_frames += 1
+        self.panel.show(lines, tones)
+        if self.buttons is not None:
+            rect = self.panel.screen_rect()
+            if rect is not None and self._control_lines:
+                self.buttons.show_under(rect)
+            else:
+                self.buttons.hide()
 
-    def panel_lines(self, entity_id: str, now_ns: int | None = None) -> list[str]:
-        """The inspector text for ``entity_id`` now (what the panel shows)."""
+    def panel_lines(self, entity_id: str, now_ns: int | None = None, *,
+                    control: bool = True) -> list[str]:
+        """The inspector text for ``entity_id`` now (what the panel shows): its points, then
+        the control section when this viewer's role may write some of them."""
         now = time.monotonic_ns() if now_ns is None else now_ns
         r = self.world.entity_row[entity_id]
-        return inspector_lines(
+        lines = inspector_lines(
             self.world, r, self.bindings.entity_points[r], now,
             estimate=self.observer.display, residual=self.observer.residual,
             visual_quality=int(self.visual_quality[r]), visual_reason=int(self.visual_reason[r]),
             visual_age_s=float(self.visual_age_s[r]),
             tripped=bool(self.viewer.view.sync.tripped[r] == 1))
+        if control and self.control is not None:
+            control_lines = self.control.lines()
+            if control_lines:
+                lines += ["", *control_lines]
+        return lines
 
     def _capture_task(self, task: Task) -> int:
         self.frame += 1
@@ -331,6 +430,14 @@ class LiveViewer:
         if isinstance(bus_stats, dict):
             data["bus"] = dict(bus_stats)
         data["latency"] = self.latency.to_json()
+        data["panel_lines"] = list(self.panel.lines) if self.panel.visible else []
+        if self.control is not None:
+            data["control"] = self.control.to_json()
+            commander = self.control.commander
+            data["commands"] = commander.to_json() if hasattr(commander, "to_json") else []
+        else:
+            data["control"] = {"role": self.role, "mode": None, "offered": {}}
+            data["commands"] = []
         data["screen"] = self.screen_info()
         data.update(extra)
         return data

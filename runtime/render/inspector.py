@@ -13,11 +13,11 @@ selection through the assets in scene order, Escape clears it (kiosk and touch-l
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from panda3d.core import NodePath, TextNode
+from panda3d.core import NodePath, TextNode, TextProperties, TextPropertiesManager
 
 from runtime.quality import Quality, Reason
 from runtime.render.sync import format_age, status_words
@@ -32,6 +32,14 @@ MONO_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
 """A fixed-width face lines the columns up; Panda's default font is used when none is found."""
 REFRESH_S = 0.25
 """Panel text is rebuilt at most 4 times a second (text layout costs ~0.3 ms)."""
+TONE_RGBA = {
+    "ask": (1.0, 0.82, 0.35, 1.0),
+    "wait": (0.55, 0.80, 1.0, 1.0),
+    "good": (0.55, 0.95, 0.55, 1.0),
+    "bad": (1.0, 0.55, 0.45, 1.0),
+}
+"""Accents for lines that need the eye (the control section's question, pending, outcome). The
+words carry the meaning; the colour only helps find the line."""
 HEADER = f"{'point':<22}{'value':>14} {'unit':<6} {'quality':<26}{'age':>8} {'residual':>10}"
 
 
@@ -105,16 +113,25 @@ class InspectorPanel:
         self.node.set_bin("fixed", 50)
         self.node.hide()
         self.lines: list[str] = []
+        self._tones: list[str | None] = []
+        _register_tones()
 
     @property
     def visible(self) -> bool:
         return not self.node.is_hidden()
 
-    def show(self, lines: list[str]) -> None:
-        """Show ``lines`` at the top right of the screen (text rebuilt only if it changed)."""
-        if lines != self.lines:
+    def show(self, lines: list[str], tones: Sequence[str | None] | None = None) -> None:
+        """Show ``lines`` at the top right of the screen (text rebuilt only if it changed).
+
+        ``tones`` gives an accent per line (a key of :data:`TONE_RGBA`, or None); :attr:`lines`
+        keeps the plain text.
+        """
+        tones = list(tones) if tones is not None else [None] * len(lines)
+        if lines != self.lines or tones != self._tones:
             self.lines = list(lines)
-            self.text.set_text("\n".join(lines))
+            self._tones = tones
+            self.text.set_text("\n".join(_toned(line, tone) for line, tone
+                                         in zip(lines, tones, strict=False)))
             left, right, bottom, top = self.text.get_card_actual()
             x = self.aspect - 0.04 - right * TEXT_SCALE
             self.node.set_pos(x, 0, 0.96 - top * TEXT_SCALE)
@@ -131,6 +148,83 @@ class InspectorPanel:
         p = self.node.get_pos()
         return (p.x + left * TEXT_SCALE, p.x + right * TEXT_SCALE,
                 p.z + bottom * TEXT_SCALE, p.z + top * TEXT_SCALE)
+
+
+BUTTON_SCALE = 0.04
+BUTTON_GAP = 0.015
+BUTTON_MIN_WIDTH = 1.6
+BUTTON_BOTTOM, BUTTON_TOP = -0.55, 1.15
+"""Every button's frame spans the same height (in text heights), whatever its label."""
+"""Narrowest button, in text heights, so ``+`` and ``-`` are easy to hit."""
+BUTTON_RGBA = (0.16, 0.22, 0.30, 0.95)
+
+
+class ButtonRow:
+    """Clickable buttons under the panel, for mouse users (window mode only).
+
+    Every button does what one key does, so the keyboard alone always suffices (kiosk,
+    touch-less, headless); a click on a button is not a click on the 3D scene (DirectGui
+    suppresses the mouse event under it).
+    """
+
+    def __init__(self, overlay: NodePath, actions: Sequence[tuple[str, Callable[[], None]]],
+                 *, font: object = None) -> None:
+        from direct.gui.DirectButton import DirectButton
+        from direct.gui.DirectGuiGlobals import FLAT
+
+        self.root = overlay.attach_new_node("inspector-buttons")
+        self.root.set_bin("fixed", 51)
+        self.labels = [label for label, _ in actions]
+        self.buttons = []
+        x = 0.0
+        self._top = 0.0
+        for label, command in actions:
+            kwargs = {"text_font": font} if font is not None else {}
+            button = DirectButton(parent=self.root, text=label, command=command,
+                                  scale=BUTTON_SCALE, relief=FLAT, pad=(0.4, 0.25),
+                                  frameColor=BUTTON_RGBA, text_fg=TEXT_RGBA,
+                                  text_align=TextNode.A_left, clickSound=None,
+                                  rolloverSound=None, **kwargs)
+            left, right, _bottom, _top = button.getBounds()
+            extra = max(0.0, 0.5 * (BUTTON_MIN_WIDTH - (right - left)))
+            left, right = left - extra, right + extra
+            button["frameSize"] = (left, right, BUTTON_BOTTOM, BUTTON_TOP)
+            self._top = BUTTON_TOP * BUTTON_SCALE
+            button.set_x(x - left * BUTTON_SCALE)
+            x += (right - left) * BUTTON_SCALE + BUTTON_GAP
+            self.buttons.append(button)
+        self.width = x - BUTTON_GAP
+        self.root.hide()
+
+    def show_under(self, rect: tuple[float, float, float, float]) -> None:
+        """Right-align the row just under ``rect`` (the panel's left, right, bottom, top)."""
+        _left, right, bottom, _top = rect
+        self.root.set_pos(right - self.width, 0, bottom - 0.015 - self._top)
+        self.root.show()
+
+    def hide(self) -> None:
+        self.root.hide()
+
+    def destroy(self) -> None:
+        for button in self.buttons:
+            button.destroy()
+        self.root.remove_node()
+
+
+def _register_tones() -> None:
+    """Named text properties for the embedded ``\\1name\\1...\\2`` markup (global in Panda)."""
+    manager = TextPropertiesManager.get_global_ptr()
+    for name, rgba in TONE_RGBA.items():
+        if not manager.has_properties(f"tone-{name}"):
+            props = TextProperties()
+            props.set_text_color(*rgba)
+            manager.set_properties(f"tone-{name}", props)
+
+
+def _toned(line: str, tone: str | None) -> str:
+    if tone is None or tone not in TONE_RGBA:
+        return line
+    return f"\1tone-{tone}\1{line}\2"
 
 
 def _mono_font(loader: object) -> object | None:
