@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from panda3d.core import AmbientLight, DirectionalLight, NodePath
 
+FORWARD_DIRECT_SCALE = 0.42
+"""simplepbr's Lambert term divides by pi and tonemaps; OpenGL's fixed-function lighting does
+neither, so the direct lights are scaled down there or light finishes clip to white."""
 
-def add_lights(render: NodePath, *, extent_m: float, shadows: bool) -> list[NodePath]:
+
+def add_lights(render: NodePath, *, extent_m: float, shadows: bool,
+               pipeline: str = "pbr") -> list[NodePath]:
     """Attach the lights under ``render``; ``extent_m`` sizes the sun's shadow frustum."""
+    k = 1.0 if pipeline == "pbr" else FORWARD_DIRECT_SCALE
     sun = DirectionalLight("sun")
-    sun.set_color((2.6, 2.45, 2.2, 1.0))
+    sun.set_color((2.6 * k, 2.45 * k, 2.2 * k, 1.0))
     sun_np = render.attach_new_node(sun)
     sun_np.set_hpr(35, -50, 0)  # from the south-east, 50 degrees up
     if shadows:
@@ -21,7 +27,7 @@ def add_lights(render: NodePath, *, extent_m: float, shadows: bool) -> list[Node
         lens.set_film_size(extent_m, extent_m)
         lens.set_near_far(-extent_m, extent_m)
     fill = DirectionalLight("sky_fill")
-    fill.set_color((0.55, 0.65, 0.85, 1.0))
+    fill.set_color((0.55 * k, 0.65 * k, 0.85 * k, 1.0))
     fill_np = render.attach_new_node(fill)
     fill_np.set_hpr(-150, -30, 0)
     amb = AmbientLight("ambient")

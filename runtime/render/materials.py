@@ -61,19 +61,24 @@ class Materials:
     """Caches one Panda3D Material per finish so equal surfaces share state (fewer state
     changes, and the live twin can retint a finish in one place)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, pipeline: str = "pbr") -> None:
         self._cache: dict[str, Material] = {}
+        self._display = pipeline != "pbr"
+        """Without simplepbr nothing converts linear light to the display's sRGB, so the
+        forward pipeline gets sRGB-encoded base colours and half the metallic darkening that
+        Panda's fixed-function derivation (diffuse = base * (1 - metallic)) applies."""
 
     def get(self, name: str) -> Material:
         mat = self._cache.get(name)
         if mat is None:
             finish = FINISHES[name]
             mat = Material(name)
-            mat.set_base_color((*finish.rgb, 1.0))
+            rgb = tuple(c ** (1 / 2.2) for c in finish.rgb) if self._display else finish.rgb
+            mat.set_base_color((*rgb, 1.0))
             mat.set_roughness(finish.roughness)
             # set_metallic after set_base_color: Panda derives the fixed-function diffuse and
-            # ambient (used by the p3tinydisplay fallback) from both.
-            mat.set_metallic(finish.metallic)
+            # ambient (used by the forward and p3tinydisplay paths) from both.
+            mat.set_metallic(finish.metallic * (0.5 if self._display else 1.0))
             if finish.emission > 0:
                 mat.set_emission((*(c * finish.emission for c in finish.rgb), 1.0))
             self._cache[name] = mat

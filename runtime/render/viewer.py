@@ -32,7 +32,7 @@ class Viewer:
     def __init__(self, app: ViewerApp, scene: Scene, *, interactive: bool) -> None:
         self.app = app
         self.scene = scene
-        self.materials = Materials()
+        self.materials = Materials(pipeline=app.pipeline)
         w, h = app.size
         self.aspect = w / h
         app.camLens.set_fov(FOV_V_DEG * self.aspect, FOV_V_DEG)
@@ -43,7 +43,8 @@ class Viewer:
         x0, y0, z0, x1, y1, z1 = self.view.bounds
         extent = 1.2 * max(x1 - x0, y1 - y0, 10.0)
         self.ground = build_ground(app.render, self.materials, (x0, y0, x1, y1))
-        self.lights = add_lights(app.render, extent_m=extent, shadows=False)
+        self.lights = add_lights(app.render, extent_m=extent, shadows=False,
+                                 pipeline=app.pipeline)
 
         self.labels = LabelLayer(app.aspect2d, app.camera, app.cam, self.aspect)
         for entity in scene.entities:
