@@ -67,3 +67,25 @@ def test_publisher_sends_non_finite_values_as_bad() -> None:
         bad = bus.cached("P-1/x")
         assert (bad.value, bad.quality, bad.reason) == (0.0, Quality.BAD, Reason.NOT_FINITE)
         assert bus.cached("P-1/y").quality == Quality.GOOD
+
+
+def test_columnar_publish_sends_non_finite_values_as_bad_and_refuses_wrong_types() -> None:
+    import pytest
+
+    from runtime.bus.wire import WireError
+
+    with running_bus() as bus, Publisher(bus.endpoints, "ad-1") as pub:
+        wait_until(lambda: bus.stats["messages"] > 0, between=lambda: pub.publish([]))
+        layout = pub.layout(["P-1/x", "P-1/y"])
+        now = time.time_ns()
+        pub.publish_columns(layout, [float("inf"), 2.0], [0, 0], [0, 0], [now, now])
+        wait_until(lambda: bus.cached("P-1/y") is not None)
+        bad = bus.cached("P-1/x")
+        assert (bad.value, bad.quality, bad.reason) == (0.0, Quality.BAD, Reason.NOT_FINITE)
+        assert bus.cached("P-1/y").quality == Quality.GOOD
+        seq = pub.seq
+        for values, quality in ((["1", 2.0], [0, 0]), ([1.0, 2.0], [0, 3]), ([1.0], [0])):
+            with pytest.raises(WireError):
+                pub.publish_columns(layout, values, quality, [0] * len(quality),
+                                    [now] * len(quality))
+        assert pub.seq == seq  # nothing was sent

@@ -3,6 +3,8 @@ the bus keeps serving everyone else."""
 
 from __future__ import annotations
 
+import math
+import struct
 import time
 
 import msgpack
@@ -15,6 +17,7 @@ from runtime.bus.subscriber import Subscriber, Update
 from runtime.bus.wire import Reading
 
 T0 = 1_700_000_000_000_000_000
+V = wire.PROTOCOL_VERSION
 
 GARBAGE: list[list[bytes]] = [
     [b"r.evil"],  # one frame
@@ -23,11 +26,20 @@ GARBAGE: list[list[bytes]] = [
     [b"r.evil", b"\xc1\xc1\xc1"],  # not msgpack
     [b"r.evil", wire.encode_batch(wire.Batch("evil", 1, 1, T0, "readings",
                                              [Reading("p/x", 1.0, 0, 0, T0)]))[1][:-4]],
-    [b"r.evil", msgpack.packb([1, "readings", "evil", 1, 1, T0, [["p/x", "hi", 0, 0, T0]]])],
-    [b"r.evil", msgpack.packb([1, "readings", "evil", 1, 1, T0, [["p/x", 1e400, 0, 0, T0]]])],
-    [b"r.evil", msgpack.packb([1, "readings", "evil", 1, 1, T0, {"a": 1}])],
+    # the first protocol version's rows: refused as an unsupported version
+    [b"r.evil", msgpack.packb([1, "readings", "evil", 1, 1, T0, [["p/x", 1.0, 0, 0, T0]]])],
+    [b"r.evil", msgpack.packb([V, "readings", "evil", 1, 1, T0, [["p/x", "hi", 0, 0, T0]]])],
+    [b"r.evil", msgpack.packb([V, "readings", "evil", 1, 1, T0,
+                               ["p/x", struct.pack("<d", math.inf), b"\x00", b"\x00",
+                                struct.pack("<q", T0)]])],
+    [b"r.evil", msgpack.packb([V, "readings", "evil", 1, 1, T0,
+                               ["p/x p/y", struct.pack("<d", 1.0), b"\x00", b"\x00",
+                                struct.pack("<q", T0)]])],  # 2 names, 1 entry per column
+    [b"r.evil", msgpack.packb([V, "readings", "evil", 1, 1, T0,
+                               [" " * 500_000, b"", b"", b"", b""]])],
+    [b"r.evil", msgpack.packb([V, "readings", "evil", 1, 1, T0, {"a": 1}])],
     [b"r.evil", b"\x91" * 100_000],
-    [b"h.evil", msgpack.packb([1, "heartbeat", "evil", 1, 1, T0, [0, []]])],
+    [b"h.evil", msgpack.packb([V, "heartbeat", "evil", 1, 1, T0, [0, []]])],
     [b"r.evil", b"\xdd\xff\xff\xff\xff"],  # array32 claiming 4 G entries
 ]
 
@@ -54,7 +66,7 @@ def test_garbage_on_every_socket_is_dropped_and_the_bus_stays_up() -> None:
                         rogue.connect(addr)
                         for frames in GARBAGE:
                             rogue.send_multipart(frames)
-                        rogue.send(msgpack.packb([1, "command", "x", "p/x", "nan", "", "", "",
+                        rogue.send(msgpack.packb([V, "command", "x", "p/x", "nan", "", "", "",
                                                   "write"]))
                         rogue.close()
                 # Oversized: libzmq's MAXMSGSIZE cuts this peer off before allocating it.

@@ -92,3 +92,33 @@ def test_publisher_restart_is_a_new_epoch_not_a_gap() -> None:
                 wait_until(lambda: seen["P-0/speed_rpm"].value == 200.0,
                            between=lambda: (pub2.publish(_readings(2, 1)), _drain(sub, seen)))
             assert sub.liveness()["ad-1"].epoch == pub2.epoch
+
+
+def test_poll_blocks_gives_columns_and_poll_the_same_rows() -> None:
+    """The viewer's path: one block of numpy columns per message, no object per reading."""
+    import numpy as np
+
+    from runtime.bus.subscriber import UpdateBlock
+
+    with running_bus() as bus, Publisher(bus.endpoints, "ad-1") as pub:
+        wait_until(lambda: bus.stats["messages"] > 0, between=lambda: pub.publish([]))
+        layout = pub.layout(["P-1/speed_rpm", "T-1/level_m", "P-2/speed_rpm"])
+        pub.publish_columns(layout, [1.0, 2.0, 3.0], [0, 1, 2], [0, 1, 8], [5, 6, 7])
+        wait_until(lambda: bus.cached("P-2/speed_rpm") is not None)
+        with Subscriber(bus.endpoints, match="P-*") as sub:
+            blocks: list[UpdateBlock] = []
+            wait_until(lambda: sub.synced and blocks,
+                       between=lambda: blocks.extend(sub.poll_blocks(5_000_000)))
+            (snap,) = blocks
+            assert snap.columns.points == ("P-1/speed_rpm", "P-2/speed_rpm")  # matching only
+            assert list(snap.columns.values) == [1.0, 3.0] and snap.seq.dtype == np.int64
+            pub.publish_columns(layout, [4.0, 5.0, 6.0], [0, 0, 0], [0, 0, 0], [8, 9, 10])
+            fresh: list[UpdateBlock] = []
+            wait_until(lambda: fresh, between=lambda: fresh.extend(sub.poll_blocks(5_000_000)))
+            (block,) = fresh
+            assert block.source == "ad-1" and list(block.seq) == [pub.seq, pub.seq]
+            assert block.updates() == [
+                Update("P-1/speed_rpm", 4.0, 0, 0, 8, "ad-1", pub.seq),
+                Update("P-2/speed_rpm", 6.0, 0, 0, 10, "ad-1", pub.seq)]
+            assert sub.last_values()["P-2/speed_rpm"].value == 6.0
+            assert "T-1/level_m" not in sub.last_values()

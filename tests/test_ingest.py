@@ -72,3 +72,23 @@ def test_readings_reach_world_columns(bus: BusEndpoints) -> None:
     finally:
         pub.close()
         sub.close()
+
+
+def test_rows_from_a_poll_only_source_are_written_too() -> None:
+    """Replay and tools hand over rows (``poll``); the bus Subscriber hands blocks."""
+    from runtime.bus.subscriber import Update
+
+    scene = load_scene(PUMP_STATION)
+    world = build_world(scene, load_devices(PUMP_STATION / "devices.yaml", scene))
+    t_src = time.time_ns()
+
+    class Rows:
+        def poll(self, budget_ns: int) -> list:
+            return [Update("P-101/speed_rpm", 1200.0, GOOD, NONE, t_src, "replay", 3),
+                    Update("X-999/foo_m", 1.0, GOOD, NONE, t_src, "replay", 3)]
+
+    ingest = Ingest(world, Rows())
+    assert ingest.run() == 1
+    speed = world.point_column["P-101/speed_rpm"]
+    assert world.state.value[speed] == 1200.0 and world.state.seq[speed] == 3
+    assert ingest.unknown == 1 and "X-999/foo_m" in ingest.unknown_points

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import struct
 
 import msgpack
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +24,7 @@ from runtime.bus.wire import (
 )
 
 T0 = 1_700_000_000_000_000_000
+V = wire.PROTOCOL_VERSION
 
 
 def _batch(**kw: object) -> Batch:
@@ -36,6 +39,20 @@ def _batch(**kw: object) -> Batch:
 
 def _payload(*items: object) -> bytes:
     return msgpack.packb(list(items), use_bin_type=True)
+
+
+def _body(rows: list[tuple]) -> list[object]:
+    """A well-formed columnar readings body from (point, value, quality, reason, t) rows."""
+    return [" ".join(r[0] for r in rows),
+            struct.pack(f"<{len(rows)}d", *(r[1] for r in rows)),
+            bytes(r[2] for r in rows), bytes(r[3] for r in rows),
+            struct.pack(f"<{len(rows)}q", *(r[4] for r in rows))]
+
+
+def _with(index: int, value: object, rows: list[tuple] | None = None) -> list[object]:
+    body = _body(rows or [("p/x", 1.0, 0, 0, T0)])
+    body[index] = value
+    return body
 
 
 def test_batch_round_trip_keeps_every_field() -> None:
@@ -54,9 +71,21 @@ def test_heartbeat_round_trip() -> None:
 
 
 def test_integer_values_arrive_as_floats() -> None:
-    frames = [b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", 3, 0, 0, T0]])]
-    (reading,) = wire.decode_batch(frames).readings
+    batch = _batch(readings=[Reading("p/x", 3, 0, 0, T0)])
+    (reading,) = wire.decode_batch(wire.encode_batch(batch)).readings
     assert reading.value == 3.0 and type(reading.value) is float
+
+
+def test_columns_decode_without_a_python_object_per_reading() -> None:
+    frames = wire.encode_batch(_batch())
+    batch, cols = wire.decode_batch_columns(frames)
+    assert batch.readings == [] and cols is not None
+    assert cols.points == ("P-101/speed_rpm", "T-201/level_m")
+    assert cols.values.dtype == np.float64 and cols.quality.dtype == np.uint8
+    assert cols.t_source_ns.dtype == np.int64 and list(cols.t_source_ns) == [T0, T0 - 5]
+    # The same points string is validated once and shared as one layout object.
+    assert wire.decode_batch_columns(frames)[1].layout is cols.layout
+    assert cols.readings() == _batch().readings
 
 
 def test_control_messages_round_trip() -> None:
@@ -72,9 +101,22 @@ def test_control_messages_round_trip() -> None:
     reg = Register("adapter-1", ["P-101/x", "P-102/y"])
     assert wire.decode_register(wire.encode_register(reg)) == reg
     assert wire.decode_snapshot_request(wire.encode_snapshot_request(9, "P-1*")) == (9, "P-1*")
-    chunk = SnapshotChunk(9, 0, True, [SnapshotSource("s", 3, 10, False, 500,
-                                                       [Reading("p/x", 1.0, 2, 2, T0)])])
+    cols = wire.ReadingColumns.from_readings([Reading("p/x", 1.0, 2, 2, T0)])
+    chunk = SnapshotChunk(9, 0, True, [SnapshotSource("s", 3, 10, False, 500, cols)])
     assert wire.decode_snapshot_chunk(wire.encode_snapshot_chunk(chunk)) == chunk
+    listed = SnapshotChunk(9, 0, True, [SnapshotSource("s", 3, 10, False, 500,
+                                                        [Reading("p/x", 1.0, 2, 2, T0)])])
+    assert wire.decode_snapshot_chunk(wire.encode_snapshot_chunk(listed)) == chunk
+
+
+def _readings_frames(body: object, version: int = V, kind: str = "readings", source: str = "s",
+                     epoch: object = 1, seq: object = 1, t_ns: object = T0,
+                     topic: bytes = b"r.s") -> list[bytes]:
+    return [topic, _payload(version, kind, source, epoch, seq, t_ns, body)]
+
+
+NAN = struct.pack("<d", math.nan)
+INF = struct.pack("<d", math.inf)
 
 
 @pytest.mark.parametrize(
@@ -85,32 +127,39 @@ def test_control_messages_round_trip() -> None:
         ([b"r.s", b"\x00" * (wire.MAX_MESSAGE_BYTES + 1)], "exceeds"),
         ([b"r.s", wire.encode_batch(_batch(source="s"))[1][:-3]], "undecodable"),  # truncated
         ([b"r.s", b"\xc1garbage"], "undecodable"),
-        ([b"r.s", _payload(2, "readings", "s", 1, 1, T0, [])], "version"),
-        ([b"r.s", _payload(1, "alarm", "s", 1, 1, T0, [])], "kind"),
-        ([b"r.x", _payload(1, "readings", "s", 1, 1, T0, [])], "topic"),
-        ([b"r.s", _payload(1, "readings", "s", 0, 1, T0, [])], "epoch"),
-        ([b"r.s", _payload(1, "readings", "s", 1, -1, T0, [])], "seq"),
-        ([b"r.s", _payload(1, "readings", "s", 1, 1, "now", [])], "t_ns"),
-        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", math.nan, 0, 0, T0]])],
-         "NaN"),
-        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", math.inf, 0, 0, T0]])],
-         "NaN"),
-        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", "1", 0, 0, T0]])],
-         "not a number"),
-        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", 1.0, True, 0, T0]])],
-         "integer"),
-        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", 1.0, 7, 0, T0]])],
-         "quality"),
-        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x", 1.0, 0, 0]])], "array of 5"),
-        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["bad point", 1.0, 0, 0, T0]])],
-         "visible ASCII"),
-        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [["p/x\x1b[2J", 1.0, 0, 0, T0]])],
-         "visible ASCII"),
-        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, {"p": 1})], "undecodable"),  # no maps
-        ([b"r.s", _payload(1, "readings", "s", 1, 1, T0, [[b"p", 1.0, 0, 0, T0]])],
-         "undecodable"),  # no bin
+        (_readings_frames(_body([]), version=1), "version"),
+        (_readings_frames(_body([]), version=3), "version"),
+        (_readings_frames(_body([]), kind="alarm"), "kind"),
+        (_readings_frames(_body([]), topic=b"r.x"), "topic"),
+        (_readings_frames(_body([]), epoch=0), "epoch"),
+        (_readings_frames(_body([]), seq=-1), "seq"),
+        (_readings_frames(_body([]), t_ns="now"), "t_ns"),
+        (_readings_frames(_with(1, NAN)), "NaN"),
+        (_readings_frames(_with(1, INF)), "NaN"),
+        (_readings_frames(_with(1, [1.0])), "bin"),
+        (_readings_frames(_with(1, "12345678")), "bin"),
+        (_readings_frames(_with(2, [0])), "bin"),
+        (_readings_frames(_with(2, b"\x07")), "quality"),
+        (_readings_frames(_with(4, struct.pack("<q", -1))), "t_source_ns"),
+        (_readings_frames(_with(1, b"\x00" * 7)), "do not match"),  # short value column
+        (_readings_frames(_with(3, b"")), "do not match"),
+        (_readings_frames(_with(4, b"\x00" * 16)), "do not match"),  # long time column
+        (_readings_frames(_body([("p/x", 1.0, 0, 0, T0)])[:4]), "array of 5"),
+        (_readings_frames([["p/x", 1.0, 0, 0, T0]]), "array of 5"),  # the version-1 rows
+        (_readings_frames(_with(0, "bad point")), "do not match"),  # a space splits: 2 names
+        (_readings_frames(_with(0, "p/x\x1b[2J")), "visible ASCII"),
+        (_readings_frames(_with(0, "p/x  p/y")), "visible ASCII"),  # empty name
+        (_readings_frames(_with(0, " p/x")), "visible ASCII"),
+        (_readings_frames(_with(0, "x" * 129)), "visible ASCII"),
+        (_readings_frames(_with(0, "p/x p/x", [("p/x", 1.0, 0, 0, T0)] * 2)), "twice"),
+        (_readings_frames(_with(0, ["p/x"])), "expected a string"),
+        (_readings_frames(_with(0, b"p/x")), "expected a string"),
+        (_readings_frames({"p": 1}), "undecodable"),  # no maps
         ([b"r.s", b"\x91" * 5000], "undecodable"),  # nesting bomb
-        ([b"h.s", _payload(1, "heartbeat", "s", 1, 1, T0, [5, []])], "period_ms"),
+        ([b"h.s", _payload(V, "heartbeat", "s", 1, 1, T0, [5, []])], "period_ms"),
+        ([b"h.s", _payload(V, "heartbeat", "s", 1, 1, T0, [500, [b"p/x"]])], "non-string"),
+        ([b"h.s", _payload(V, "heartbeat", "s", 1, 1, T0, [500, ["x" * 3000]])],
+         "visible ASCII"),
     ],
 )
 def test_bad_batches_are_rejected_with_a_reason(frames: list[bytes], why: str) -> None:
@@ -120,14 +169,46 @@ def test_bad_batches_are_rejected_with_a_reason(frames: list[bytes], why: str) -
 
 
 def test_too_many_readings_rejected_before_building_them() -> None:
-    rows = [["p/x", 1.0, 0, 0, T0]] * (wire.MAX_READINGS + 1)
-    with pytest.raises(WireError):
-        wire.decode_batch([b"r.s", _payload(1, "readings", "s", 1, 1, T0, rows)])
+    rows = [(f"p/x{i}", 1.0, 0, 0, T0) for i in range(wire.MAX_READINGS + 1)]
+    with pytest.raises(WireError, match="over 10000"):
+        wire.decode_batch(_readings_frames(_body(rows)))
+    spaces = " " * wire.MAX_READINGS  # many empty names: refused before any split
+    with pytest.raises(WireError, match="over 10000"):
+        wire.decode_batch(_readings_frames(_with(0, spaces)))
+
+
+def test_strings_outside_the_points_column_stay_short() -> None:
+    with pytest.raises(WireError, match="undecodable"):
+        wire.decode_command(_payload(V, "command", "c" * 3000, "p/x", 1.0, "r", "a", "h",
+                                     "write"))
+    with pytest.raises(WireError, match="undecodable"):  # no bin outside readings
+        wire.decode_command(_payload(V, "command", b"c1", "p/x", 1.0, "r", "a", "h", "write"))
 
 
 def test_encoder_refuses_what_peers_would_drop() -> None:
     with pytest.raises(WireError):
         wire.encode_batch(_batch(readings=[Reading("p/x", math.nan, 0, 0, T0)]))
+    for bad in (Reading("p/x", "1", 0, 0, T0), Reading("p/x", 1.0, 3, 0, T0),
+                Reading("p/x", 1.0, 0, 256, T0), Reading("p/x", 1.0, 0, 0, -1),
+                Reading("p/x", 1.0, 0, 0, 2**63), Reading("p x", 1.0, 0, 0, T0)):
+        with pytest.raises(WireError):
+            wire.encode_batch(_batch(readings=[bad]))
+    with pytest.raises(WireError, match="twice"):
+        wire.encode_batch(_batch(readings=[Reading("p/x", 1.0, 0, 0, T0)] * 2))
+    for bad in (Reading("p/x", None, 0, 0, T0), Reading("p/x", True, 0, 0, T0),  # type: ignore
+                Reading("p/x", 1.0, 0, 0, 1.5), Reading("p/x", 1.0, 0.0, 0, T0)):
+        with pytest.raises(WireError):
+            wire.encode_batch(_batch(readings=[bad]))
+    layout = wire.layout_of(["p/x"])
+    for values, times in ((["1.5"], [T0]), ([None], [T0]), ([1.0], [1.5]), ([1.0], ["1"])):
+        with pytest.raises(WireError):
+            wire.columns(layout, values, [0], [0], times)
+    with pytest.raises(WireError):
+        wire.columns(layout, np.array(["1.5"]), [0], [0], [T0])
+    with pytest.raises(WireError, match="entries"):
+        wire.columns(layout, [1.0, 2.0], [0, 0], [0, 0], [T0, T0])
+    assert wire.columns(layout, [np.float32(1.5)], [np.uint8(1)], [0], [np.int64(T0)]) \
+        .readings() == [Reading("p/x", 1.5, 1, 0, T0)]
     with pytest.raises(WireError):
         wire.encode_batch(_batch(source="has space"))
     with pytest.raises(WireError):
@@ -145,19 +226,19 @@ def test_encoder_refuses_what_peers_would_drop() -> None:
 
 def test_ack_decoder_is_strict_and_knows_the_first_spellings() -> None:
     good = ["c1", "p/x", "confirmed", "", 1.0, "", False]
-    assert wire.decode_ack(_payload(1, "ack", *good)).ok
+    assert wire.decode_ack(_payload(V, "ack", *good)).ok
     for field, value in ((2, "maybe"), (3, 7), (4, math.inf), (4, "1"), (5, "a b"), (6, 0),
                          (6, None)):
         fields = list(good)
         fields[field] = value
         with pytest.raises(WireError):
-            wire.decode_ack(_payload(1, "ack", *fields))
+            wire.decode_ack(_payload(V, "ack", *fields))
     with pytest.raises(WireError, match="fields"):  # the 7-field layout of the first version
-        wire.decode_ack(_payload(1, "ack", "c1", "p/x", "accepted", "", 1.0))
+        wire.decode_ack(_payload(V, "ack", "c1", "p/x", "accepted", "", 1.0))
     # The first outcome spellings still decode, as today's outcomes.
-    old = wire.decode_ack(_payload(1, "ack", "c1", "p/x", "accepted", "", 1.0, "", False))
+    old = wire.decode_ack(_payload(V, "ack", "c1", "p/x", "accepted", "", 1.0, "", False))
     assert old.outcome == "confirmed" and old.ok
-    assert wire.decode_ack(_payload(1, "ack", "c1", "p/x", "error", "", None, "", False)) \
+    assert wire.decode_ack(_payload(V, "ack", "c1", "p/x", "error", "", None, "", False)) \
         .outcome == "failed"
     assert not Ack("c1", "p/x", "refused", "", None).ok
 
@@ -168,7 +249,7 @@ def test_ack_decoder_is_strict_and_knows_the_first_spellings() -> None:
      wire.decode_snapshot_chunk],
 )
 def test_control_decoders_reject_wrong_kinds(decoder: object) -> None:
-    wrong = _payload(1, "nonsense", 1, 2, 3)
+    wrong = _payload(V, "nonsense", 1, 2, 3)
     with pytest.raises(WireError):
         decoder(wrong)  # type: ignore[operator]
 
@@ -205,7 +286,7 @@ _msgpack_values = st.recursive(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    header=st.tuples(st.sampled_from([1, 2, True]), st.sampled_from(["readings", "heartbeat",
+    header=st.tuples(st.sampled_from([1, 2, 3, True]), st.sampled_from(["readings", "heartbeat",
                                                                      "ack", "command"]),
                      st.sampled_from(["s", "", "x y"])),
     rest=st.lists(_msgpack_values, max_size=8),
@@ -221,11 +302,26 @@ def test_structured_garbage_decodes_or_rejects_cleanly(header: tuple, rest: list
             assert all(math.isfinite(r.value) for r in result.readings)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    points=st.sampled_from(["", "p/x", "p/x q/y", "p/x p/x", " ", "p/x ", "a\x00b"]),
+    columns=st.lists(st.binary(max_size=24), min_size=4, max_size=4),
+)
+def test_columnar_garbage_decodes_or_rejects_cleanly(points: str, columns: list[bytes]) -> None:
+    try:
+        _, cols = wire.decode_batch_columns(_readings_frames([points, *columns]))
+    except WireError:
+        return
+    assert cols is not None
+    assert np.isfinite(cols.values).all() and cols.quality.max(initial=0) <= 2
+    assert (cols.t_source_ns >= 0).all() and len(set(cols.points)) == len(cols.points)
+
+
 _points = st.from_regex(r"[A-Z]{1,3}-[0-9]{1,3}/[a-z_]{1,12}", fullmatch=True)
 _readings = st.lists(
     st.builds(Reading, _points, st.floats(allow_nan=False, allow_infinity=False),
               st.integers(0, 2), st.integers(0, 10), st.integers(0, 2**63 - 1)),
-    max_size=50,
+    max_size=50, unique_by=lambda r: r.point,  # a point appears at most once per message
 )
 
 
@@ -241,7 +337,7 @@ def test_protocol_doc_hex_dump_is_what_the_encoder_produces() -> None:
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "bus-protocol.md").read_text()
-    section = doc.split("Frame 2, payload (108 bytes):", 1)[1].split("```")[1]
+    section = doc.split("Frame 2, payload (", 1)[1].split("```")[1]
     hex_bytes = "".join(line[6:53] for line in section.strip().splitlines())
     documented = bytes.fromhex(hex_bytes)
     batch = Batch("ad-1", 0x1122334455667788, 42, 1_700_000_000_123_456_789, "readings",

@@ -17,13 +17,14 @@ back per command, whatever happens. A log that cannot be written refuses writes
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from adapters.modbus.control_link import PollerReadings, PollerWriter, printable, wire_ack
-from adapters.modbus.device_poller import DevicePoller, PollerOptions
+from adapters.modbus.device_poller import ColumnSink, DevicePoller, PollerOptions
 from adapters.modbus.write_policy import AdapterWritePolicy, served_devices
 from runtime.bus.adapter_link import AdapterLink
 from runtime.bus.endpoints import BusEndpoints
@@ -45,6 +46,29 @@ def wire_reading(point: str, value: float, quality: int, reason: int, t_source_n
     return tuple.__new__(Reading, (point, value, quality, reason, t_source_ns))
 
 
+def tune_gc() -> None:
+    """Garbage collection for a polling process: the objects built at start (scene, devices,
+    pollers and their state lists) are frozen out of every later collection, and young
+    collections run every 20,000 net allocations instead of 700. The poll path creates no
+    reference cycles in steady state; at 100 devices x 10 Hz this saves about a tenth of the
+    adapter's CPU. Process-wide, so only the adapter process's own loop calls it."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 100)
+
+
+def column_publisher(publisher: Publisher, point_ids: list[str]) -> ColumnSink:
+    """A poller's ``column_sink`` publishing its batches through ``publisher``."""
+    layout = publisher.layout(point_ids)
+    publish_columns = publisher.publish_columns
+
+    def sink(values: list[float], quality: list[int], reason: list[int],
+             t_source_ns: list[int]) -> None:
+        publish_columns(layout, values, quality, reason, t_source_ns)
+
+    return sink
+
+
 class ModbusAdapter:
     """Polls ``devices`` and publishes onto the bus at ``endpoints`` as source ``adapter_id``.
 
@@ -64,8 +88,11 @@ class ModbusAdapter:
         options: PollerOptions | None = None,
         heartbeat_period_ms: int = DEFAULT_HEARTBEAT_PERIOD_MS,
         clock: Callable[[], int] = time.monotonic_ns,
+        tune_gc: bool = True,
     ) -> None:
         self.adapter_id = adapter_id
+        self.tune_gc = tune_gc
+        """Whether :meth:`run` tunes the process's garbage collector (:func:`tune_gc`)."""
         served = served_devices(devices, None if device_ids is None else set(device_ids))
         self.devices = list(served.devices)
         self.points = [p.point for d in self.devices for p in d.points]
@@ -84,6 +111,10 @@ class ModbusAdapter:
                                reading_factory=wire_reading)
             for d in self.devices
         }
+        for poller in self.pollers.values():
+            # Each poll batch goes out as columns in the poller's fixed point order: the layout
+            # (point names) is validated once here, not per batch.
+            poller.column_sink = column_publisher(self.publisher, poller.point_ids)
         self.readings = PollerReadings(self.pollers)
         self.writer = PollerWriter(self.policy, self.pollers)
         self.executor = Executor(self.policy, audit, self.writer, self.readings, clock=clock)
@@ -101,6 +132,8 @@ class ModbusAdapter:
     async def run(self) -> None:
         """Run until :meth:`stop`; closes the bus sockets on the way out."""
         self._stop = asyncio.Event()
+        if self.tune_gc:
+            tune_gc()
         pollers = [asyncio.create_task(p.run(), name=f"poll {d}")
                    for d, p in self.pollers.items()]
         helpers = [
@@ -149,4 +182,4 @@ class ModbusAdapter:
         return wire_ack(result)
 
 
-__all__ = ["COMMAND_POLL_S", "ModbusAdapter", "wire_reading"]
+__all__ = ["COMMAND_POLL_S", "ModbusAdapter", "column_publisher", "tune_gc", "wire_reading"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
-from operator import itemgetter
+from operator import add, itemgetter, mul
 
 from adapters.modbus.blocks import Block
 from runtime.registers import decode_value
@@ -33,7 +33,7 @@ class BlockDecoder:
     """Decodes one planned block; build once per block and device word order."""
 
     __slots__ = ("block", "count", "_bits", "_fast", "_perm", "_unpack", "_pack", "_scales",
-                 "_offsets", "_bit_index", "_word_order")
+                 "_offsets", "_bit_index", "_word_order", "_direct", "_plain")
 
     def __init__(self, block: Block, word_order: str) -> None:
         if word_order not in ("big", "little"):
@@ -46,6 +46,8 @@ class BlockDecoder:
         self._offsets = [float(p.offset) for p in block.points]
         self._bit_index = [p.address - block.start for p in block.points]
         self._fast = False
+        self._direct = False
+        self._plain = all(s == 1.0 for s in self._scales) and not any(self._offsets)
         if self._bits:
             return
         self._fast = self._compile(block, word_order)
@@ -68,6 +70,8 @@ class BlockDecoder:
         if cursor < block.end:
             fmt.append(f"{2 * (block.end - cursor)}x")
         self._perm = itemgetter(*perm) if block.count > 1 else (lambda regs: (regs[0],))
+        self._direct = perm == list(range(block.count))
+        """No word swaps: the reply's bytes can be unpacked as they are."""
         self._pack = struct.Struct(f">{block.count}H").pack
         self._unpack = struct.Struct("".join(fmt)).unpack
         return True
@@ -90,6 +94,22 @@ class BlockDecoder:
             raise DecodeError(f"register word out of range: {exc}") from None
         raws = self._unpack(data)
         return [r * s + o for r, s, o in zip(raws, self._scales, self._offsets, strict=True)]
+
+    def decode_bytes(self, data: bytes) -> list[float]:
+        """Like :meth:`decode`, from a reply's data bytes (big-endian words, or bit bytes).
+
+        Without word swaps the bytes are unpacked as they came: no list of registers at all.
+        """
+        if self._bits:
+            return self._decode_bits([bool(b >> k & 1) for b in data for k in range(8)])
+        if len(data) != 2 * self.count:
+            raise DecodeError(f"expected {self.count} registers, got {len(data) / 2:g}")
+        if not self._direct:
+            return self.decode(struct.unpack(f">{self.count}H", data))
+        raws = self._unpack(data)
+        if self._plain:
+            return list(map(float, raws))
+        return list(map(add, map(mul, raws, self._scales), self._offsets))
 
     def _decode_bits(self, bits: Sequence[int] | Sequence[bool]) -> list[float]:
         # A reply carries ceil(count / 8) whole bytes: anything else is short or padded wrongly.

@@ -8,6 +8,8 @@ byte count, so our own validation (``validate.read_values``) names the fault and
 stays up, instead of pymodbus failing inside ``data_received`` and dropping it.
 
 ``client.register`` installs them in that client's decoder only (pymodbus copies the table).
+The pollers no longer read through pymodbus (``adapters.modbus.tcp_client``); these stay for
+any pymodbus client that reads registers.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ request, a read reply's byte count is not compared with the requested count, and
 bits are whatever bytes arrived. Each of those would turn a faulty or malicious device into a
 wrong number shown as Good. So we compare function code, unit id, transaction id and count (and
 the echo of a write) ourselves, and name each failure.
+
+The error classes here are shared with the adapter's own client (``adapters.modbus.tcp_client``),
+which the pollers use and which makes the same checks on the raw frames; the functions check
+replies that come through a pymodbus client.
 """
 
 from __future__ import annotations

@@ -25,16 +25,16 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from operator import itemgetter
 
+import numpy as np
 import zmq
 
 from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.point_cache import PointCache
 from runtime.bus.ratelog import RateLimitedLog
 from runtime.bus.sockets import DEFAULT_HWM, make_socket
 from runtime.bus.wire import (
     KIND_ACK,
-    KIND_READINGS,
     KIND_REGISTER,
     MAX_READINGS,
     Ack,
@@ -43,7 +43,7 @@ from runtime.bus.wire import (
     SnapshotSource,
     WireError,
     decode_ack,
-    decode_batch_rows,
+    decode_batch_columns,
     decode_command,
     decode_register,
     decode_snapshot_request,
@@ -75,7 +75,6 @@ POLL_MS = 50
 DRAIN_PER_ROUND = 2000
 """Messages taken from one socket before the others get a turn (fairness under flood)."""
 
-_POINT = itemgetter(0)
 _BAD_SILENT = (int(Quality.BAD), int(Reason.NO_COMMUNICATION))
 
 
@@ -90,7 +89,8 @@ class _Source:
     period_ms: int = DEFAULT_PERIOD_MS
     last_heard_ns: int = 0
     alive: bool = True
-    values: dict[str, Reading] = field(default_factory=dict)
+    values: PointCache = field(default_factory=PointCache)
+    """Last value per point, as columns."""
     owned: list[str] = field(default_factory=list)
     gaps: int = 0
 
@@ -235,7 +235,6 @@ class BusServer:
         for src in self._sources.values():
             reading = src.values.get(point)
             if reading is not None:
-                reading = Reading(*reading)
                 return reading if src.alive else reading._replace(
                     quality=_BAD_SILENT[0], reason=_BAD_SILENT[1])
         return None
@@ -257,7 +256,7 @@ class BusServer:
 
     def _on_batch(self, frames: list[bytes]) -> None:
         try:
-            batch, rows = decode_batch_rows(frames)
+            batch, cols = decode_batch_columns(frames)
         except WireError as exc:
             self._reject("readings", exc.reason)
             return
@@ -287,18 +286,16 @@ class BusServer:
             src.alive = True
             log.info("source %s heard again: its %d points are served with their own quality",
                      batch.source, len(src.values))
-        if batch.kind == KIND_READINGS:
+        if cols is not None:
             values = src.values
-            # Validated plain tuples (point, value, quality, reason, t_source_ns): the cache
-            # stores them as they came off the wire; snapshot packing treats them like Readings.
-            values.update(zip(map(_POINT, rows), rows, strict=True))
+            # Validated columns: a few numpy assignments into the source's columns.
+            values.apply(cols)
             if len(values) > MAX_POINTS_PER_SOURCE:
-                for point in list(values)[: len(values) - MAX_POINTS_PER_SOURCE]:
-                    del values[point]
+                values.drop_oldest(len(values) - MAX_POINTS_PER_SOURCE)
                 self._rlog(logging.WARNING, "points:" + batch.source, "source %s publishes "
                            "over %d points; oldest dropped from the cache", batch.source,
                            MAX_POINTS_PER_SOURCE)
-            self.stats["readings"] += len(rows)
+            self.stats["readings"] += len(cols)
         else:
             src.period_ms = batch.period_ms
             src.owned = batch.points
@@ -349,15 +346,18 @@ class BusServer:
         entries: list[SnapshotSource] = []
         count = 0
         for name, src in self._sources.items():
-            readings = list(src.values.values())
-            if matcher is not None:
-                readings = [r for r in readings if matcher(r[0])]
-            if not src.alive:
-                readings = [(r[0], r[1], *_BAD_SILENT, r[4]) for r in readings]
+            cache = src.values
+            if matcher is None:
+                positions = np.arange(len(cache))
+            else:
+                positions = np.array([i for i, p in enumerate(cache.names) if matcher(p)],
+                                     dtype=np.intp)
             start = 0
             while True:
                 room = SNAPSHOT_CHUNK_READINGS - count
-                part = readings[start:start + room]
+                part = cache.columns(positions[start:start + room])
+                if not src.alive:
+                    part.quality[:], part.reason[:] = _BAD_SILENT
                 entries.append(SnapshotSource(name, src.epoch, src.seq, src.alive,
                                               src.period_ms, part))
                 count += len(part)
@@ -365,7 +365,7 @@ class BusServer:
                 if count >= SNAPSHOT_CHUNK_READINGS:
                     chunks.append(SnapshotChunk(request_id, len(chunks), False, entries))
                     entries, count = [], 0
-                if start >= len(readings):
+                if start >= len(positions):
                     break
         chunks.append(SnapshotChunk(request_id, len(chunks), True, entries))
         assert SNAPSHOT_CHUNK_READINGS <= MAX_READINGS

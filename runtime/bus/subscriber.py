@@ -12,8 +12,12 @@ a source not heard for ``silence_misses`` heartbeat periods is marked not alive 
 are emitted again as Bad (no communication); when it is heard again they are emitted with their
 own quality (R2, R10).
 
-:meth:`Subscriber.poll` never blocks and stops when its time budget is spent, so a render loop
-can call it every frame. A Subscriber owns two ZeroMQ sockets: use it from one thread only.
+:meth:`Subscriber.poll_blocks` never blocks and stops when its time budget is spent, so a render
+loop can call it every frame. It returns one :class:`UpdateBlock` (numpy columns) per message, so
+nothing on the hot path builds a Python object per reading; :meth:`Subscriber.poll` gives the same
+as one :class:`Update` tuple per reading for tools that want rows. The per-source cache is
+columnar too (:class:`~runtime.bus.point_cache.PointCache`). A Subscriber owns two ZeroMQ
+sockets: use it from one thread only.
 """
 
 from __future__ import annotations
@@ -22,24 +26,25 @@ import fnmatch
 import logging
 import re
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import add as _add
-from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+import numpy as np
 import zmq
 
 from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.point_cache import PointCache
 from runtime.bus.ratelog import RateLimitedLog
 from runtime.bus.sockets import DEFAULT_HWM, make_socket
 from runtime.bus.wire import (
     TOPIC_HEARTBEAT,
     TOPIC_READINGS,
+    PointLayout,
+    ReadingColumns,
     SnapshotChunk,
     WireError,
-    decode_batch_rows,
+    decode_batch_columns,
     decode_snapshot_chunk,
     encode_snapshot_request,
 )
@@ -55,7 +60,8 @@ SNAPSHOT_TIMEOUT_S = 2.0
 DEFAULT_BUDGET_NS = 2_000_000
 """2 ms: a fraction of a 16.7 ms frame."""
 
-_POINT = itemgetter(0)
+MAX_SELECTION_ENTRIES = 1 << 17
+"""Positions kept over all remembered ``match`` selections; past it the memo starts again."""
 
 
 class Update(NamedTuple):
@@ -71,6 +77,24 @@ class Update(NamedTuple):
     """Sequence number of the message (or of the snapshot position) that carried it."""
 
 
+class UpdateBlock(NamedTuple):
+    """The readings of one message (or one source's part of a snapshot, or a liveness change),
+    as validated columns; what :meth:`Subscriber.poll_blocks` returns."""
+
+    source: str
+    columns: ReadingColumns
+    """Points and their value, quality, reason and t_source_ns (numpy arrays; read-only)."""
+    seq: np.ndarray
+    """int64 (n,): sequence number of the message that carried each reading."""
+
+    def updates(self) -> list[Update]:
+        """One Update per reading."""
+        c = self.columns
+        return list(map(_new_update, repeat(Update), zip(
+            c.layout.names, c.values.tolist(), c.quality.tolist(), c.reason.tolist(),
+            c.t_source_ns.tolist(), repeat(self.source), self.seq.tolist())))
+
+
 @dataclass(slots=True)
 class SourceStatus:
     """What this subscriber knows of one publisher, judged by its own clock."""
@@ -83,9 +107,14 @@ class SourceStatus:
     period_ms: int
     last_heard_ns: int
     """``time.monotonic_ns()`` when a message from it was last applied here."""
-    points: set[str] = field(default_factory=set)
-    """Points (matching this subscriber's glob) seen from this source."""
+    cache: PointCache = field(default_factory=PointCache)
+    """Last reading of each point (matching this subscriber's glob) seen from this source."""
     gaps: int = 0
+
+    @property
+    def points(self) -> set[str]:
+        """Points (matching this subscriber's glob) seen from this source."""
+        return set(self.cache.names)
 
     def silent_for_ns(self, now_ns: int | None = None) -> int:
         """How long since this source was last heard, by this process's monotonic clock."""
@@ -93,6 +122,13 @@ class SourceStatus:
 
 
 _new_update = tuple.__new__
+
+
+def _flatten(blocks: list[UpdateBlock]) -> list[Update]:
+    out: list[Update] = []
+    for block in blocks:
+        out.extend(block.updates())
+    return out
 
 
 class Subscriber:
@@ -124,7 +160,8 @@ class Subscriber:
         self._snap = make_socket(self._context, zmq.DEALER)
         self._snap.connect(endpoints.snapshot)
         self._sources: dict[str, SourceStatus] = {}
-        self._values: dict[str, Update] = {}
+        self._selections: dict[PointLayout, np.ndarray | None] = {}
+        self._selection_entries = 0
         self._request_id = 0
         self._pending: int | None = None
         self._pending_deadline_ns = 0
@@ -143,15 +180,19 @@ class Subscriber:
         return self._pending is None
 
     def poll(self, budget_ns: int = DEFAULT_BUDGET_NS) -> list[Update]:
+        """Like :meth:`poll_blocks`, as one :class:`Update` per reading, in arrival order."""
+        return _flatten(self.poll_blocks(budget_ns))
+
+    def poll_blocks(self, budget_ns: int = DEFAULT_BUDGET_NS) -> list[UpdateBlock]:
         """Drain what has arrived, within ``budget_ns``; never blocks.
 
-        Returns updates in arrival order: snapshot values, fresh readings, and synthetic ones
+        Returns blocks in arrival order: snapshot values, fresh readings, and synthetic ones
         when a source falls silent (Bad, no communication) or is heard again (own quality).
         Readings not matching ``match`` are left out.
         """
         now = time.monotonic_ns()
         deadline = now + budget_ns
-        out: list[Update] = []
+        out: list[UpdateBlock] = []
         if self._pending is not None:
             self._read_snapshot(out, deadline)
         if self._pending is None:
@@ -173,8 +214,12 @@ class Subscriber:
 
     def last_values(self) -> dict[str, Update]:
         """The latest update per point as received (with its own quality, not the silence
-        marking); see :meth:`liveness` for whether its source is alive."""
-        return self._values
+        marking); see :meth:`liveness` for whether its source is alive. Built on each call."""
+        out: dict[str, Update] = {}
+        for tr in self._sources.values():
+            block = UpdateBlock(tr.source, tr.cache.columns(), tr.cache.seqs())
+            out.update((u.point, u) for u in block.updates())
+        return out
 
     def close(self) -> None:
         """Close both sockets (LINGER 0)."""
@@ -202,7 +247,7 @@ class Subscriber:
         except zmq.Again:
             pass  # not connected yet and the queue is full: the timeout asks again
 
-    def _read_snapshot(self, out: list[Update], deadline: int) -> None:
+    def _read_snapshot(self, out: list[UpdateBlock], deadline: int) -> None:
         while time.monotonic_ns() < deadline:
             try:
                 frames = self._snap.recv_multipart(zmq.NOBLOCK)
@@ -232,9 +277,8 @@ class Subscriber:
                        "%.1f s; asking again", self._snapshot_timeout_ns / 1e9)
             self._request_snapshot()
 
-    def _apply_snapshot(self, out: list[Update]) -> None:
+    def _apply_snapshot(self, out: list[UpdateBlock]) -> None:
         now = time.monotonic_ns()
-        matcher = self._matcher
         for chunk in self._chunks:
             for entry in chunk.sources:
                 tr = self._sources.get(entry.source)
@@ -246,19 +290,15 @@ class Subscriber:
                 tr.alive = entry.alive
                 if entry.alive:
                     tr.last_heard_ns = now
-                readings = entry.readings
-                if matcher is not None:
-                    readings = [r for r in readings if matcher(r[0])]
-                if readings:
-                    self._emit(tr, readings, entry.seq, out)
+                self._emit(tr, entry.readings, entry.seq, out)
         self._pending = None
         self._chunks = []
 
     # -- updates ----------------------------------------------------------------------------
 
-    def _on_frames(self, frames: list[bytes], out: list[Update]) -> None:
+    def _on_frames(self, frames: list[bytes], out: list[UpdateBlock]) -> None:
         try:
-            batch, rows = decode_batch_rows(frames)
+            batch, cols = decode_batch_columns(frames)
         except WireError as exc:
             self._reject("readings", exc.reason)
             return
@@ -286,30 +326,41 @@ class Subscriber:
         if not tr.alive:
             tr.alive = True
             log.info("source %s heard again", batch.source)
-            values = self._values
-            restored = [values[p] for p in tr.points if p in values]
-            out.extend(restored)
-        if batch.kind == "heartbeat":
+            if len(tr.cache):
+                out.append(UpdateBlock(tr.source, tr.cache.columns(), tr.cache.seqs()))
+        if cols is None:
             tr.period_ms = batch.period_ms
             return
-        self.stats["readings"] += len(rows)
+        self.stats["readings"] += len(cols)
+        self._emit(tr, cols, batch.seq, out)
+
+    def _emit(self, tr: SourceStatus, cols: ReadingColumns, seq: int,
+              out: list[UpdateBlock]) -> None:
+        """Validated columns -> the matching readings, cached and appended to out."""
         if self._matcher is not None:
-            rows = list(filter(self._match_reading, rows))
-        if rows:
-            self._emit(tr, rows, batch.seq, out)
+            layout = cols.layout
+            selection = self._selections.get(layout, False)
+            if selection is False:
+                selection = self._select(layout)
+            if selection is not None:
+                cols = cols.take(selection)
+        if not len(cols):
+            return
+        tr.cache.apply(cols, seq)
+        out.append(UpdateBlock(tr.source, cols, np.full(len(cols), seq, np.int64)))
 
-    def _emit(self, tr: SourceStatus, readings: Sequence[tuple[Any, ...]], seq: int,
-              out: list[Update]) -> None:
-        """Readings (validated 5-tuples or Readings) -> Updates, cached and appended to out."""
-        extra = (tr.source, seq)
-        updates = list(map(_new_update, repeat(Update), map(_add, readings, repeat(extra))))
-        points = list(map(_POINT, updates))
-        self._values.update(zip(points, updates, strict=True))
-        tr.points.update(points)
-        out.extend(updates)
-
-    def _match_reading(self, reading: tuple[Any, ...]) -> bool:
-        return self._matcher(reading[0]) is not None  # type: ignore[misc]
+    def _select(self, layout: PointLayout) -> np.ndarray | None:
+        """Positions of ``layout`` matching this subscriber's glob (None: all of them)."""
+        matcher = self._matcher
+        assert matcher is not None
+        keep = [i for i, p in enumerate(layout.names) if matcher(p) is not None]
+        selection = None if len(keep) == len(layout) else np.array(keep, dtype=np.intp)
+        if self._selection_entries + len(layout) > MAX_SELECTION_ENTRIES:
+            self._selections.clear()
+            self._selection_entries = 0
+        self._selections[layout] = selection
+        self._selection_entries += len(layout)
+        return selection
 
     def _gap(self, source: str, why: str) -> None:
         self.stats["gaps"] += 1
@@ -321,13 +372,15 @@ class Subscriber:
         self.stats["rejected"] += 1
         self._rlog(logging.WARNING, where, "dropped a bad %s message: %s", where, reason)
 
-    def _check_silence(self, now: int, out: list[Update]) -> None:
+    def _check_silence(self, now: int, out: list[UpdateBlock]) -> None:
         bad_q, bad_r = int(Quality.BAD), int(Reason.NO_COMMUNICATION)
         for tr in self._sources.values():
             if tr.alive and now - tr.last_heard_ns > tr.period_ms * self._silence_misses * 1e6:
                 tr.alive = False
                 log.warning("source %s silent for %d ms: its %d points are Bad",
-                            tr.source, (now - tr.last_heard_ns) // 1_000_000, len(tr.points))
-                values = self._values
-                out.extend(values[p]._replace(quality=bad_q, reason=bad_r)
-                           for p in tr.points if p in values)
+                            tr.source, (now - tr.last_heard_ns) // 1_000_000, len(tr.cache))
+                if len(tr.cache):
+                    cols = tr.cache.columns()
+                    cols.quality[:] = bad_q
+                    cols.reason[:] = bad_r
+                    out.append(UpdateBlock(tr.source, cols, tr.cache.seqs()))
