@@ -23,7 +23,6 @@ change of the control lines is captured as ``control-NNN.png``.
 from __future__ import annotations
 
 import argparse
-import getpass
 import math
 import re
 import signal
@@ -32,6 +31,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runtime.control.actor import actor_name
 from runtime.errors import UsageError
 
 if TYPE_CHECKING:
@@ -45,7 +45,6 @@ DEFAULT_MAX_FPS = 60.0
 DEFAULT_SCRIPT_SECONDS = 60.0
 """Headless upper bound on a ``--write`` run without ``--seconds``; it normally ends sooner."""
 ROLES = ("viewer", "operator", "instructor")
-_ACTOR = re.compile(r"[\x20-\x7e]{1,64}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -191,19 +190,6 @@ def _check_live_args(args: argparse.Namespace) -> None:
         BusEndpoints.from_address(args.bus)
     except ValueError as exc:
         raise UsageError(f"--bus: {exc}") from exc
-
-
-def actor_name(given: str | None) -> str:
-    """``--actor``, or the OS user: printable ASCII, 1..64 characters (the audit log's rule)."""
-    if given is not None:
-        if not _ACTOR.fullmatch(given):
-            raise UsageError(f"--actor {given[:80]!r} must be 1..64 printable ASCII characters")
-        return given
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):  # no user name in a bare container
-        name = "unknown"
-    return "".join(c if " " <= c <= "~" else "?" for c in name)[:64] or "unknown"
 
 
 def plan_writes(texts: list[str], role: str, devices_file: Path,

@@ -19,7 +19,6 @@ or no answer came in time (its outcome is then unknown); 2 for usage errors.
 from __future__ import annotations
 
 import argparse
-import getpass
 import math
 import re
 import socket
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from runtime.bus.endpoints import DEFAULT_ADDRESS, BusEndpoints
+from runtime.control.actor import actor_name
 from runtime.errors import UsageError
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ ACTIONS = ("write", "select", "operate", "cancel")
 CONFIRM_STEPS = ("select", "operate")
 """What ``--confirm`` sends, in order; each step's id is ``<command id>.<step>``."""
 _ID = re.compile(r"[\x21-\x7e]+")
-_ACTOR = re.compile(r"[\x20-\x7e]{1,64}")
 MAX_ID_LEN = 64
 
 
@@ -141,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
         raise UsageError(f"--timeout {args.timeout:g}: give a number of seconds above 0")
     base_id = _command_id(args.command_id, new_command_id(), args.confirm)
-    actor = _actor(args.actor)
+    actor = actor_name(args.actor)
     info = _point_info(args.scene, args.point) if args.scene else None
     steps = plan_steps(args, info, base_id)
     host = socket.gethostname()[:512]
@@ -198,19 +197,6 @@ def _command_id(given: str | None, fresh: str, confirm: bool) -> str:
         raise UsageError(f"--command-id {given[:80]!r} must be 1..{room} visible ASCII "
                          "characters, no spaces")
     return given
-
-
-def _actor(given: str | None) -> str:
-    if given is not None:
-        if not _ACTOR.fullmatch(given):
-            raise UsageError(f"--actor {given[:80]!r} must be 1..64 printable ASCII characters")
-        return given
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):  # no user name in a bare container
-        name = "unknown"
-    clean = "".join(c if " " <= c <= "~" else "?" for c in name)[:64]
-    return clean or "unknown"
 
 
 def _point_info(scene_arg: str, point: str) -> PointInfo:
