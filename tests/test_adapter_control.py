@@ -11,12 +11,11 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from adapter_fixtures import REPO_ROOT, ServerProcess
+from adapter_fixtures import REPO_ROOT
 from bus_fixtures import free_base_port, wait_until
 from conftest import PUMP_STATION, run_cli
 from plant_fixtures import port_offset_for
@@ -26,7 +25,7 @@ from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.server import BusServer
 from runtime.bus.subscriber import Subscriber
 from runtime.quality import Quality
-from runtime.registers import decode_value, encode_value
+from runtime.registers import decode_value
 
 PLC_101 = 15020
 SPEED_SP = 1  # holding address of P-101/speed_sp_rpm (float32, big word order)
@@ -34,10 +33,8 @@ P102_RUN = 10  # holding address of P-102/run_cmd
 READY_POINTS = ("P-101/speed_sp_rpm", "P-101/run_cmd", "P-101/running", "P-102/run_cmd")
 
 
-def _start_devices(offset: int) -> list[subprocess.Popen[str] | ServerProcess]:
-    """The virtual plant serving the scene's devices; if it cannot start (it is developed
-    alongside), fault servers holding the same start state: P-101 running at 1480 rpm, P-102
-    stopped. The control path under test is the same either way."""
+def _start_devices(offset: int) -> list[subprocess.Popen[str]]:
+    """The virtual plant serving the scene's devices, once it says it is ready."""
     plant = subprocess.Popen(
         [sys.executable, "-m", "runtime.cli", "plant", str(PUMP_STATION), "--port-offset",
          str(offset)],
@@ -48,29 +45,11 @@ def _start_devices(offset: int) -> list[subprocess.Popen[str] | ServerProcess]:
         if line.startswith("plant ready"):
             return [plant]
     _, err = plant.communicate(timeout=10)
-    warnings.warn(f"virtual plant did not start, using fault servers: {err[-300:]}",
-                  stacklevel=1)
-    speed = encode_value("float32", "big", 1.0, 0.0, 1480.0)
-    holding = f"0=1,{speed[0]},{speed[1]}"
-    servers = [ServerProcess(PLC_101 + offset, ["--unit", "1", "--holding", holding,
-                                                "--discrete", "0=1"]),
-               ServerProcess(PLC_101 + 1 + offset, ["--unit", "1"]),
-               ServerProcess(PLC_101 + 2 + offset, ["--unit", "3"])]
-    try:
-        for server in servers:
-            server.start()
-    except BaseException:
-        for server in servers:
-            server.kill()
-        raise
-    return list(servers)
+    raise AssertionError(f"the virtual plant did not start: {err[-500:]}")
 
 
-def _stop_devices(devices: list[subprocess.Popen[str] | ServerProcess]) -> None:
+def _stop_devices(devices: list[subprocess.Popen[str]]) -> None:
     for d in devices:
-        if isinstance(d, ServerProcess):
-            d.kill()
-            continue
         d.send_signal(signal.SIGTERM)
         try:
             d.communicate(timeout=10)

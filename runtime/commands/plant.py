@@ -63,6 +63,7 @@ async def _main(args: argparse.Namespace) -> int:
     except FaultError as exc:
         raise UsageError(str(exc)) from None
     model = PlantModel(scene, seed=args.seed)
+    model.warm_up()  # before serving: a lazy compile would stall the servers' event loop
     control_port = args.control_port + args.port_offset if args.control_port else None
     runner = PlantRunner(model, devices, speed=args.speed, port_offset=args.port_offset,
                          control_port=control_port)

@@ -305,11 +305,7 @@ def make_observer(world: World, *, clock: FixedClock | None = None,
 
     try:
         model = PlantModel(world.scene)
-        # Compile (or load from numba's cache) now, not in the first frame: a cold compile
-        # takes seconds and would stall the live loop.
-        snap = model.snapshot()
-        model.step(1)
-        model.restore(snap)
+        model.warm_up()  # compile now, not in the first frame of the live loop
     except (SceneError, ValueError) as exc:  # a scene the plant cannot model: live view anyway
         log.warning("viewer simulation unavailable (%s); smoothing measurements instead", exc)
         return SmoothingObserver(world, clock=clock, tau_s=tau_s)

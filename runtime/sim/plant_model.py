@@ -216,6 +216,16 @@ class PlantModel:
         out.append(("free.value", self.free_values))
         return out
 
+    def warm_up(self) -> None:
+        """Compile (or load from numba's cache) the step now, leaving the state untouched.
+
+        A cold compile takes tens of seconds; done lazily it would stall whatever loop first
+        steps the model (the plant's Modbus servers stopped answering for ~20 s after 'ready').
+        """
+        snap = self.snapshot()
+        self.step(1)
+        self.restore(snap)
+
     def snapshot(self) -> dict[str, np.ndarray]:
         """A copy of all mutable state (restore() puts it back, RNG streams included)."""
         return {name: col.copy() for name, col in self._arrays()}
