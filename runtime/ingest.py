@@ -14,7 +14,9 @@ Sources with only ``poll`` (replay, tests) give rows with ``point``, ``value``, 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Protocol
 
 import numpy as np
@@ -32,6 +34,8 @@ class UpdateSource(Protocol):
     def poll(self, budget_ns: int) -> list: ...
 
 
+MAX_UNKNOWN_NAMES = 1000
+"""Distinct unknown point names remembered for the warning (the count has no limit)."""
 MAX_LAYOUT_ENTRIES = 1 << 17
 """Points over all remembered layouts (their world columns); past it the memo starts again."""
 
@@ -76,7 +80,7 @@ class Ingest:
             col = index.get(u.point)
             if col is None:
                 self.unknown += 1
-                self._unknown_points.add(u.point)
+                self._note_unknown((u.point,))
                 continue
             cols.append(col)
             keep.append(u)
@@ -128,7 +132,7 @@ class Ingest:
         keep = [i for i, c in enumerate(found) if c >= 0]
         unknown = len(names) - len(keep)
         if unknown:
-            self._unknown_points.update(p for p, c in zip(names, found, strict=True) if c < 0)
+            self._note_unknown(p for p, c in zip(names, found, strict=True) if c < 0)
         world_cols = np.array([found[i] for i in keep], dtype=np.int64)
         mapped = (world_cols, None if not unknown else np.array(keep, dtype=np.intp), unknown)
         if self._layout_entries + len(names) > MAX_LAYOUT_ENTRIES:
@@ -137,6 +141,13 @@ class Ingest:
         self._layouts[layout] = mapped
         self._layout_entries += len(names)
         return mapped
+
+    def _note_unknown(self, points: Iterable[str]) -> None:
+        """Remember unknown point names for the warning line, at most MAX_UNKNOWN_NAMES: the
+        bus is untrusted and a flood of made-up names must not grow memory."""
+        room = MAX_UNKNOWN_NAMES - len(self._unknown_points)
+        if room > 0:
+            self._unknown_points.update(islice(points, room))
 
     @property
     def unknown_points(self) -> set[str]:

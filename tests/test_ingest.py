@@ -92,3 +92,21 @@ def test_rows_from_a_poll_only_source_are_written_too() -> None:
     speed = world.point_column["P-101/speed_rpm"]
     assert world.state.value[speed] == 1200.0 and world.state.seq[speed] == 3
     assert ingest.unknown == 1 and "X-999/foo_m" in ingest.unknown_points
+
+
+def test_unknown_point_names_are_counted_but_remembered_only_up_to_a_bound() -> None:
+    from runtime.bus.subscriber import Update
+    from runtime.ingest import MAX_UNKNOWN_NAMES
+
+    scene = load_scene(PUMP_STATION)
+    world = build_world(scene, load_devices(PUMP_STATION / "devices.yaml", scene))
+
+    class Flood:
+        def poll(self, budget_ns: int) -> list:
+            return [Update(f"X-{i}/junk_m", 1.0, 0, 0, 1, "evil", 1) for i in range(3000)]
+
+    ingest = Ingest(world, Flood())
+    ingest.run(now_ns=1)
+    ingest.run(now_ns=2)
+    assert ingest.unknown == 6000
+    assert len(ingest.unknown_points) == MAX_UNKNOWN_NAMES
