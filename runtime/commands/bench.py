@@ -12,7 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "suites",
         nargs="*",
-        help="suites to run (default: all): render, scene, sim, plant, bus, adapter, latency",
+        help="suites to run (default: all): render, scene, sim, plant, bus, adapter, latency, "
+        "live",
     )
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: tiny sizes, seconds not minutes"

@@ -56,9 +56,10 @@ class Picker:
         for eid, vis in view.visuals.items():
             if eid in view.pipe_routes:
                 continue
-            lo, hi = vis.root.get_tight_bounds(vis.root)
-            if lo is None:
+            bounds = vis.root.get_tight_bounds(vis.root)
+            if not bounds:  # no geometry (a model-less entity): None, not (None, None)
                 continue
+            lo, hi = bounds
             centre = (lo + hi) * 0.5
             half = [max((hi[i] - lo[i]) * 0.5, MIN_HALF_M) for i in range(3)]
             cn = CollisionNode(f"pick-{eid}")

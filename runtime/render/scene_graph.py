@@ -49,10 +49,11 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
     mats = materials or Materials()
     root = parent.attach_new_node(f"scene:{scene.name}")
     visuals: dict[str, AssetVisual] = {}
+    scene_file = scene.path / "scene.yaml"
     for entity in scene.entities:
         if entity.type == "pipe":
             continue
-        vis = _build_entity(entity, mats, loader, scene.path / "scene.yaml")
+        vis = _build_entity(entity, mats, loader, scene_file)
         vis.root.reparent_to(root)
         vis.root.set_pos(*entity.position_m)
         vis.root.set_h(entity.heading_deg)
@@ -60,6 +61,7 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
 
     by_id = {e.id: e for e in scene.entities}
     routes: dict[str, list[np.ndarray]] = {}
+    pipes = _PipeGeometry(mats)
     for conn in scene.connections:
         src, dst = by_id[conn.source], by_id[conn.target]
         first = np.asarray(conn.via_m[0] if conn.via_m else dst.position_m, dtype=np.float64)
@@ -67,10 +69,8 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
         points = route(port_for(src.type)(src, first), port_for(dst.type)(dst, last), conn.via_m)
         routes[conn.id] = points
         pipe_root = root.attach_new_node(conn.id)
-        body, flanges = pipe_meshes(points, conn.diameter_m)
         service = "water"
-        add_part(pipe_root, "pipe", body, mats, PIPE_SERVICE_FINISH[service])
-        add_part(pipe_root, "flanges", flanges, mats, "pipe_flange")
+        pipes.build(pipe_root, points, conn.diameter_m, PIPE_SERVICE_FINISH[service])
         visuals[conn.id] = AssetVisual(root=pipe_root, height_m=0.0)
 
     anchors = {}
@@ -90,6 +90,38 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
     lo, hi = root.get_tight_bounds()
     bounds = (lo.x, lo.y, lo.z, hi.x, hi.y, hi.z)
     return SceneView(root, visuals, routes, sync, bounds, anchors)
+
+
+class _PipeGeometry:
+    """Pipe meshes shared between runs of the same shape (same diameter, same route up to a
+    translation), as generated plants repeat one train many times.
+
+    The first run of a shape is built in world metres under its pipe node, exactly as a lone
+    pipe; a later run of that shape is a copy of the first's part nodes, which shares their
+    Geoms, moved by the difference of the two routes' first points.
+    """
+
+    def __init__(self, materials: Materials) -> None:
+        self.materials = materials
+        self.templates: dict[tuple, tuple[np.ndarray, list[NodePath]]] = {}
+        """Shape key -> (first point of the route built, its part nodes)."""
+
+    def build(self, pipe_root: NodePath, points: list[np.ndarray], diameter_m: float,
+              finish: str) -> None:
+        first = np.asarray(points[0], dtype=np.float64)
+        key = (round(float(diameter_m), 6), finish,
+               tuple(tuple(np.round(np.asarray(p) - first, 6).tolist()) for p in points))
+        template = self.templates.get(key)
+        if template is None:
+            body, flanges = pipe_meshes(points, diameter_m)
+            parts = [add_part(pipe_root, "pipe", body, self.materials, finish),
+                     add_part(pipe_root, "flanges", flanges, self.materials, "pipe_flange")]
+            self.templates[key] = (first, parts)
+            return
+        origin, parts = template
+        dx, dy, dz = (first - origin).tolist()
+        for part in parts:  # built at the pipe node's origin, so the copy's offset is the move
+            part.copy_to(pipe_root).set_pos(dx, dy, dz)
 
 
 def _model_error(scene_file: Path, entity: Entity, message: str) -> SceneError:

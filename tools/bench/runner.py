@@ -18,6 +18,7 @@ SUITES: dict[str, str] = {
     "bus": "tools.bench.bus",
     "adapter": "tools.bench.adapter",
     "latency": "tools.bench.latency",
+    "live": "tools.bench.live",
 }
 """Suite name -> module with ``run(quick: bool) -> list[Row]``. Missing modules are skipped."""
 
