@@ -500,6 +500,19 @@ def _number(value: Any) -> float:
     return float(value)
 
 
+def _check_columns(v: np.ndarray, q: np.ndarray, t: np.ndarray) -> None:
+    """The value checks every readings body gets, from our own code or from the wire: finite
+    values, quality codes 0..MAX_QUALITY, times 0..2^63-1 (reasons are bytes: always valid)."""
+    if not v.size:
+        return
+    if not np.isfinite(v).all():
+        raise NonFiniteError("a reading value is NaN or infinite")
+    if q.max() > MAX_QUALITY:
+        raise WireError(f"a reading quality is not 0..{MAX_QUALITY}")
+    if t.min() < 0:
+        raise WireError("a reading t_source_ns is not 0..2^63-1")
+
+
 def columns(layout: PointLayout, values: Any, quality: Any, reason: Any,
             t_source_ns: Any) -> ReadingColumns:
     """Check and convert columns from our own code (lists or arrays) into ReadingColumns.
@@ -517,13 +530,7 @@ def columns(layout: PointLayout, values: Any, quality: Any, reason: Any,
         raise WireError(f"a reading field has the wrong type or range: {exc}") from None
     if not v.shape == q.shape == r.shape == t.shape == (n,):
         raise WireError(f"reading columns do not all hold {n} entries")
-    if n:
-        if not np.isfinite(v).all():
-            raise NonFiniteError("a reading value is NaN or infinite")
-        if q.max() > MAX_QUALITY:
-            raise WireError(f"a reading quality is not 0..{MAX_QUALITY}")
-        if t.min() < 0:
-            raise WireError("a reading t_source_ns is not 0..2^63-1")
+    _check_columns(v, q, t)
     return ReadingColumns(layout, v, q, r, t)
 
 
@@ -634,13 +641,7 @@ def _columns(body: Any) -> ReadingColumns:
     v = np.frombuffer(values, _F8)
     q = np.frombuffer(quality, _U1)
     t = np.frombuffer(times, _I8)
-    if n:
-        if not np.isfinite(v).all():
-            raise NonFiniteError("a reading value is NaN or infinite")
-        if q.max() > MAX_QUALITY:
-            raise WireError(f"a reading quality is not 0..{MAX_QUALITY}")
-        if t.min() < 0:
-            raise WireError("a reading t_source_ns is not 0..2^63-1")
+    _check_columns(v, q, t)
     return ReadingColumns(layout, v, q, np.frombuffer(reason, _U1), t)
 
 
