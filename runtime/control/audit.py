@@ -154,43 +154,36 @@ def verify(path: str | Path) -> VerifyResult:
     prev: dict[str, Any] | None = None
     count = 0
     good_bytes = 0
+
+    def result(**problem: Any) -> VerifyResult:
+        """The verdict so far: ``problem`` holds ok/line/problem/torn_tail when it is bad."""
+        return VerifyResult(
+            ok=problem.pop("ok", False),
+            records=count,
+            last_seq=0 if prev is None else prev["seq"],
+            head_hash=GENESIS_HASH if prev is None else prev["hash"],
+            good_bytes=good_bytes,
+            **problem,
+        )
+
     for number, raw, terminated in _lines(path):
         record, problem = _check_line(raw, prev)
         if not terminated:
             what = "a valid record" if record is not None else "an incomplete record"
-            return VerifyResult(
-                ok=False,
-                records=count,
-                last_seq=0 if prev is None else prev["seq"],
-                head_hash=GENESIS_HASH if prev is None else prev["hash"],
+            return result(
                 line=number,
                 problem=(
                     f"the last line is {what} without its newline: a crash during an append; "
                     "opening the log for writing repairs it"
                 ),
                 torn_tail=True,
-                good_bytes=good_bytes,
             )
         if record is None:
-            return VerifyResult(
-                ok=False,
-                records=count,
-                last_seq=0 if prev is None else prev["seq"],
-                head_hash=GENESIS_HASH if prev is None else prev["hash"],
-                line=number,
-                problem=problem,
-                good_bytes=good_bytes,
-            )
+            return result(line=number, problem=problem)
         prev = record
         count += 1
         good_bytes += len(raw) + 1
-    return VerifyResult(
-        ok=True,
-        records=count,
-        last_seq=0 if prev is None else prev["seq"],
-        head_hash=GENESIS_HASH if prev is None else prev["hash"],
-        good_bytes=good_bytes,
-    )
+    return result(ok=True)
 
 
 class AuditLog:
