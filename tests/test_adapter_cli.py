@@ -4,7 +4,6 @@ subprocess; readings reach a subscriber, writes are acked, a dead device leaves 
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from adapter_fixtures import REPO_ROOT, ServerProcess
 from conftest import PUMP_STATION, run_cli
+from plant_fixtures import free_port_block
 
 from runtime.bus.command_client import new_command_id, send_command
 from runtime.bus.endpoints import BusEndpoints
@@ -24,26 +24,6 @@ from runtime.quality import Quality
 from runtime.registers import encode_value
 
 SCENE_PORTS = {"PLC-101": (15020, 1), "PLC-102": (15021, 1), "RTU-101": (15022, 3)}
-
-
-def _free_run(n: int, start: int = 20000) -> int:
-    """First port of ``n`` consecutive free ports (the bus and the scene need runs)."""
-    port = start + (int(time.time() * 1000) % 20000)
-    while True:
-        socks = []
-        try:
-            for k in range(n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", port + k))
-            return port
-        except OSError:
-            port += n
-            if port > 60000:
-                port = start
-        finally:
-            for s in socks:
-                s.close()
 
 
 def _wait(sub: Subscriber, latest: dict, pred: Callable[[], bool], timeout_s: float) -> None:
@@ -68,11 +48,11 @@ def test_bad_arguments_are_one_line_errors() -> None:
 
 
 def test_adapter_process_end_to_end(tmp_path: Path) -> None:
-    bus_base = _free_run(5)
+    bus_base = free_port_block(5)
     endpoints = BusEndpoints.from_address(f"tcp://127.0.0.1:{bus_base}")
     bus = BusServer(endpoints)  # bound before the device ports are chosen: no overlap
     bus_thread = bus.start_thread()
-    offset = _free_run(3) - 15020
+    offset = free_port_block(3) - 15020
     speed = encode_value("float32", "big", 1.0, 0.0, 1234.5)
     servers = {
         dev: ServerProcess(port + offset, ["--unit", str(unit), "--input", f"0={speed[0]},"
