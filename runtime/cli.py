@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bus": ("runtime.commands.bus", "run the ZeroMQ bus: proxy, last-value cache, command router"),
     "tap": ("runtime.commands.tap", "print readings from the bus as they arrive"),
     "write": ("runtime.commands.write", "send a write command to a point through the bus"),
+    "record": ("runtime.commands.record", "record the bus into MCAP files; repair a torn one"),
+    "replay": ("runtime.commands.replay", "republish a recording onto a bus"),
     "audit": ("runtime.commands.audit", "check the write audit log's hash chain"),
     "bench": ("runtime.commands.bench", "measure performance against targets"),
     "schema": ("runtime.commands.schema", "print the JSON Schema of scene files"),

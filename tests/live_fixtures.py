@@ -254,6 +254,7 @@ def _child_render_live(out_dir: Path) -> None:
 
     import numpy as np
 
+    from runtime.app.build import live_session
     from runtime.live.live_viewer import LiveViewer
     from runtime.quality import Quality, Reason
     from runtime.render.app import make_app
@@ -267,7 +268,7 @@ def _child_render_live(out_dir: Path) -> None:
     world = build_world(scene, load_devices(scene.path / "devices.yaml", scene))
     app = make_app(headless=True, size=(960, 540))
     viewer = Viewer(app, scene, interactive=False)
-    live = LiveViewer(viewer, world, None)
+    live = LiveViewer(viewer, live_session(world, None))
     now = time.monotonic_ns()
     for values in PUMP_STATION_VALUES.values():
         cols = np.array([world.point_column[p] for p in values], dtype=np.int64)

@@ -1,4 +1,5 @@
-"""Ingest over a real bus on loopback: readings land in the world's columns with quality."""
+"""The live source over a real bus on loopback: readings land in the world's columns with
+quality, stamped with the session's virtual now."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from runtime.bus.publisher import Publisher
 from runtime.bus.server import BusServer
 from runtime.bus.subscriber import Subscriber
 from runtime.bus.wire import Reading
-from runtime.ingest import Ingest
+from runtime.sources.live_bus import LiveBusSource
+from runtime.staleness import apply_staleness
 from runtime.quality import Quality, Reason
 from runtime.scene import load_devices, load_scene
 from runtime.world import build_world
@@ -32,10 +34,14 @@ def bus():
     server.close()
 
 
-def _drain_until(ingest: Ingest, done, timeout_s: float = 5.0) -> None:
+def _drain_until(source: LiveBusSource, done, timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s
+    world = source.writer.world
     while time.monotonic() < deadline:
-        ingest.run()
+        now = time.monotonic_ns()
+        source.drain(world, now, 2_000_000)
+        apply_staleness(world, now)
+        world.refresh_entity_quality()
         if done():
             return
         time.sleep(0.01)
@@ -47,7 +53,7 @@ def test_readings_reach_world_columns(bus: BusEndpoints) -> None:
     world = build_world(scene, load_devices(PUMP_STATION / "devices.yaml", scene))
     sub = Subscriber(bus)
     pub = Publisher(bus, "PLC-101", points=["P-101/speed_rpm", "M-101/temperature_degc"])
-    ingest = Ingest(world, sub)
+    source = LiveBusSource(sub, world)
     try:
         speed = world.point_column["P-101/speed_rpm"]
         temp = world.point_column["M-101/temperature_degc"]
@@ -61,52 +67,31 @@ def test_readings_reach_world_columns(bus: BusEndpoints) -> None:
             ])
             return world.state.value[speed] == 1475.5
 
-        _drain_until(ingest, publish_and_check)
+        _drain_until(source, publish_and_check)
         assert world.state.quality[speed] == Quality.GOOD
         assert world.state.t_source_ns[speed] == t_src
         assert world.state.quality[temp] == Quality.BAD
         assert world.state.reason[temp] == Reason.DEVICE_FAILURE
         assert np.isnan(world.state.good_value[temp])  # a Bad value is never held as good
-        assert ingest.unknown >= 1 and "X-999/foo_m" in ingest.unknown_points
+        assert source.writer.unknown >= 1 and "X-999/foo_m" in source.writer.unknown_points
         assert world.entity_quality[world.entity_row["M-101"]] == Quality.BAD
     finally:
         pub.close()
         sub.close()
 
 
-def test_rows_from_a_poll_only_source_are_written_too() -> None:
-    """Replay and tools hand over rows (``poll``); the bus Subscriber hands blocks."""
-    from runtime.bus.subscriber import Update
-
-    scene = load_scene(PUMP_STATION)
-    world = build_world(scene, load_devices(PUMP_STATION / "devices.yaml", scene))
-    t_src = time.time_ns()
-
-    class Rows:
-        def poll(self, budget_ns: int) -> list:
-            return [Update("P-101/speed_rpm", 1200.0, GOOD, NONE, t_src, "replay", 3),
-                    Update("X-999/foo_m", 1.0, GOOD, NONE, t_src, "replay", 3)]
-
-    ingest = Ingest(world, Rows())
-    assert ingest.run() == 1
-    speed = world.point_column["P-101/speed_rpm"]
-    assert world.state.value[speed] == 1200.0 and world.state.seq[speed] == 3
-    assert ingest.unknown == 1 and "X-999/foo_m" in ingest.unknown_points
-
-
 def test_unknown_point_names_are_counted_but_remembered_only_up_to_a_bound() -> None:
-    from runtime.bus.subscriber import Update
-    from runtime.ingest import MAX_UNKNOWN_NAMES
+    from runtime.bus.wire import layout_of
+    from runtime.bus.wire import columns as make_columns
+    from runtime.sources.world_writer import MAX_UNKNOWN_NAMES, WorldWriter
 
     scene = load_scene(PUMP_STATION)
     world = build_world(scene, load_devices(PUMP_STATION / "devices.yaml", scene))
-
-    class Flood:
-        def poll(self, budget_ns: int) -> list:
-            return [Update(f"X-{i}/junk_m", 1.0, 0, 0, 1, "evil", 1) for i in range(3000)]
-
-    ingest = Ingest(world, Flood())
-    ingest.run(now_ns=1)
-    ingest.run(now_ns=2)
-    assert ingest.unknown == 6000
-    assert len(ingest.unknown_points) == MAX_UNKNOWN_NAMES
+    writer = WorldWriter(world)
+    for start in (0, 3000):
+        names = [f"X-{i}/junk_m" for i in range(start, start + 3000)]
+        n = len(names)
+        cols = make_columns(layout_of(names), [1.0] * n, bytes(n), bytes(n), [1] * n)
+        assert len(writer.write(cols, 1, 1)) == 0
+    assert writer.unknown == 6000
+    assert len(writer.unknown_points) == MAX_UNKNOWN_NAMES

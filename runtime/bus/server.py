@@ -37,6 +37,7 @@ from runtime.bus.wire import (
     KIND_ACK,
     KIND_REGISTER,
     MAX_READINGS,
+    TOPIC_ACK,
     Ack,
     Reading,
     SnapshotChunk,
@@ -75,6 +76,7 @@ POLL_MS = 50
 DRAIN_PER_ROUND = 2000
 """Messages taken from one socket before the others get a turn (fairness under flood)."""
 
+TOPIC_ACK_BUS = TOPIC_ACK + b"bus"
 _BAD_SILENT = (int(Quality.BAD), int(Reason.NO_COMMUNICATION))
 
 
@@ -429,9 +431,19 @@ class BusServer:
         if ack.outcome == "failed":
             log.info("command %s for %s: failed: %s: %s", ack.id, ack.point, ack.code, ack.text)
         try:
-            self._cmds.send_multipart([client, encode_ack(ack)], zmq.NOBLOCK)
+            payload = encode_ack(ack)
+            self._cmds.send_multipart([client, payload], zmq.NOBLOCK)
         except (zmq.ZMQError, WireError) as exc:
             self._rlog(logging.INFO, "ack-send", "ack %s not delivered: %s", ack.id, exc)
+            return
+        self._publish_ack(payload)
+
+    def _publish_ack(self, payload: bytes) -> None:
+        """Every ack also goes to observers (recorder, scenario runner) on the XPUB."""
+        try:
+            self._xpub.send_multipart([TOPIC_ACK_BUS, payload], zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            self._rlog(logging.INFO, "ack-publish", "ack not published: %s", exc)
 
     def _drain_adapters(self) -> None:
         for _ in range(1000):
@@ -502,6 +514,7 @@ class BusServer:
             self._cmds.send_multipart([pending.client, payload], zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             self._rlog(logging.INFO, "ack-send", "ack %s not delivered: %s", ack.id, exc)
+        self._publish_ack(payload)
 
     # -- timers -----------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ import fnmatch
 import logging
 import re
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import NamedTuple
@@ -38,12 +39,15 @@ from runtime.bus.point_cache import PointCache
 from runtime.bus.ratelog import RateLimitedLog
 from runtime.bus.sockets import DEFAULT_HWM, make_socket
 from runtime.bus.wire import (
+    TOPIC_ACK,
     TOPIC_HEARTBEAT,
     TOPIC_READINGS,
+    Ack,
     PointLayout,
     ReadingColumns,
     SnapshotChunk,
     WireError,
+    decode_ack,
     decode_batch_columns,
     decode_snapshot_chunk,
     encode_snapshot_request,
@@ -60,6 +64,8 @@ SNAPSHOT_TIMEOUT_S = 2.0
 DEFAULT_BUDGET_NS = 2_000_000
 """2 ms: a fraction of a 16.7 ms frame."""
 
+MAX_QUEUED_ACKS = 1000
+"""Acks kept between two ``poll_acks`` calls; older ones are dropped (observers only)."""
 MAX_SELECTION_ENTRIES = 1 << 17
 """Positions kept over all remembered ``match`` selections; past it the memo starts again."""
 
@@ -77,6 +83,17 @@ class Update(NamedTuple):
     """Sequence number of the message (or of the snapshot position) that carried it."""
 
 
+BLOCK_UPDATE = "update"
+"""A fresh message from the source."""
+BLOCK_SNAPSHOT = "snapshot"
+"""The source's part of a snapshot (on join, or after a gap)."""
+BLOCK_SILENT = "silent"
+"""Made here: the source fell silent, so its cached points are emitted Bad (no communication)."""
+BLOCK_BACK = "back"
+"""Made here: the source was heard again, so its cached points are emitted with their own
+quality (the message that revealed it follows as an ``update`` block)."""
+
+
 class UpdateBlock(NamedTuple):
     """The readings of one message (or one source's part of a snapshot, or a liveness change),
     as validated columns; what :meth:`Subscriber.poll_blocks` returns."""
@@ -86,6 +103,12 @@ class UpdateBlock(NamedTuple):
     """Points and their value, quality, reason and t_source_ns (numpy arrays; read-only)."""
     seq: np.ndarray
     """int64 (n,): sequence number of the message that carried each reading."""
+    kind: str = BLOCK_UPDATE
+    """Where it came from: BLOCK_UPDATE, BLOCK_SNAPSHOT, BLOCK_SILENT or BLOCK_BACK."""
+    epoch: int = 0
+    """The source's epoch (publisher run) the readings belong to."""
+    t_ns: int = 0
+    """Update blocks: the publisher's wall clock when it sent the message; else 0."""
 
     def updates(self) -> list[Update]:
         """One Update per reading."""
@@ -143,6 +166,7 @@ class Subscriber:
         rcvhwm: int = DEFAULT_HWM,
         silence_misses: int = SILENCE_MISSES,
         snapshot_timeout_s: float = SNAPSHOT_TIMEOUT_S,
+        acks: bool = False,
     ) -> None:
         self.match = match
         self._matcher = None if match == "*" else re.compile(fnmatch.translate(match)).match
@@ -157,6 +181,10 @@ class Subscriber:
         # of a source, so point filtering (``match``) happens here, not in ZeroMQ.
         self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC_READINGS)
         self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC_HEARTBEAT)
+        self._acks: deque[Ack] | None = None
+        if acks:
+            self._acks = deque(maxlen=MAX_QUEUED_ACKS)
+            self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC_ACK)
         self._snap = make_socket(self._context, zmq.DEALER)
         self._snap.connect(endpoints.snapshot)
         self._sources: dict[str, SourceStatus] = {}
@@ -206,6 +234,15 @@ class Subscriber:
                 if self._pending is not None or time.monotonic_ns() >= deadline:
                     break
         self._check_silence(time.monotonic_ns(), out)
+        return out
+
+    def poll_acks(self) -> list[Ack]:
+        """Command acks the bus republished since the last call (with ``acks=True``; the
+        newest MAX_QUEUED_ACKS are kept between calls)."""
+        if not self._acks:
+            return []
+        out = list(self._acks)
+        self._acks.clear()
         return out
 
     def liveness(self) -> dict[str, SourceStatus]:
@@ -290,13 +327,16 @@ class Subscriber:
                 tr.alive = entry.alive
                 if entry.alive:
                     tr.last_heard_ns = now
-                self._emit(tr, entry.readings, entry.seq, out)
+                self._emit(tr, entry.readings, entry.seq, out, BLOCK_SNAPSHOT)
         self._pending = None
         self._chunks = []
 
     # -- updates ----------------------------------------------------------------------------
 
     def _on_frames(self, frames: list[bytes], out: list[UpdateBlock]) -> None:
+        if self._acks is not None and frames and frames[0][:2] == TOPIC_ACK:
+            self._on_ack(frames)
+            return
         try:
             batch, cols = decode_batch_columns(frames)
         except WireError as exc:
@@ -327,15 +367,26 @@ class Subscriber:
             tr.alive = True
             log.info("source %s heard again", batch.source)
             if len(tr.cache):
-                out.append(UpdateBlock(tr.source, tr.cache.columns(), tr.cache.seqs()))
+                out.append(UpdateBlock(tr.source, tr.cache.columns(), tr.cache.seqs(),
+                                       BLOCK_BACK, tr.epoch))
         if cols is None:
             tr.period_ms = batch.period_ms
             return
         self.stats["readings"] += len(cols)
-        self._emit(tr, cols, batch.seq, out)
+        self._emit(tr, cols, batch.seq, out, BLOCK_UPDATE, batch.t_ns)
+
+    def _on_ack(self, frames: list[bytes]) -> None:
+        assert self._acks is not None
+        if len(frames) != 2:
+            self._reject("ack", f"expected 2 frames, got {len(frames)}")
+            return
+        try:
+            self._acks.append(decode_ack(frames[1]))
+        except WireError as exc:
+            self._reject("ack", exc.reason)
 
     def _emit(self, tr: SourceStatus, cols: ReadingColumns, seq: int,
-              out: list[UpdateBlock]) -> None:
+              out: list[UpdateBlock], kind: str, t_ns: int = 0) -> None:
         """Validated columns -> the matching readings, cached and appended to out."""
         if self._matcher is not None:
             layout = cols.layout
@@ -347,7 +398,8 @@ class Subscriber:
         if not len(cols):
             return
         tr.cache.apply(cols, seq)
-        out.append(UpdateBlock(tr.source, cols, np.full(len(cols), seq, np.int64)))
+        out.append(UpdateBlock(tr.source, cols, np.full(len(cols), seq, np.int64), kind,
+                               tr.epoch, t_ns))
 
     def _select(self, layout: PointLayout) -> np.ndarray | None:
         """Positions of ``layout`` matching this subscriber's glob (None: all of them)."""
@@ -383,4 +435,5 @@ class Subscriber:
                     cols = tr.cache.columns()
                     cols.quality[:] = bad_q
                     cols.reason[:] = bad_r
-                    out.append(UpdateBlock(tr.source, cols, tr.cache.seqs()))
+                    out.append(UpdateBlock(tr.source, cols, tr.cache.seqs(), BLOCK_SILENT,
+                                           tr.epoch))

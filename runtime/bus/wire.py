@@ -64,6 +64,10 @@ KIND_REGISTER = "register"
 
 TOPIC_READINGS = b"r."
 TOPIC_HEARTBEAT = b"h."
+TOPIC_ACK = b"a."
+"""The bus republishes every command ack it answers or forwards under ``a.bus``, so that
+observers (the recorder, the training runner) see what operators did. Informational only: the
+commanding client gets its own ack over ROUTER/DEALER (R9)."""
 
 OUTCOMES = ("confirmed", "selected", "cancelled", "refused", "failed")
 """Ack outcomes (docs/control.md): ``confirmed`` written and read back equal; ``selected`` /

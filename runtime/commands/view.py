@@ -4,6 +4,12 @@ Headless (``--headless``) renders offscreen through Mesa's software OpenGL when 
 so CI and servers can produce screenshots. Without a display and without ``--headless`` the
 command says so and renders headless instead, printing where the screenshot went.
 
+With ``--replay FILE|DIR`` the view plays a recording (``twinstage record``) on the replay
+clock: a timeline bar at the bottom, Space to play/pause, ``[``/``]`` for speed (1/64x-64x),
+Left/Right to seek 10 s (Shift: 60 s), Home/End, a click on the bar to seek there; ``--at``
+and ``--speed`` set where and how fast it starts. Headless, ``--screenshot-at TIME``
+(repeatable) seeks to each time and writes ``at-NNN.png`` into ``--screenshot-dir``.
+
 With ``--bus ADDR`` the view is live (the live twin, :mod:`runtime.live`): readings from the bus
 drive the 3D world. In a window it runs until the window closes (or ``--seconds``); headless it
 renders frames continuously in real time for ``--seconds`` (default 10), writes screenshots into
@@ -25,9 +31,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import signal
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,11 +43,8 @@ if TYPE_CHECKING:
 
 HELP = "open the 3D view of a scene, or render it offscreen to a PNG with --headless"
 DEFAULT_FALLBACK_SHOT = "twinstage-view.png"
-DEFAULT_LIVE_SECONDS = 10.0
 DEFAULT_SHOT_EVERY_S = 2.0
 DEFAULT_MAX_FPS = 60.0
-DEFAULT_SCRIPT_SECONDS = 60.0
-"""Headless upper bound on a ``--write`` run without ``--seconds``; it normally ends sooner."""
 ROLES = ("viewer", "operator", "instructor")
 
 
@@ -74,6 +75,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="at exit, write per-point/entity state and frame timings as JSON")
     live.add_argument("--max-fps", type=float, default=DEFAULT_MAX_FPS, metavar="N",
                       help=f"headless live frame-rate cap (default {DEFAULT_MAX_FPS:g})")
+    rep = parser.add_argument_group("replay (a recording from twinstage record)")
+    rep.add_argument("--replay", type=Path, default=None, metavar="FILE|DIR",
+                     help="play this recording (an .mcap file or a folder of them) instead of "
+                          "the live bus; a timeline bar shows start, end, now and events")
+    rep.add_argument("--at", default=None, metavar="TIME",
+                     help="start here: +90s / +2m / 50%% of the way / 10:42:05 / an ISO 8601 "
+                          "time (default: the start)")
+    rep.add_argument("--speed", default="1", metavar="X",
+                     help="playback speed, 1/64 to 64 (default 1)")
+    rep.add_argument("--paused", action="store_true", help="start paused")
+    rep.add_argument("--screenshot-at", action="append", default=[], metavar="TIME",
+                     help="headless replay: seek to TIME and write at-NNN.png into "
+                          "--screenshot-dir (repeatable)")
     ctl = parser.add_argument_group("operator control (with --bus; docs/control.md)")
     ctl.add_argument("--role", default="viewer", choices=ROLES,
                      help="what this viewer may do: viewer (default: looks only, no control "
@@ -140,9 +154,11 @@ def run(args: argparse.Namespace) -> int:
         app = make_app(headless=True, size=size, title=scene.name)
 
     viewer = Viewer(app, scene, interactive=not headless)
-    if args.bus is not None:
+    if args.bus is not None or args.replay is not None:
+        from runtime.app.run_view import run_twin
+
         try:
-            return _run_live(args, app, viewer, headless=headless)
+            return run_twin(args, app, viewer, headless=headless)
         finally:
             app.destroy()
     try:
@@ -168,18 +184,21 @@ def _check_live_args(args: argparse.Namespace) -> None:
                                           ("--stats-json", args.stats_json)) if value is not None]
     if args.write:
         live_only.append("--write")
+    _check_replay_args(args)
+    if args.replay is not None:
+        if args.write:
+            raise UsageError("--write: a replay cannot operate the plant (it shows the past)")
+        if args.screenshot_at and args.screenshot_dir is None:
+            raise UsageError("--screenshot-at needs --screenshot-dir DIR")
+        _check_numbers(args)
+        args.actor = actor_name(args.actor)
+        return
     if args.bus is None:
         if live_only:
-            raise UsageError(f"{', '.join(live_only)} need(s) --bus ADDR (the live view)")
+            raise UsageError(f"{', '.join(live_only)} need(s) --bus ADDR (the live view) "
+                             "or --replay FILE")
         return
-    if args.seconds is not None and not args.seconds > 0:
-        raise UsageError(f"--seconds {args.seconds}: must be positive")
-    if not args.screenshot_every > 0:
-        raise UsageError(f"--screenshot-every {args.screenshot_every}: must be positive")
-    if not args.max_fps > 0:
-        raise UsageError(f"--max-fps {args.max_fps}: must be positive")
-    if not (math.isfinite(args.ack_timeout) and args.ack_timeout > 0):
-        raise UsageError(f"--ack-timeout {args.ack_timeout}: must be positive")
+    _check_numbers(args)
     if args.write and args.role == "viewer":
         raise UsageError("--write needs --role operator or instructor: the viewer role writes "
                          "nothing")
@@ -190,6 +209,55 @@ def _check_live_args(args: argparse.Namespace) -> None:
         BusEndpoints.from_address(args.bus)
     except ValueError as exc:
         raise UsageError(f"--bus: {exc}") from exc
+
+
+def _check_replay_args(args: argparse.Namespace) -> None:
+    """Open the recording and resolve --at/--speed/--screenshot-at before any window opens."""
+    args.opened_recording = None
+    replay_only = [name for name, value in (("--at", args.at), ("--paused", args.paused or None),
+                                            ("--screenshot-at", args.screenshot_at or None))
+                   if value is not None]
+    if args.replay is None:
+        if replay_only or args.speed != "1":
+            raise UsageError(f"{', '.join(replay_only) or '--speed'} need(s) --replay FILE")
+        return
+    if args.bus is not None:
+        raise UsageError("--bus and --replay: choose one clock (live or replay)")
+    from runtime.recording.errors import RecordingError
+    from runtime.recording.reader import open_recording
+    from runtime.time.parse import parse_instant
+    from runtime.time.virtual_clock import parse_speed
+
+    try:
+        args.speed = parse_speed(args.speed)
+    except ValueError as exc:
+        raise UsageError(f"--speed: {exc}") from None
+    try:
+        recording = open_recording(args.replay)
+    except RecordingError as exc:
+        raise UsageError(str(exc)) from None
+    for warning in recording.warnings:
+        print(f"twinstage view: {warning}", file=sys.stderr)
+    start, end = recording.start_ns, recording.end_ns
+    try:
+        args.at_ns = None if args.at is None else parse_instant(args.at, start, end)
+        args.screenshot_at_ns = [parse_instant(t, start, end) for t in args.screenshot_at]
+    except ValueError as exc:
+        recording.close()
+        raise UsageError(f"--at/--screenshot-at: {exc}") from None
+    args.opened_recording = recording
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Numbers the live and replay loops use must make sense."""
+    if args.seconds is not None and not args.seconds > 0:
+        raise UsageError(f"--seconds {args.seconds}: must be positive")
+    if not args.screenshot_every > 0:
+        raise UsageError(f"--screenshot-every {args.screenshot_every}: must be positive")
+    if not args.max_fps > 0:
+        raise UsageError(f"--max-fps {args.max_fps}: must be positive")
+    if not (math.isfinite(args.ack_timeout) and args.ack_timeout > 0):
+        raise UsageError(f"--ack-timeout {args.ack_timeout}: must be positive")
 
 
 def plan_writes(texts: list[str], role: str, devices_file: Path,
@@ -233,168 +301,3 @@ def plan_writes(texts: list[str], role: str, devices_file: Path,
     return out
 
 
-def _make_control(args: argparse.Namespace, world, devices, endpoints):  # noqa: ANN001, ANN202
-    """The commander and control panel for operator/instructor roles; (None, None) for viewer:
-    no command socket is ever opened by a viewer-role view."""
-    if args.role == "viewer":
-        return None, None
-    from runtime.control.roles import parse_role
-    from runtime.live.commander import Commander
-    from runtime.live.control_panel import ControlPanel, writable_points
-
-    commander = Commander(endpoints, role=args.role, actor=args.actor,
-                          timeout_ns=int(args.ack_timeout * 1e9))
-    offered = writable_points(devices, world, parse_role(args.role))
-    return commander, ControlPanel(world, offered, commander, ack_timeout_s=args.ack_timeout)
-
-
-def _run_live(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  # noqa: ANN001
-    """The live loop: headless for --seconds with screenshots, or a window until closed."""
-    from runtime.bus.endpoints import BusEndpoints
-    from runtime.bus.subscriber import Subscriber
-    from runtime.live.live_viewer import LiveViewer
-    from runtime.live.stats import write_stats
-    from runtime.render.screenshot import save_png
-    from runtime.scene import load_devices
-    from runtime.world import build_world
-
-    scene = viewer.scene
-    devices_file = scene.path / "devices.yaml"
-    devices = load_devices(devices_file, scene) if devices_file.is_file() else None
-    world = build_world(scene, devices)
-    endpoints = BusEndpoints.from_address(args.bus)
-    subscriber = Subscriber(endpoints)
-    commander, control = _make_control(args, world, devices, endpoints)
-    writes = getattr(args, "planned_writes", [])
-    shots: list[str] = []
-    stop = {"requested": False}
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop["requested"] = True
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        live = LiveViewer(viewer, world, subscriber, select=args.select, control=control,
-                          role=args.role)
-        live.install_control_keys()
-        if writes:
-            live.run_writes(writes)
-        print(f"live view of {scene.name} from {args.bus} ({app.pipe_name}; "
-              f"{type(live.observer).__name__}; role {args.role})", flush=True)
-        timeline: list[dict] = []
-        if headless:
-            _headless_loop(args, app, live, stop, shots, timeline)
-        else:
-            _window_loop(args, app, live, stop)
-        if headless or args.screenshot_dir is not None:
-            final_dir = args.screenshot_dir
-            if final_dir is not None:
-                shots.append(str(save_png(app, final_dir / "final.png")))
-                timeline.append(live.timeline_entry(screenshot="final.png"))
-            elif args.screenshot is not None:
-                shots.append(str(save_png(app, args.screenshot)))
-        if args.stats_json is not None:
-            out = write_stats(args.stats_json, live.stats(screenshots=shots, bus_address=args.bus,
-                                                          timeline=timeline))
-            print(f"stats: {out}", flush=True)
-        if shots:
-            print(f"screenshots: {', '.join(shots)}", flush=True)
-        return _report_writes(live, len(writes))
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        subscriber.close()
-        if commander is not None:
-            commander.close()
-
-
-def _report_writes(live, planned: int) -> int:  # noqa: ANN001
-    """Print what became of each command; 1 if a ``--write`` was not confirmed (or not run)."""
-    control = live.control
-    if control is None:
-        return 0
-    for line in control.history:
-        print(f"control: {line}", flush=True)
-    if not planned:
-        return 0
-    script = live.script
-    ids = script.sent_ids if script is not None else []
-    states = [control.commander.get(cid) for cid in ids]
-    ok = [item is not None and str(item.state) == "confirmed" for item in states]
-    finished = script is not None and script.done
-    if not finished:
-        print(f"control: {planned - (script.index if script else 0)} of {planned} --write not "
-              "finished when the run ended", flush=True)
-    return 0 if finished and all(ok) else 1
-
-
-def _headless_loop(args: argparse.Namespace, app, live, stop: dict,  # noqa: ANN001
-                   shots: list[str], timeline: list[dict]) -> None:
-    """Render continuously in real time (capped at --max-fps) with periodic screenshots."""
-    from runtime.render.screenshot import save_png
-
-    scripted = live.script is not None
-    seconds = args.seconds if args.seconds is not None else (
-        DEFAULT_SCRIPT_SECONDS if scripted else DEFAULT_LIVE_SECONDS)
-    period = 1.0 / args.max_fps
-    start = time.monotonic()
-    next_shot = start
-    index = 0
-    control_shown = 0
-    while not stop["requested"] and time.monotonic() - start < seconds:
-        if scripted and live.writes_done:
-            break
-        t0 = time.monotonic()
-        try:
-            live.viewer.step(1)
-        except KeyboardInterrupt:  # Panda's task manager re-raises a SIGINT caught mid-frame
-            stop["requested"] = True
-        if args.screenshot_dir is not None and time.monotonic() >= next_shot:
-            name = f"live-{index:03d}.png"
-            shots.append(str(save_png(app, args.screenshot_dir / name)))
-            timeline.append(live.timeline_entry(screenshot=name))
-            index += 1
-            next_shot += args.screenshot_every
-        if args.screenshot_dir is not None and live.control_frames != control_shown:
-            name = f"control-{live.control_frames:03d}.png"
-            control_shown = live.control_frames
-            shots.append(str(save_png(app, args.screenshot_dir / name)))
-            timeline.append(live.timeline_entry(screenshot=name,
-                                                control=live.control.lines()))
-        spare = period - (time.monotonic() - t0)
-        if spare > 0:
-            time.sleep(spare)
-
-
-def _window_loop(args: argparse.Namespace, app, live, stop: dict) -> None:  # noqa: ANN001
-    """Run the window until it closes, Q is pressed, --seconds pass or a signal arrives."""
-    from direct.task.Task import Task
-
-    from runtime.phases import Phase
-
-    live.install_input()
-    live.install_buttons()
-    deadline = None if args.seconds is None else time.monotonic() + args.seconds
-
-    def on_escape() -> None:
-        if not live.clear_or_false():
-            stop["requested"] = True
-
-    def watch(task: Task) -> int:
-        if stop["requested"] or (deadline is not None and time.monotonic() > deadline):
-            app.task_mgr.stop()  # ShowBase.run() returns; the caller writes its files
-        return Task.cont
-
-    app.accept("escape", on_escape)
-    app.accept("q", lambda: stop.update(requested=True))
-    app.task_mgr.add(watch, "live-stop-watch", sort=Phase.CAPTURE)
-    print(f"{live.world.scene.name}: click an asset to inspect, Tab/Shift-Tab cycle, Esc clears "
-          "(Esc again or Q quits); left-drag orbit, right-drag pan, wheel zoom", flush=True)
-    if live.control is not None:
-        print(f"control ({args.role} {args.actor}): Up/Down pick a writable point, W or Enter "
-              "write, +/- or digits set the value, Enter confirm, Enter send, Esc back out",
-              flush=True)
-    try:
-        app.run()
-    except (SystemExit, KeyboardInterrupt):  # window closed (ShowBase.userExit), or Ctrl-C
-        pass

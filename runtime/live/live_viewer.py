@@ -4,10 +4,10 @@ Plugin-style: the constructor builds the parts and registers one small task per 
 :class:`runtime.phases.Phase` sort value; the tasks only move arrays around.
 
 - INPUT: hover highlight under the mouse (window mode only).
-- INGEST: drain the bus within its budget into the world (:class:`runtime.ingest.Ingest`), then
-  stamp the applied points for the latency probe.
-- SIMULATE: advance the fixed clock and the observer (the viewer's own plant model, corrected
-  toward the measurements).
+- INGEST: the session's frame (:class:`runtime.app.session.Session`): virtual clock, drain its
+  source into the world, judge staleness, advance the observer (the viewer's own plant model,
+  corrected toward the measurements); then stamp the applied points for the latency probe.
+  Every later phase reads the session's :class:`~runtime.time.FrameTime`, never a clock.
 - SYNC (a writer inside the viewer's sync task): bound display values -> RenderSync arrays
   (fill, rotor speed, stem, pipe flow, run/trip, quality/reason/age, highlight).
 - HUD (a writer inside the viewer's HUD task): the inspector panel, refreshed 4 times a second
@@ -18,8 +18,7 @@ Plugin-style: the constructor builds the parts and registers one small task per 
   gets no control object at all: no keys, no lines, no command socket.
 - CAPTURE (after igLoop): close latency records and the frame's timings.
 
-The readings source is anything with ``poll(budget_ns) -> list`` (a bus ``Subscriber`` live;
-a recording later), or None to show the model alone.
+The session's source is the live bus, a recording (replay), or none (the model alone).
 """
 
 from __future__ import annotations
@@ -30,34 +29,33 @@ from typing import Any
 import numpy as np
 from direct.task.Task import Task
 
-from runtime.ingest import Ingest, UpdateSource
+from runtime.app.session import Session
 from runtime.live.bindings import Bindings, build_bindings
 from runtime.live.control_panel import ControlPanel, ScriptedWrites, bind_keys
 from runtime.live.latency import LatencyProbe
-from runtime.live.observer import Observer, make_observer
+from runtime.live.observer import Observer
 from runtime.live.stats import FrameTimings, world_snapshot
 from runtime.phases import Phase
 from runtime.render.cues import QualityIcons, icon_placement
 from runtime.render.inspector import REFRESH_S, InspectorPanel, Selection, inspector_lines
 from runtime.render.picking import pick
 from runtime.render.viewer import Viewer
-from runtime.world import World
 
 
 class LiveViewer:
     """World + ingest + observer + visual bindings + inspector on one viewer."""
 
-    def __init__(self, viewer: Viewer, world: World, source: UpdateSource | None, *,
-                 observer: Observer | None = None, select: str | None = None,
+    def __init__(self, viewer: Viewer, session: Session, *, select: str | None = None,
                  control: ControlPanel | None = None, role: str = "viewer") -> None:
         self.viewer = viewer
+        self.session = session
+        world = session.world
         self.world = world
-        self.source = source
+        self.source = session.source
         app = viewer.app
         self.app = app
         self.bindings: Bindings = build_bindings(world)
-        self.ingest = Ingest(world, source) if source is not None else None
-        self.observer: Observer = observer if observer is not None else make_observer(world)
+        self.observer: Observer = session.observer
         self.latency = LatencyProbe(world)
         self.timings = FrameTimings()
         self.frame = 0
@@ -115,9 +113,7 @@ class LiveViewer:
         if select is not None:
             self.select(select)
 
-        self._last_sim_ns = -1
-        app.task_mgr.add(self._ingest_task, "live-ingest", sort=Phase.INGEST)
-        app.task_mgr.add(self._sim_task, "live-simulate", sort=Phase.SIMULATE)
+        app.task_mgr.add(self._ingest_task, "session-frame", sort=Phase.INGEST)
         viewer.sync_writers.append(self._write_visuals)
         viewer.hud_writers.append(self._hud)
         app.task_mgr.add(self._capture_task, "live-capture", sort=Phase.CAPTURE)
@@ -225,29 +221,20 @@ class LiveViewer:
 
     def _ingest_task(self, task: Task) -> int:
         t0 = time.perf_counter_ns()
-        now = time.monotonic_ns()
-        if self.ingest is not None:
-            self.ingest.run(now)
-            self.latency.applied(now)
+        wall = time.monotonic_ns()
+        frame = self.session.frame(wall)
+        if self.session.mode == "live":
+            self.latency.applied(frame.now_ns)
         control = self.control
         if control is not None:
             control.set_entity(self.selection.selected)
-            control.update(now)
+            control.update(wall)
             if self.script is not None:
-                self.script.update(now)
+                self.script.update(wall)
             if control.version != self._control_version:
                 self._control_version = control.version
                 self._panel_due_ns = 0
         self.timings.add("ingest", time.perf_counter_ns() - t0)
-        return Task.cont
-
-    def _sim_task(self, task: Task) -> int:
-        t0 = time.perf_counter_ns()
-        now = time.monotonic_ns()
-        dt = 0 if self._last_sim_ns < 0 else now - self._last_sim_ns
-        self._last_sim_ns = now
-        self.observer.update(dt)
-        self.timings.add("sim", time.perf_counter_ns() - t0)
         return Task.cont
 
     def _write_visuals(self, dt_s: float) -> None:
@@ -262,7 +249,7 @@ class LiveViewer:
         self._running[b.run_rows] = np.where(np.isfinite(run), run >= 0.5, -1)
         trip = d[b.trip_cols]
         self._tripped[b.trip_rows] = np.where(np.isfinite(trip), trip >= 0.5, -1)
-        b.visual_quality(self.world, time.monotonic_ns(), self.visual_quality,
+        b.visual_quality(self.world, self.session.time.now_ns, self.visual_quality,
                          self.visual_reason, self.visual_age_s)
         self._highlight[:] = 0
         row = self.world.entity_row
@@ -277,7 +264,7 @@ class LiveViewer:
         self.viewer.view.sync.highlight[:] = self._highlight
 
     def _hud(self) -> None:
-        now = time.monotonic_ns()
+        now = self.session.wall_ns
         selected = self.selection.selected
         if selected is None:
             if self.panel.visible:
@@ -290,7 +277,7 @@ class LiveViewer:
             return
         self._panel_due_ns = now + int(REFRESH_S * 1e9)
         self._shown_selection = selected
-        lines = self.panel_lines(selected, now, control=False)
+        lines = self.panel_lines(selected, control=False)
         tones: list[str | None] = [None] * len(lines)
         if self.control is not None:
             styled = self.control.styled_lines()
@@ -313,7 +300,7 @@ class LiveViewer:
                     control: bool = True) -> list[str]:
         """The inspector text for ``entity_id`` now (what the panel shows): its points, then
         the control section when this viewer's role may write some of them."""
-        now = time.monotonic_ns() if now_ns is None else now_ns
+        now = self.session.time.now_ns if now_ns is None else now_ns
         r = self.world.entity_row[entity_id]
         lines = inspector_lines(
             self.world, r, self.bindings.entity_points[r], now,
@@ -396,7 +383,7 @@ class LiveViewer:
         """A small record of what the view shows now (one per screenshot in headless runs)."""
         sync = self.viewer.view.sync
         entry: dict[str, Any] = {"t_s": round((time.monotonic_ns() - self.started_ns) / 1e9, 3),
-                                 "frame": self.frame}
+                                 "frame": self.frame, "now_ns": self.session.time.now_ns}
         entry["entities"] = {
             eid: {"quality": int(self.visual_quality[r]), "status": sync.status_text[r]}
             for eid, r in self.world.entity_row.items()
@@ -416,19 +403,22 @@ class LiveViewer:
             "selected": self.selection.selected,
             "timings_ms": self.timings.summary(),
         }
-        data.update(world_snapshot(self.world, now, observer=self.observer,
+        data.update(world_snapshot(self.world, self.session.time.now_ns, observer=self.observer,
                                    visual_quality=self.visual_quality))
         sync = self.viewer.view.sync
         for eid, entry in data["entities"].items():
             r = self.world.entity_row[eid]
             entry["status"] = sync.status_text[r]
             entry["icon"] = self.icons.shown().get(r)
-        if self.ingest is not None:
-            data["ingest"] = {"applied": self.ingest.applied, "unknown": self.ingest.unknown,
-                              "unknown_points": sorted(self.ingest.unknown_points)}
-        bus_stats = getattr(self.source, "stats", None)
-        if isinstance(bus_stats, dict):
-            data["bus"] = dict(bus_stats)
+        source = self.source
+        if source is not None:
+            writer = source.writer
+            data["ingest"] = {"applied": writer.applied, "unknown": writer.unknown,
+                              "unknown_points": sorted(writer.unknown_points)}
+            data["bus"] = dict(source.stats)
+        data["session"] = {"mode": self.session.mode, "now_ns": self.session.time.now_ns,
+                           "speed": self.session.time.speed,
+                           "paused": self.session.time.paused}
         data["latency"] = self.latency.to_json()
         data["panel_lines"] = list(self.panel.lines) if self.panel.visible else []
         if self.control is not None:

@@ -58,10 +58,20 @@ class Observer(Protocol):
     """float64 (P,): last good measurement minus model; NaN where there is none."""
     held: np.ndarray
     """bool (P,): the point is not Good and its last good value is being held."""
+    current: np.ndarray
+    """float64 (P,): the model's value per point column after the last step (hashed)."""
     clock: FixedClock
     sim_time_ns: int
 
     def update(self, frame_dt_ns: int) -> int: ...
+
+    def blend(self, alpha: float) -> None:
+        """Redraw ``display`` between the last two steps at ``alpha`` (replay ticks)."""
+        ...
+
+    def anchor(self) -> None:
+        """Start again from the measurements alone (after a seek): no blend, no history."""
+        ...
 
 
 @dataclass(slots=True)
@@ -116,7 +126,7 @@ class PlantObserver:
             self.tracked[t.world_cols] = True
         served = world.points.poll_period_ns >= 0
         self._measured_only = served & ~self.tracked
-        self._blend_display(0.0)
+        self.blend(0.0)
 
     # -- build ------------------------------------------------------------------------------
 
@@ -194,7 +204,7 @@ class PlantObserver:
             self.residual[:] = np.nan
             ok = np.isfinite(target)
             self.residual[ok] = target[ok] - self.current[ok]
-        self._blend_display(alpha)
+        self.blend(alpha)
         return steps
 
     def correct(self, gain: float) -> None:
@@ -234,7 +244,7 @@ class PlantObserver:
         for arr, rows, cols, scale in self._reads:
             out[cols] = arr[rows] * scale
 
-    def _blend_display(self, alpha: float) -> None:
+    def blend(self, alpha: float) -> None:
         d = self.display
         np.subtract(self.current, self.previous, out=d)
         d *= alpha
@@ -248,6 +258,12 @@ class PlantObserver:
         self.clock.reset()
         self._read_into(self.current)
         self.previous[:] = self.current
+
+    def anchor(self) -> None:
+        """Pull the model fully onto the measurements, then forget blending (a seek)."""
+        self.correct(1.0)
+        self.reset()
+        self.blend(0.0)
 
 
 class SmoothingObserver:
@@ -288,27 +304,46 @@ class SmoothingObserver:
                                  - self.current)
             self.residual[:] = target - self.current
             self.previous[fresh] = self.current[fresh]
-        np.subtract(self.current, self.previous, out=self.display)
-        self.display *= alpha
-        self.display += self.previous
+        self.blend(alpha)
         return steps
 
     def reset(self) -> None:
         self.clock.reset()
         self.previous[:] = self.current
 
+    def blend(self, alpha: float) -> None:
+        np.subtract(self.current, self.previous, out=self.display)
+        self.display *= alpha
+        self.display += self.previous
+
+    def anchor(self) -> None:
+        """Start from the measurements alone (a seek)."""
+        self.current[:] = self.world.state.good_value
+        self.reset()
+        self.blend(0.0)
+
 
 def make_observer(world: World, *, clock: FixedClock | None = None,
-                  tau_s: float = DEFAULT_TAU_S) -> PlantObserver | SmoothingObserver:
-    """The plant-model observer when the scene can be simulated, else the smoother (logged)."""
+                  tau_s: float = DEFAULT_TAU_S,
+                  whole_frame_ns: int | None = None) -> PlantObserver | SmoothingObserver:
+    """The plant-model observer when the scene can be simulated, else the smoother (logged).
+
+    ``whole_frame_ns``: the observer must simulate an update of this length whole, with no
+    cap dropping time (replay ticks); by default a frame is capped as the live view wants.
+    """
     from runtime.sim.plant_model import PlantModel  # an import error is a bug: let it show
+
+    def whole_clock(step_ns: int) -> FixedClock | None:
+        if clock is not None or whole_frame_ns is None:
+            return clock
+        return FixedClock(step_ns=step_ns, max_frame_ns=whole_frame_ns,
+                          max_steps_per_frame=max(1, whole_frame_ns // step_ns))
 
     try:
         model = PlantModel(world.scene)
         model.warm_up()  # compile now, not in the first frame of the live loop
     except (SceneError, ValueError) as exc:  # a scene the plant cannot model: live view anyway
         log.warning("viewer simulation unavailable (%s); smoothing measurements instead", exc)
-        return SmoothingObserver(world, clock=clock, tau_s=tau_s)
-    if clock is None:
-        clock = FixedClock(step_ns=model.step_ns)
-    return PlantObserver(world, model, clock=clock, tau_s=tau_s)
+        return SmoothingObserver(world, clock=whole_clock(FixedClock().step_ns), tau_s=tau_s)
+    use = whole_clock(model.step_ns) or FixedClock(step_ns=model.step_ns)
+    return PlantObserver(world, model, clock=use, tau_s=tau_s)

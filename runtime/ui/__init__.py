@@ -1,0 +1,1 @@
+"""2D panels drawn over the 3D world (status bar, timeline, faceplates, ...)."""
