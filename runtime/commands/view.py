@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     size = parse_size(args.size)
     if args.frames is not None and args.frames < 1:
         raise UsageError(f"--frames {args.frames}: must be at least 1")
-    _check_live_args(args)
+    check_args(args)
 
     from runtime.scene import load_scene
 
@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         app.destroy()
 
 
-def _check_live_args(args: argparse.Namespace) -> None:
+def check_args(args: argparse.Namespace) -> None:
     """Live-only flags need --bus; numbers must make sense. Said before any window opens."""
     live_only = [name for name, value in (("--seconds", args.seconds),
                                           ("--screenshot-dir", args.screenshot_dir),

@@ -5,7 +5,7 @@ builds the generated plant (:func:`runtime.sim.generate.generated_scene`) with a
 that serves every point of each train from one device per train, runs a
 :class:`runtime.bus.server.BusServer` thread and a :class:`runtime.bus.publisher.Publisher`
 thread sending every served point at 10 Hz as columns, and runs the same live loop as
-``twinstage view SCENE --bus ADDR --headless`` (:func:`runtime.commands.view._run_live`) at
+``twinstage view SCENE --bus ADDR --headless`` (:func:`runtime.app.run_view.run_twin`) at
 320x180 for ``SECONDS``. It prints one JSON line: the viewer build time and the frame timings
 from the live viewer's ``--stats-json``.
 
@@ -85,6 +85,7 @@ def _publish(endpoints: BusEndpoints, points: list[str], units: list[str],
 def _child(n_assets: int, seconds: float) -> None:
     """Measure in this process and print one JSON object on the last line."""
     from runtime.bus.endpoints import BusEndpoints
+    from runtime.app.run_view import run_twin
     from runtime.bus.server import BusServer
     from runtime.commands import view
     from runtime.render.app import make_app
@@ -115,11 +116,12 @@ def _child(n_assets: int, seconds: float) -> None:
                 str(folder), "--headless", "--size", SIZE, "--bus", address,
                 "--seconds", str(seconds), "--stats-json", str(stats_path),
                 "--screenshot-every", "1000"])
+            view.check_args(args)
             app = make_app(headless=True, size=view.parse_size(SIZE))
             t0 = time.perf_counter()
             viewer = Viewer(app, scene, interactive=False)
             build_s = time.perf_counter() - t0
-            view._run_live(args, app, viewer, headless=True)
+            run_twin(args, app, viewer, headless=True)
             stats = json.loads(stats_path.read_text())
         finally:
             stop.set()
