@@ -14,10 +14,10 @@ from runtime.bus.publisher import Publisher
 from runtime.bus.server import BusServer
 from runtime.bus.subscriber import Subscriber
 from runtime.bus.wire import Reading
-from runtime.sources.live_bus import LiveBusSource
-from runtime.staleness import apply_staleness
 from runtime.quality import Quality, Reason
 from runtime.scene import load_devices, load_scene
+from runtime.sources.live_bus import LiveBusSource
+from runtime.staleness import apply_staleness
 from runtime.world import build_world
 
 GOOD, BAD = int(Quality.GOOD), int(Quality.BAD)
@@ -81,8 +81,8 @@ def test_readings_reach_world_columns(bus: BusEndpoints) -> None:
 
 
 def test_unknown_point_names_are_counted_but_remembered_only_up_to_a_bound() -> None:
-    from runtime.bus.wire import layout_of
     from runtime.bus.wire import columns as make_columns
+    from runtime.bus.wire import layout_of
     from runtime.sources.world_writer import MAX_UNKNOWN_NAMES, WorldWriter
 
     scene = load_scene(PUMP_STATION)

@@ -41,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("out/demo"), help="folder for logs and screenshots"
     )
+    parser.add_argument(
+        "--record", type=Path, default=None, metavar="DIR",
+        help="also record the bus into DIR (MCAP); replay it with view --replay DIR",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
         )
         _wait_for_readings(sup, child, bus, timeout_s=30)
         print(f"adapter  polling {len(device_ports)} devices, publishing to {bus}")
+        if args.record is not None:
+            rec_dir = args.record.resolve()
+            child = sup.start("recorder", ["record", "--bus", bus, "--out", str(rec_dir),
+                                           "--scene", scene.name])
+            print(f"recorder {rec_dir}   (log {child.log_path})")
         view_args = ["view", scene_arg, "--bus", bus]
         if headless:
             view_args += ["--headless", "--seconds", str(seconds), "--screenshot-dir", str(out)]
@@ -109,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
     held += [p for _, h, p in device_ports if not port_is_free(h, p)]
     summary = ", ".join(f"{name} {code}" for name, code in codes.items())
     print(f"stopped: {summary}" + (f"; ports still held: {held}" if held else "; all ports freed"))
+    if args.record is not None:
+        print(f"recording: {args.record.resolve()}; replay it with: twinstage view "
+              f"{args.scene} --replay {args.record}")
     if headless:
         shots = sorted(out.glob("*.png"))
         print(f"screenshots: {', '.join(str(s) for s in shots) if shots else 'none written'}")

@@ -132,5 +132,5 @@ def _repair(args: argparse.Namespace) -> int:
     from runtime.recording.repair import repair_recording
 
     result = repair_recording(args.file)
-    print(result.summary(), flush=True)
+    print(result.describe(), flush=True)
     return 0

@@ -114,6 +114,7 @@ class LiveViewer:
             self.select(select)
 
         app.task_mgr.add(self._ingest_task, "session-frame", sort=Phase.INGEST)
+        viewer.frame_dt_s = lambda: session.time.dt_ns / 1e9
         viewer.sync_writers.append(self._write_visuals)
         viewer.hud_writers.append(self._hud)
         app.task_mgr.add(self._capture_task, "live-capture", sort=Phase.CAPTURE)

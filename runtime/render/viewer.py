@@ -63,6 +63,9 @@ class Viewer:
         pushed to nodes: the live twin writes the visual arrays here."""
         self.hud_writers: list[Callable[[], None]] = []
         """Called in the HUD phase after the labels are placed (inspector panel)."""
+        self.frame_dt_s: Callable[[], float] = app.clock.get_dt
+        """The frame's delta for animations (rotors, flow beads): the session's virtual delta
+        once a session drives the view (paused replay stands still), else the app's clock."""
         self.sync_ns = 0
         """CPU time of the last sync phase, ns (writers + node updates)."""
         self.hud_ns = 0
@@ -77,7 +80,7 @@ class Viewer:
     def _sync_task(self, task: Task) -> int:
         t0 = time.perf_counter_ns()
         sync = self.view.sync
-        dt = self.app.clock.get_dt()
+        dt = self.frame_dt_s()
         for writer in self.sync_writers:
             writer(dt)
         sync.advance(dt)

@@ -124,10 +124,10 @@ class RecordingSource:
         for entry in snap.sources:
             track = self._tracks[entry.source] = _SourceTrack(entry.epoch)
             cols = entry.readings
-            track.cache.apply(cols, entry.seqs)
+            track.cache.apply(cols, entry.seq)
             track.alive = entry.alive
             shown = cols if entry.alive else _bad(cols)
-            count += len(self.writer.write(shown, entry.t_receive_ns, entry.seqs))
+            count += len(self.writer.write(shown, snap.log_time_ns, entry.seq))
         return count
 
     def _apply_state(self, state: RecordedSourceState) -> int:

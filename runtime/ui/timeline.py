@@ -21,7 +21,7 @@ from runtime.ui.timeline_model import (
 )
 
 BAR_HEIGHT = 0.035
-BAR_BOTTOM = -0.93
+BAR_BOTTOM = -0.91
 MARGIN = 0.06
 TEXT_SCALE = 0.034
 BG_RGBA = (0.10, 0.11, 0.12, 0.90)
@@ -64,7 +64,7 @@ class TimelineBar:
         self.root.set_depth_test(False)
         self.root.set_depth_write(False)
         b0, b1 = BAR_BOTTOM, BAR_BOTTOM + BAR_HEIGHT
-        _card(self.root, "timeline-bg", -aspect, aspect, -1.0, b1 + 0.075, BG_RGBA)
+        _card(self.root, "timeline-bg", -aspect, aspect, -1.0, b1 + 0.07, BG_RGBA)
         _card(self.root, "timeline-track", self.left, self.right, b0, b1, TRACK_RGBA)
         self._played = _card(self.root, "timeline-played", 0, 1, b0, b1, PLAYED_RGBA)
         self._played.set_pos(self.left, 0, 0)
@@ -79,9 +79,11 @@ class TimelineBar:
                           NOW_RGBA)
         self._status = self._text("timeline-status", TextNode.A_left, self.left, b1 + 0.02)
         self._ends = self._text("timeline-ends", TextNode.A_right, self.right, b1 + 0.02)
-        self._ends.node().set_text(f"{clock_text(start_ns)} - {clock_text(end_ns)}   "
-                                   f"{KEYS_HELP}")
-        self._ends.set_scale(TEXT_SCALE * 0.7)
+        self._ends.node().set_text(f"{clock_text(start_ns)} - {clock_text(end_ns)}")
+        self._help = self._text("timeline-help", TextNode.A_left, self.left, b0 - 0.045)
+        self._help.node().set_text(KEYS_HELP)
+        self._help.node().set_text_color(0.75, 0.77, 0.8, 1)
+        self._help.set_scale(TEXT_SCALE * 0.75)
         self.text = ""
 
     def _text(self, name: str, align: int, x: float, y: float) -> NodePath:

@@ -84,8 +84,8 @@ def _publish(endpoints: BusEndpoints, points: list[str], units: list[str],
 
 def _child(n_assets: int, seconds: float) -> None:
     """Measure in this process and print one JSON object on the last line."""
-    from runtime.bus.endpoints import BusEndpoints
     from runtime.app.run_view import run_twin
+    from runtime.bus.endpoints import BusEndpoints
     from runtime.bus.server import BusServer
     from runtime.commands import view
     from runtime.render.app import make_app
