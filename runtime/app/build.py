@@ -21,8 +21,9 @@ def live_session(world: World, subscriber: object | None) -> Session:
     from runtime.sources.live_bus import LiveBusSource
 
     source = None if subscriber is None else LiveBusSource(subscriber, world)  # type: ignore[arg-type]
-    clock = VirtualClock(now_ns=time.monotonic_ns(), max_frame_wall_ns=LIVE_MAX_FRAME_WALL_NS)
-    return Session(world, source, make_observer(world), clock=clock)
+    now = time.monotonic_ns()
+    clock = VirtualClock(now_ns=now, max_frame_wall_ns=LIVE_MAX_FRAME_WALL_NS)
+    return Session(world, source, make_observer(world), clock=clock, wall_start_ns=now)
 
 
 def replay_session(world: World, recording: object, *, at_ns: int | None = None,

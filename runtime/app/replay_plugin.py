@@ -42,8 +42,8 @@ class ReplayPlugin:
         accept("shift-arrow_right", self.step, [SEEK_BIG_STEP_NS])
         accept("[", self.slower)
         accept("]", self.faster)
-        accept("home", self.seek, [start])
-        accept("end", self.seek, [end])
+        accept("control-arrow_left", self.seek, [start])
+        accept("control-arrow_right", self.seek, [end])
         if twin.interactive:
             accept("mouse1-up", self._on_click)
 

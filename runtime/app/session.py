@@ -42,7 +42,7 @@ class Session:
 
     def __init__(self, world: World, source: ReadingSource | None, observer: Observer, *,
                  clock: VirtualClock, tick_ns: int = REPLAY_TICK_NS,
-                 budget_ns: int = DEFAULT_INGEST_BUDGET_NS) -> None:
+                 budget_ns: int = DEFAULT_INGEST_BUDGET_NS, wall_start_ns: int = -1) -> None:
         self.world = world
         self.source = source
         self.observer = observer
@@ -51,8 +51,9 @@ class Session:
         self.budget_ns = budget_ns
         self.time = FIRST_FRAME
         """This frame's time; every phase reads it (never a clock of its own)."""
-        self.wall_ns = -1
-        """Wall (monotonic) time the current frame was computed at: for UI cadences only."""
+        self.wall_ns = wall_start_ns
+        """Wall (monotonic) time the current frame was computed at: for UI cadences only. Live,
+        it starts at the clock's own start, so virtual now stays the monotonic clock."""
         self.on_tick: list[Callable[[int], None]] = []
         """Replay: called after each tick with its end time (state hashes in tests)."""
         self.on_seek: list[Callable[[int], None]] = []
@@ -81,7 +82,8 @@ class Session:
             steps, alpha = self._replay_ticks(dt)
         else:
             steps, alpha = self._live(dt)
-        apply_staleness(self.world, self.clock.now_ns)
+        if self.source is not None:  # nothing arrives without one: nothing can grow stale
+            apply_staleness(self.world, self.clock.now_ns)
         self.world.refresh_entity_quality()
         self._frames += 1
         self.time = FrameTime(now_ns=self.clock.now_ns, dt_ns=dt, steps=steps, alpha=alpha,

@@ -6,7 +6,7 @@ command says so and renders headless instead, printing where the screenshot went
 
 With ``--replay FILE|DIR`` the view plays a recording (``twinstage record``) on the replay
 clock: a timeline bar at the bottom, Space to play/pause, ``[``/``]`` for speed (1/64x-64x),
-Left/Right to seek 10 s (Shift: 60 s), Home/End, a click on the bar to seek there; ``--at``
+Left/Right to seek 10 s (Shift: 60 s; Ctrl: to the start/end), a click on the bar to seek; ``--at``
 and ``--speed`` set where and how fast it starts. Headless, ``--screenshot-at TIME``
 (repeatable) seeks to each time and writes ``at-NNN.png`` into ``--screenshot-dir``.
 

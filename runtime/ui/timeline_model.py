@@ -54,5 +54,5 @@ def status_line(now_ns: int, start_ns: int, end_ns: int, *, speed: Fraction,
             f"({span_text(now_ns - start_ns)} of {span_text(end_ns - start_ns)})")
 
 
-KEYS_HELP = ("Space play/pause  Left/Right -/+10 s  Shift: 60 s  [ ] speed  Home/End  "
-             "click bar: seek")
+KEYS_HELP = ("Space play/pause   Left/Right -/+10 s (Shift: 60 s, Ctrl: start/end)   "
+             "[ ] slower/faster   click the bar: seek")
