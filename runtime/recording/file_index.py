@@ -181,6 +181,7 @@ def _scan(path: Path, stream: IO[bytes], size: int) -> FileIndex:
     stream.seek(pos)
     reason = "interrupted"
     complete = False
+    data_end = 0
     metadata: list[Metadata] = []
     while True:
         head = stream.read(_RECORD_HEAD.size)
@@ -210,13 +211,16 @@ def _scan(path: Path, stream: IO[bytes], size: int) -> FileIndex:
             metadata.append(record)
         elif isinstance(record, Channel):
             index.topics[record.id] = record.topic
-        elif isinstance(record, DataEnd | Footer):
-            complete = True  # the data section ended cleanly: nothing is missing
+        elif isinstance(record, DataEnd):
+            data_end = pos  # all messages are in; what follows is the summary (index)
+        elif isinstance(record, Footer):
+            # A file written without a summary is complete if its closing magic is there.
+            complete = stream.read(len(MCAP0_MAGIC)) == MCAP0_MAGIC
             break
     index.metadata = _ours(metadata)
     index.chunks.sort(key=lambda c: (c.start_ns, c.offset))
     if not complete:
-        index.torn = TornTail(index.message_count, pos, size, reason)
+        index.torn = TornTail(index.message_count, data_end or pos, size, reason)
     return index
 
 
@@ -261,6 +265,9 @@ def _add_chunk(index: FileIndex, offset: int, records: list[Any]) -> None:
 def _check_ours(index: FileIndex, summary: Summary | None) -> None:
     """Refuse a foreign MCAP (say which channels it has) or a newer format version."""
     path = index.path
+    if index.torn is not None and not index.topics and not index.profile:
+        raise BadRecordingError(path, "the recording was interrupted before its first "
+                                "flush: it holds no complete records")
     ours = [t for t in index.topics.values() if t in CHANNEL_BY_TOPIC]
     if not ours and index.profile != PROFILE:
         if summary is not None:
