@@ -33,7 +33,7 @@ from mcap.stream_reader import StreamReader, breakup_chunk
 from mcap.summary import Summary
 from mcap.writer import MCAP0_MAGIC
 
-from runtime.recording.errors import BadRecordingError
+from runtime.recording.errors import BadRecordingError, EmptyRecordingError
 from runtime.recording.schemas import (
     CHANNEL_BY_TOPIC,
     FORMAT_VERSION,
@@ -107,13 +107,13 @@ def load_file_index(path: Path, stream: IO[bytes]) -> FileIndex:
     """The index of an open recording file; raises BadRecordingError for bad input."""
     size = stream.seek(0, io.SEEK_END)
     if size == 0:
-        raise BadRecordingError(path, "the file is empty (0 bytes): the recorder stopped "
+        raise EmptyRecordingError(path, "the file is empty (0 bytes): the recorder stopped "
                                 "before it wrote anything")
     stream.seek(0)
     head = stream.read(len(MCAP0_MAGIC))
     if head != MCAP0_MAGIC[: len(head)] or len(head) < len(MCAP0_MAGIC):
         if head == MCAP0_MAGIC[: len(head)]:
-            raise BadRecordingError(path, f"only {size} bytes of an MCAP header: the recorder "
+            raise EmptyRecordingError(path, f"only {size} bytes of an MCAP header: the recorder "
                                     "stopped before it wrote anything")
         raise BadRecordingError(path, "not an MCAP file (it does not start with the MCAP "
                                 "magic bytes); a twinstage recording is an .mcap file")
@@ -266,7 +266,7 @@ def _check_ours(index: FileIndex, summary: Summary | None) -> None:
     """Refuse a foreign MCAP (say which channels it has) or a newer format version."""
     path = index.path
     if index.torn is not None and not index.topics and not index.profile:
-        raise BadRecordingError(path, "the recording was interrupted before its first "
+        raise EmptyRecordingError(path, "the recording was interrupted before its first "
                                 "flush: it holds no complete records")
     ours = [t for t in index.topics.values() if t in CHANNEL_BY_TOPIC]
     if not ours and index.profile != PROFILE:

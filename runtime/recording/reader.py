@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import IO, NamedTuple
 
 from runtime.recording.decode import InvalidMessageError, decode_message
-from runtime.recording.errors import BadRecordingError
+from runtime.recording.errors import BadRecordingError, EmptyRecordingError
 from runtime.recording.file_index import (
     ChunkRef,
     FileIndex,
@@ -86,13 +86,18 @@ def open_recording(path: Path) -> Recording:
     recording = Recording()
     try:
         for file in files:
-            recording._add_file(file)
+            try:
+                recording._add_file(file)
+            except EmptyRecordingError as exc:
+                if len(files) == 1:
+                    raise
+                recording.warnings.append(f"{exc} (skipped)")
     except BaseException:
         recording.close()
         raise
     if recording.message_count == 0:
         recording.close()
-        raise BadRecordingError(path, "the recording holds no messages (the recorder stopped "
+        raise EmptyRecordingError(path, "the recording holds no messages (the recorder stopped "
                                 "before its first flush)")
     return recording
 
@@ -132,6 +137,8 @@ class Recording:
                                  f"were skipped: {', '.join(unknown)}")
         if index.message_count == 0:
             stream.close()
+            if index.torn is None:
+                self.warnings.append(f"{path}: holds no messages (skipped)")
             return
         self.files.append(path)
         self._indexes.append(index)
