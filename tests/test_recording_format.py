@@ -28,7 +28,15 @@ from recording_fixtures import (
     write_traffic,
 )
 
-from runtime.bus.wire import INT63, Ack, ReadingColumns, SnapshotSource, columns, layout_of
+from runtime.bus.wire import (
+    INT63,
+    Ack,
+    ReadingColumns,
+    SnapshotSource,
+    WireError,
+    columns,
+    layout_of,
+)
 from runtime.recording.decode import InvalidMessageError, decode_message
 from runtime.recording.errors import RecordingError
 from runtime.recording.reader import open_recording
@@ -51,6 +59,7 @@ from runtime.recording.schemas import (
     TOPIC_SNAPSHOT,
 )
 from runtime.recording.writer import RecordingWriter
+from tools.bench.recording_traffic import write_pump_station
 
 S = 1_000_000_000
 
@@ -363,11 +372,49 @@ def test_repair_rewrites_a_torn_file_with_an_index(small_file: Path, tmp_path: P
     assert not again.repaired and "already complete" in again.describe()
 
 
+def test_a_file_being_recorded_reads_as_live_and_is_not_repaired(tmp_path: Path) -> None:
+    writer = RecordingWriter(tmp_path, clock=fixed_clock)
+    try:
+        write_pump_station(writer, 5.0)
+        with open_recording(tmp_path) as rec:
+            (warning,) = rec.warnings
+            assert "still being recorded" in warning and rec.channels()[TOPIC_READINGS] > 0
+        assert writer.path is not None
+        with pytest.raises(RecordingError, match="still being recorded"):
+            repair_recording(writer.path)
+    finally:
+        writer.close()
+    with open_recording(tmp_path) as rec:
+        assert rec.warnings == []
+
+
+def test_fields_the_reader_would_refuse_are_refused_when_written(tmp_path: Path) -> None:
+    cols = columns(layout_of(["P-1/a"]), [1.0], [0], [0], [1])
+    with RecordingWriter(tmp_path, clock=fixed_clock) as w:
+        w.write_readings(T0_NS, "src", 1, 1, T0_NS, cols)
+        for bad in [dict(epoch=0), dict(source="a b"), dict(seq=-1), dict(t_ns=1 << 63),
+                    dict(log_time_ns=-5), dict(log_time_ns=1.5)]:
+            args = dict(log_time_ns=T0_NS + 1, source="src", epoch=1, seq=2, t_ns=T0_NS) | bad
+            with pytest.raises(WireError, match="not recorded"):
+                w.write_readings(cols=cols, **args)
+        with pytest.raises(WireError):
+            w.write_source_state(T0_NS + 2, "src", 0, False, 10)
+        with pytest.raises(WireError):
+            w.write_ack(T0_NS + 3, Ack("id 1", "P-1/a", "confirmed", "", None))
+        with pytest.raises(WireError):
+            w.note_heartbeat("src", 1, 3, 70_000)
+        w.write_readings(T0_NS + 4, "src", 1, 2, T0_NS, cols)
+    with open_recording(tmp_path) as rec:
+        assert [type(r).__name__ for r in rec.iter_messages()] == [
+            "RecordedSnapshot", "RecordedReadings", "RecordedReadings"]
+
+
 _KILLED_WRITER = """
 import sys, time
 from pathlib import Path
 from runtime.bus.wire import columns, layout_of
 from runtime.recording.writer import RecordingWriter
+from tools.bench.recording_traffic import write_pump_station
 lay = layout_of([f"P-{k}/value" for k in range(20)])
 w = RecordingWriter(Path(sys.argv[1]), flush_s=1.0)
 seq = 0

@@ -34,6 +34,7 @@ from mcap.summary import Summary
 from mcap.writer import MCAP0_MAGIC
 
 from runtime.recording.errors import BadRecordingError, EmptyRecordingError
+from runtime.recording.mcap_file import being_written
 from runtime.recording.schemas import (
     CHANNEL_BY_TOPIC,
     FORMAT_VERSION,
@@ -46,6 +47,7 @@ from runtime.recording.timefmt import utc_clock_text
 
 _RECORD_HEAD = struct.Struct("<BQ")
 """Every MCAP record starts with its opcode (1 byte) and body length (8 bytes)."""
+LIVE = "still being recorded"
 _KNOWN_OPCODES = frozenset(int(op) for op in Opcode)
 MAX_RECORD_BYTES = 1 << 30
 """A record longer than this is corruption, not data (a chunk is about 1 MiB)."""
@@ -77,7 +79,8 @@ class TornTail:
     """Length of the readable prefix (everything after it is dropped)."""
     file_bytes: int
     reason: str
-    """Why the scan stopped (``interrupted`` or what was corrupt)."""
+    """Why the scan stopped: ``interrupted``, :data:`LIVE` (a recorder is still writing the
+    file) or what was corrupt."""
 
 
 @dataclass(slots=True)
@@ -220,6 +223,8 @@ def _scan(path: Path, stream: IO[bytes], size: int) -> FileIndex:
     index.metadata = _ours(metadata)
     index.chunks.sort(key=lambda c: (c.start_ns, c.offset))
     if not complete:
+        if reason == "interrupted" and being_written(stream):
+            reason = LIVE
         index.torn = TornTail(index.message_count, data_end or pos, size, reason)
     return index
 
@@ -300,6 +305,8 @@ def torn_warning(index: FileIndex) -> str:
     assert torn is not None
     path = index.path
     upto = f" up to {utc_clock_text(index.end_ns)} UTC" if torn.messages else ""
+    if torn.reason == LIVE:
+        return f"{path}: still being recorded; {torn.messages} messages{upto} so far"
     what = ("recording was interrupted" if torn.reason == "interrupted"
             else f"recording is damaged: {torn.reason}")
     return (f"{path}: {what}; {torn.messages} messages{upto} recovered, the torn tail "
@@ -338,5 +345,5 @@ def snapshot_times(stream: IO[bytes], chunk: ChunkRef) -> list[int]:
     return chunk.snapshot_times_ns
 
 
-__all__ = ["ChunkRef", "FileIndex", "TornTail", "load_file_index", "read_chunk_messages",
+__all__ = ["LIVE", "ChunkRef", "FileIndex", "TornTail", "load_file_index", "read_chunk_messages",
            "snapshot_times", "torn_warning"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from runtime.recording.errors import BadRecordingError, RecordingWriteError
-from runtime.recording.file_index import load_file_index, read_chunk_messages
+from runtime.recording.file_index import LIVE, load_file_index, read_chunk_messages
 from runtime.recording.mcap_file import McapFile, fsync_dir
 from runtime.recording.schemas import CHANNEL_BY_TOPIC
 
@@ -59,6 +59,9 @@ def repair_recording(path: Path) -> RepairResult:
         index = load_file_index(path, stream)
         if index.torn is None:
             return RepairResult(path, False, index.message_count, 0, None)
+        if index.torn.reason == LIVE:
+            raise BadRecordingError(path, "is still being recorded (a recorder has it open); "
+                                    "a recorder finishes its file when it stops")
         backup = path.with_name(path.name + ".torn")
         if backup.exists():
             raise BadRecordingError(path, f"{backup} exists already (an earlier repair?): "

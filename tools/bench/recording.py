@@ -23,6 +23,7 @@ import numpy as np
 
 from runtime.bus.wire import ReadingColumns, columns, layout_of
 from runtime.recording.reader import open_recording
+from runtime.recording.records import RecordedReadings
 from runtime.recording.writer import RecordingWriter
 from tools.bench.recording_traffic import T0_NS, write_pump_station
 from tools.bench.row import Row
@@ -48,6 +49,18 @@ def _batches(count: int, seed: int = 0) -> list[ReadingColumns]:
         out.append(columns(layouts[j], values, zeros, zeros,
                            np.full(BATCH, T0_NS + i * 1_000_000, np.int64)))
     return out
+
+
+def _read_back(out_dir: Path, end_ns: int | None = None) -> tuple[int, int, float]:
+    """(messages, readings, seconds) to read and validate every message up to ``end_ns``."""
+    messages = readings = 0
+    start = time.perf_counter()
+    with open_recording(out_dir) as recording:
+        for record in recording.iter_messages(end_ns=end_ns):
+            messages += 1
+            if type(record) is RecordedReadings:
+                readings += len(record.columns)
+    return messages, readings, time.perf_counter() - start
 
 
 def _throughput(out_dir: Path, batches: int) -> tuple[float, float]:
@@ -81,6 +94,7 @@ def _seek_rows(out_dir: Path, duration_s: float, seeks: int) -> list[Row]:
             recording.seek_messages(t)
             times_ms.append((time.perf_counter() - start) * 1e3)
     size = sum(p.stat().st_size for p in out_dir.glob("*.mcap"))
+    messages, _, read_s = _read_back(out_dir, T0_NS + int(min(duration_s, 600.0) * 1e9))
     note = f"{seeks} random seeks, {traffic.readings_batches} batches"
     return [
         Row(SUITE, f"seek in a {label} pump-station recording, p50",
@@ -89,7 +103,9 @@ def _seek_rows(out_dir: Path, duration_s: float, seeks: int) -> list[Row]:
             "ms", TARGET_SEEK_MS, "lower", note),
         Row(SUITE, f"open {label} recording", open_ms, "ms", None, "lower"),
         Row(SUITE, "bytes per million readings, pump station", size / traffic.readings,
-            "MB", None, "lower", "29 points, ~10 messages per second"),
+            "MB", None, "lower", "29 points, ~25 messages per second"),
+        Row(SUITE, "read back pump-station messages/s", messages / read_s, "messages/s",
+            None, "higher", "decoded and validated, 4 to 19 points each"),
     ]
 
 
@@ -98,11 +114,14 @@ def run(quick: bool) -> list[Row]:
     try:
         batches = 300 if quick else 5000
         rate, mb_per_million = _throughput(work / "throughput", batches)
+        _, readings, read_s = _read_back(work / "throughput")
         rows = [
             Row(SUITE, "record readings/s, batches of 1,000", rate, "readings/s",
                 TARGET_READINGS_PER_S, "higher", f"{batches} batches, float32 values"),
             Row(SUITE, "bytes per million readings", mb_per_million, "MB",
                 TARGET_MB_PER_MILLION, "lower", "zstd, 1 s chunks"),
+            Row(SUITE, "read back readings/s, batches of 1,000", readings / read_s,
+                "readings/s", None, "higher", "decoded and validated"),
         ]
         rows += _seek_rows(work / "pump", 300.0 if quick else 3600.0, 20 if quick else 200)
         return rows
