@@ -67,6 +67,9 @@ class ChunkRef:
     """Offset of its snapshot channel's message index record (complete files)."""
     snapshot_times_ns: list[int] | None = None
     """Log times of its snapshot messages; loaded from the message index on first use."""
+    indexed: bool = True
+    """False when the file has no message index for it (then ``topics`` is every topic of
+    the file and finding its snapshots means reading it)."""
 
 
 @dataclass(slots=True)
@@ -154,8 +157,13 @@ def _from_summary(path: Path, summary: Summary, header: Header | None,
     assert stats is not None
     topics = {cid: ch.topic for cid, ch in summary.channels.items()}
     snapshot_ids = {cid for cid, t in topics.items() if t == TOPIC_SNAPSHOT}
+    every_topic = frozenset(topics.values())
     chunks = []
     for ci in summary.chunk_indexes:
+        if not ci.message_index_offsets:  # written without message indexes: could hold any
+            chunks.append(ChunkRef(ci.chunk_start_offset, ci.message_start_time,
+                                   ci.message_end_time, every_topic, indexed=False))
+            continue
         chunk_topics = frozenset(topics.get(cid, "") for cid in ci.message_index_offsets)
         snap = next((off for cid, off in ci.message_index_offsets.items()
                      if cid in snapshot_ids), None)
@@ -330,11 +338,15 @@ def read_chunk_messages(stream: IO[bytes], chunk: ChunkRef) -> list[Message]:
     return [r for r in breakup_chunk(record, validate_crc=True) if isinstance(r, Message)]
 
 
-def snapshot_times(stream: IO[bytes], chunk: ChunkRef) -> list[int]:
-    """Log times of the snapshots in ``chunk``, from its message index (one small read)."""
+def snapshot_times(stream: IO[bytes], chunk: ChunkRef, topics: dict[int, str]) -> list[int]:
+    """Log times of the snapshots in ``chunk``, from its message index (one small read), or
+    from the chunk itself where the file has no message index."""
     if chunk.snapshot_times_ns is None:
         times: list[int] = []
-        if chunk.snapshot_index_offset is not None:
+        if not chunk.indexed:
+            times = [m.log_time for m in read_chunk_messages(stream, chunk)
+                     if topics.get(m.channel_id) == TOPIC_SNAPSHOT]
+        elif chunk.snapshot_index_offset is not None:
             stream.seek(chunk.snapshot_index_offset)
             head = stream.read(_RECORD_HEAD.size)
             _, length = _RECORD_HEAD.unpack(head)

@@ -234,7 +234,7 @@ class Recording:
 
     def _snapshot_times(self, file_no: int, stream: IO[bytes], chunk: ChunkRef) -> list[int]:
         try:
-            return snapshot_times(stream, chunk)
+            return snapshot_times(stream, chunk, self._indexes[file_no].topics)
         except Exception as exc:  # noqa: BLE001 - corrupt index bytes: say where
             raise BadRecordingError(self.files[file_no], f"the message index at byte "
                                     f"{chunk.snapshot_index_offset} is corrupt "
