@@ -457,6 +457,27 @@ def test_fields_the_reader_would_refuse_are_refused_when_written(tmp_path: Path)
             "RecordedSnapshot", "RecordedReadings", "RecordedReadings"]
 
 
+def test_repair_drops_a_damaged_chunk_of_a_complete_file(small_file: Path,
+                                                         tmp_path: Path) -> None:
+    chunks = _complete_chunks(small_file)
+    data = bytearray(small_file.read_bytes())
+    data[chunks[len(chunks) // 2][0] - 200] ^= 0x10  # inside a middle chunk's data
+    damaged = tmp_path / "rec-damaged.mcap"
+    damaged.write_bytes(bytes(data))
+    with open_recording(small_file) as rec:
+        full = list(rec.iter_messages())
+    with open_recording(damaged) as rec:  # the index is intact: it opens
+        with pytest.raises(RecordingError, match="corrupt.*repair"):
+            list(rec.iter_messages())
+    result = repair_recording(damaged)
+    assert result.repaired and result.damaged_chunks == 1 and result.bytes_dropped > 0
+    with open_recording(damaged) as rec:
+        kept = list(rec.iter_messages())
+    assert rec.warnings == [] and len(kept) == result.messages_kept
+    assert 0 < len(full) - len(kept) < len(full) // 4
+    assert all(r in full for r in kept[:: max(1, len(kept) // 50)])
+
+
 _KILLED_WRITER = """
 import sys, time
 from pathlib import Path

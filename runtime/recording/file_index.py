@@ -67,6 +67,8 @@ class ChunkRef:
     """Offset of its snapshot channel's message index record (complete files)."""
     snapshot_times_ns: list[int] | None = None
     """Log times of its snapshot messages; loaded from the message index on first use."""
+    length: int = 0
+    """Bytes of the chunk record (head included)."""
     indexed: bool = True
     """False when the file has no message index for it (then ``topics`` is every topic of
     the file and finding its snapshots means reading it)."""
@@ -162,13 +164,15 @@ def _from_summary(path: Path, summary: Summary, header: Header | None,
     for ci in summary.chunk_indexes:
         if not ci.message_index_offsets:  # written without message indexes: could hold any
             chunks.append(ChunkRef(ci.chunk_start_offset, ci.message_start_time,
-                                   ci.message_end_time, every_topic, indexed=False))
+                                   ci.message_end_time, every_topic, length=ci.chunk_length,
+                                   indexed=False))
             continue
         chunk_topics = frozenset(topics.get(cid, "") for cid in ci.message_index_offsets)
         snap = next((off for cid, off in ci.message_index_offsets.items()
                      if cid in snapshot_ids), None)
         chunks.append(ChunkRef(ci.chunk_start_offset, ci.message_start_time,
-                               ci.message_end_time, chunk_topics, snap))
+                               ci.message_end_time, chunk_topics, snap,
+                               length=ci.chunk_length))
     chunks.sort(key=lambda c: (c.start_ns, c.offset))
     counts: dict[str, int] = {}
     for cid, n in stats.channel_message_counts.items():
@@ -211,7 +215,8 @@ def _scan(path: Path, stream: IO[bytes], size: int) -> FileIndex:
         try:
             record = _parse_record(head + body)
             if isinstance(record, Chunk):
-                _add_chunk(index, pos, breakup_chunk(record, validate_crc=True))
+                _add_chunk(index, pos, _RECORD_HEAD.size + length,
+                           breakup_chunk(record, validate_crc=True))
         except Exception as exc:  # noqa: BLE001 - any parse failure means corrupt bytes here
             reason = f"the record at byte {pos} is corrupt ({type(exc).__name__})"
             break
@@ -242,7 +247,7 @@ def _parse_record(data: bytes) -> Any:
     return next(StreamReader(io.BytesIO(data), skip_magic=True, emit_chunks=True).records)
 
 
-def _add_chunk(index: FileIndex, offset: int, records: list[Any]) -> None:
+def _add_chunk(index: FileIndex, offset: int, length: int, records: list[Any]) -> None:
     """Add a recovered chunk (all or nothing: a chunk that does not make sense raises)."""
     topics = index.topics
     counts: dict[str, int] = {}
@@ -269,7 +274,7 @@ def _add_chunk(index: FileIndex, offset: int, records: list[Any]) -> None:
         index.start_ns = start_ns
     index.end_ns = max(index.end_ns, end_ns)
     index.chunks.append(ChunkRef(offset, start_ns, end_ns, frozenset(counts),
-                                 snapshot_times_ns=snapshot_times))
+                                 snapshot_times_ns=snapshot_times, length=length))
 
 
 # -- checks -----------------------------------------------------------------------------------

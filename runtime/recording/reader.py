@@ -103,7 +103,11 @@ def open_recording(path: Path) -> Recording:
 
 
 class Recording:
-    """An opened recording: its files, time span, channels, events and messages."""
+    """An opened recording: its files, time span, channels, events and messages.
+
+    Not thread-safe (its files are shared by every iterator); several iterators may be
+    interleaved in one thread, since each chunk read seeks first.
+    """
 
     def __init__(self) -> None:
         self.files: list[Path] = []
@@ -126,6 +130,9 @@ class Recording:
             raise BadRecordingError(path, f"cannot open the file: {exc.strerror}") from None
         try:
             index = load_file_index(path, stream)
+        except OSError as exc:  # an I/O error from the disk, not bad content
+            stream.close()
+            raise BadRecordingError(path, f"cannot read the file: {exc.strerror or exc}") from None
         except BaseException:
             stream.close()
             raise
