@@ -185,6 +185,25 @@ def _event(log_time_ns: int, msg: Any) -> RecordedEvent:
                          _str(msg.get("severity", ""), "severity", MAX_SEVERITY_LEN), data)
 
 
+def check_stream_fields(source: str, epoch: int, seq: int, t_ns: int = 0,
+                        period_ms: int = 0) -> None:
+    """The per-source fields the writer is handed, checked as the reader will check them
+    (a few comparisons: cheap enough for every batch); raises InvalidMessageError."""
+    if source not in _CHECKED_SOURCES:
+        _name(source, "source", MAX_SOURCE_LEN)
+        if len(_CHECKED_SOURCES) > 4096:
+            _CHECKED_SOURCES.clear()
+        _CHECKED_SOURCES.add(source)
+    _int(epoch, "epoch", 1)
+    _int(seq, "seq")
+    _int(t_ns, "t_ns")
+    _int(period_ms, "period_ms", 0, MAX_PERIOD_MS)
+
+
+_CHECKED_SOURCES: set[str] = set()
+"""Sources already found valid: a pure, bounded memo."""
+
+
 DECODERS: dict[str, Callable[[int, Any], Record]] = {
     TOPIC_READINGS: _readings,
     TOPIC_SNAPSHOT: _snapshot,
@@ -200,10 +219,12 @@ def decode_message(topic: str, log_time_ns: int, data: bytes) -> Record:
     if decoder is None:
         raise InvalidMessageError(f"no twinstage channel is called {topic!r:.80}")
     try:
-        msg = json.loads(data)
+        # MCAP's json encoding is UTF-8; decoding first skips json's encoding detection,
+        # which costs as much as the parse for a small batch.
+        msg = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise InvalidMessageError(f"not JSON: {exc}") from None
     return decoder(log_time_ns, msg)
 
 
-__all__ = ["DECODERS", "InvalidMessageError", "decode_message"]
+__all__ = ["DECODERS", "InvalidMessageError", "check_stream_fields", "decode_message"]

@@ -1,9 +1,10 @@
 """JSON text of each recorded message, built fast enough to keep up with the bus.
 
 A readings message is assembled from pieces: the points list of a layout is encoded once and
-reused (a source sends the same few layouts every poll), and each numeric column is one
-``json`` C-encoder call over ``ndarray.tolist()``. Python's float repr is the shortest text
-that reads back to the same double, so values round-trip bit-exactly.
+reused (a source sends the same few layouts every poll), code columns are looked up by their
+bytes, and each other numeric column is one C-level call over ``ndarray.tolist()``. Values are
+written with 17 significant digits, which always read back to the same double: values
+round-trip bit-exactly.
 
 The inputs are already validated (columns by their constructors, acks by the wire's encoder),
 so nothing is checked twice here.
@@ -73,7 +74,7 @@ class MessageEncoder:
 
     def _columns_json(self, cols: ReadingColumns) -> str:
         return (f'"points":{self._points_json(cols.layout)}'
-                f',"values":{_dumps(cols.values.tolist())}'
+                f',"values":{_values_json(cols.values)}'
                 f',"quality":{self._codes_json(cols.quality)}'
                 f',"reason":{self._codes_json(cols.reason)}'
                 f',"t_source_ns":{_times_json(cols.t_source_ns)}')
@@ -91,6 +92,26 @@ class MessageEncoder:
                  f',"period_ms":{int(s.period_ms)},{self._columns_json(s.readings)}}}'
                  for s in sources]
         return f'{{"why":{_dumps(why)},"sources":[{",".join(parts)}]}}'.encode()
+
+
+_VALUE_FORMATS: dict[int, str] = {}
+"""Batch size -> ``[%.17g,%.17g,...]``: one C-level format call per column."""
+
+
+def _values_json(values: np.ndarray) -> str:
+    """Values with 17 significant digits, which always read back to the same double, in one
+    ``%`` call: a third faster than ``json`` (shortest repr), the cost that bounds recording
+    throughput. ``-0.0`` would print as ``-0`` and read back as integer 0, so a batch holding
+    one takes the slower exact path."""
+    n = len(values)
+    if n and (np.signbit(values) & (values == 0)).any():
+        return _dumps(values.tolist())
+    fmt = _VALUE_FORMATS.get(n)
+    if fmt is None:
+        if len(_VALUE_FORMATS) > 1024:
+            _VALUE_FORMATS.clear()
+        fmt = _VALUE_FORMATS[n] = "[" + ",".join(["%.17g"] * n) + "]"
+    return fmt % tuple(values.tolist())
 
 
 def _times_json(t_ns: np.ndarray) -> str:

@@ -27,6 +27,11 @@ class BadRecordingError(RecordingError):
     """The input is not a readable twinstage recording (missing, empty, foreign, invalid)."""
 
 
+class EmptyRecordingError(BadRecordingError):
+    """The file holds nothing yet: the recorder stopped before its first flush. In a directory
+    such a file is skipped with a warning (typically the last file, cut at its start)."""
+
+
 class RecordingWriteError(RecordingError):
     """Writing failed (an OS error); the recording stopped and the message says what was lost."""
 
@@ -35,4 +40,5 @@ class DiskFullError(RecordingWriteError):
     """Writing failed because the file system is full."""
 
 
-__all__ = ["BadRecordingError", "DiskFullError", "RecordingError", "RecordingWriteError"]
+__all__ = ["BadRecordingError", "DiskFullError", "EmptyRecordingError", "RecordingError",
+           "RecordingWriteError"]

@@ -33,7 +33,8 @@ from mcap.stream_reader import StreamReader, breakup_chunk
 from mcap.summary import Summary
 from mcap.writer import MCAP0_MAGIC
 
-from runtime.recording.errors import BadRecordingError
+from runtime.recording.errors import BadRecordingError, EmptyRecordingError
+from runtime.recording.mcap_file import being_written
 from runtime.recording.schemas import (
     CHANNEL_BY_TOPIC,
     FORMAT_VERSION,
@@ -46,6 +47,7 @@ from runtime.recording.timefmt import utc_clock_text
 
 _RECORD_HEAD = struct.Struct("<BQ")
 """Every MCAP record starts with its opcode (1 byte) and body length (8 bytes)."""
+LIVE = "still being recorded"
 _KNOWN_OPCODES = frozenset(int(op) for op in Opcode)
 MAX_RECORD_BYTES = 1 << 30
 """A record longer than this is corruption, not data (a chunk is about 1 MiB)."""
@@ -65,6 +67,11 @@ class ChunkRef:
     """Offset of its snapshot channel's message index record (complete files)."""
     snapshot_times_ns: list[int] | None = None
     """Log times of its snapshot messages; loaded from the message index on first use."""
+    length: int = 0
+    """Bytes of the chunk record (head included)."""
+    indexed: bool = True
+    """False when the file has no message index for it (then ``topics`` is every topic of
+    the file and finding its snapshots means reading it)."""
 
 
 @dataclass(slots=True)
@@ -77,7 +84,8 @@ class TornTail:
     """Length of the readable prefix (everything after it is dropped)."""
     file_bytes: int
     reason: str
-    """Why the scan stopped (``interrupted`` or what was corrupt)."""
+    """Why the scan stopped: ``interrupted``, :data:`LIVE` (a recorder is still writing the
+    file) or what was corrupt."""
 
 
 @dataclass(slots=True)
@@ -107,13 +115,13 @@ def load_file_index(path: Path, stream: IO[bytes]) -> FileIndex:
     """The index of an open recording file; raises BadRecordingError for bad input."""
     size = stream.seek(0, io.SEEK_END)
     if size == 0:
-        raise BadRecordingError(path, "the file is empty (0 bytes): the recorder stopped "
+        raise EmptyRecordingError(path, "the file is empty (0 bytes): the recorder stopped "
                                 "before it wrote anything")
     stream.seek(0)
     head = stream.read(len(MCAP0_MAGIC))
     if head != MCAP0_MAGIC[: len(head)] or len(head) < len(MCAP0_MAGIC):
         if head == MCAP0_MAGIC[: len(head)]:
-            raise BadRecordingError(path, f"only {size} bytes of an MCAP header: the recorder "
+            raise EmptyRecordingError(path, f"only {size} bytes of an MCAP header: the recorder "
                                     "stopped before it wrote anything")
         raise BadRecordingError(path, "not an MCAP file (it does not start with the MCAP "
                                 "magic bytes); a twinstage recording is an .mcap file")
@@ -151,13 +159,20 @@ def _from_summary(path: Path, summary: Summary, header: Header | None,
     assert stats is not None
     topics = {cid: ch.topic for cid, ch in summary.channels.items()}
     snapshot_ids = {cid for cid, t in topics.items() if t == TOPIC_SNAPSHOT}
+    every_topic = frozenset(topics.values())
     chunks = []
     for ci in summary.chunk_indexes:
+        if not ci.message_index_offsets:  # written without message indexes: could hold any
+            chunks.append(ChunkRef(ci.chunk_start_offset, ci.message_start_time,
+                                   ci.message_end_time, every_topic, length=ci.chunk_length,
+                                   indexed=False))
+            continue
         chunk_topics = frozenset(topics.get(cid, "") for cid in ci.message_index_offsets)
         snap = next((off for cid, off in ci.message_index_offsets.items()
                      if cid in snapshot_ids), None)
         chunks.append(ChunkRef(ci.chunk_start_offset, ci.message_start_time,
-                               ci.message_end_time, chunk_topics, snap))
+                               ci.message_end_time, chunk_topics, snap,
+                               length=ci.chunk_length))
     chunks.sort(key=lambda c: (c.start_ns, c.offset))
     counts: dict[str, int] = {}
     for cid, n in stats.channel_message_counts.items():
@@ -181,6 +196,7 @@ def _scan(path: Path, stream: IO[bytes], size: int) -> FileIndex:
     stream.seek(pos)
     reason = "interrupted"
     complete = False
+    data_end = 0
     metadata: list[Metadata] = []
     while True:
         head = stream.read(_RECORD_HEAD.size)
@@ -199,7 +215,8 @@ def _scan(path: Path, stream: IO[bytes], size: int) -> FileIndex:
         try:
             record = _parse_record(head + body)
             if isinstance(record, Chunk):
-                _add_chunk(index, pos, breakup_chunk(record, validate_crc=True))
+                _add_chunk(index, pos, _RECORD_HEAD.size + length,
+                           breakup_chunk(record, validate_crc=True))
         except Exception as exc:  # noqa: BLE001 - any parse failure means corrupt bytes here
             reason = f"the record at byte {pos} is corrupt ({type(exc).__name__})"
             break
@@ -210,13 +227,18 @@ def _scan(path: Path, stream: IO[bytes], size: int) -> FileIndex:
             metadata.append(record)
         elif isinstance(record, Channel):
             index.topics[record.id] = record.topic
-        elif isinstance(record, DataEnd | Footer):
-            complete = True  # the data section ended cleanly: nothing is missing
+        elif isinstance(record, DataEnd):
+            data_end = pos  # all messages are in; what follows is the summary (index)
+        elif isinstance(record, Footer):
+            # A file written without a summary is complete if its closing magic is there.
+            complete = stream.read(len(MCAP0_MAGIC)) == MCAP0_MAGIC
             break
     index.metadata = _ours(metadata)
     index.chunks.sort(key=lambda c: (c.start_ns, c.offset))
     if not complete:
-        index.torn = TornTail(index.message_count, pos, size, reason)
+        if reason == "interrupted" and being_written(stream):
+            reason = LIVE
+        index.torn = TornTail(index.message_count, data_end or pos, size, reason)
     return index
 
 
@@ -225,7 +247,7 @@ def _parse_record(data: bytes) -> Any:
     return next(StreamReader(io.BytesIO(data), skip_magic=True, emit_chunks=True).records)
 
 
-def _add_chunk(index: FileIndex, offset: int, records: list[Any]) -> None:
+def _add_chunk(index: FileIndex, offset: int, length: int, records: list[Any]) -> None:
     """Add a recovered chunk (all or nothing: a chunk that does not make sense raises)."""
     topics = index.topics
     counts: dict[str, int] = {}
@@ -252,7 +274,7 @@ def _add_chunk(index: FileIndex, offset: int, records: list[Any]) -> None:
         index.start_ns = start_ns
     index.end_ns = max(index.end_ns, end_ns)
     index.chunks.append(ChunkRef(offset, start_ns, end_ns, frozenset(counts),
-                                 snapshot_times_ns=snapshot_times))
+                                 snapshot_times_ns=snapshot_times, length=length))
 
 
 # -- checks -----------------------------------------------------------------------------------
@@ -261,6 +283,9 @@ def _add_chunk(index: FileIndex, offset: int, records: list[Any]) -> None:
 def _check_ours(index: FileIndex, summary: Summary | None) -> None:
     """Refuse a foreign MCAP (say which channels it has) or a newer format version."""
     path = index.path
+    if index.torn is not None and not index.topics and not index.profile:
+        raise EmptyRecordingError(path, "the recording was interrupted before its first "
+                                "flush: it holds no complete records")
     ours = [t for t in index.topics.values() if t in CHANNEL_BY_TOPIC]
     if not ours and index.profile != PROFILE:
         if summary is not None:
@@ -293,6 +318,8 @@ def torn_warning(index: FileIndex) -> str:
     assert torn is not None
     path = index.path
     upto = f" up to {utc_clock_text(index.end_ns)} UTC" if torn.messages else ""
+    if torn.reason == LIVE:
+        return f"{path}: still being recorded; {torn.messages} messages{upto} so far"
     what = ("recording was interrupted" if torn.reason == "interrupted"
             else f"recording is damaged: {torn.reason}")
     return (f"{path}: {what}; {torn.messages} messages{upto} recovered, the torn tail "
@@ -316,11 +343,15 @@ def read_chunk_messages(stream: IO[bytes], chunk: ChunkRef) -> list[Message]:
     return [r for r in breakup_chunk(record, validate_crc=True) if isinstance(r, Message)]
 
 
-def snapshot_times(stream: IO[bytes], chunk: ChunkRef) -> list[int]:
-    """Log times of the snapshots in ``chunk``, from its message index (one small read)."""
+def snapshot_times(stream: IO[bytes], chunk: ChunkRef, topics: dict[int, str]) -> list[int]:
+    """Log times of the snapshots in ``chunk``, from its message index (one small read), or
+    from the chunk itself where the file has no message index."""
     if chunk.snapshot_times_ns is None:
         times: list[int] = []
-        if chunk.snapshot_index_offset is not None:
+        if not chunk.indexed:
+            times = [m.log_time for m in read_chunk_messages(stream, chunk)
+                     if topics.get(m.channel_id) == TOPIC_SNAPSHOT]
+        elif chunk.snapshot_index_offset is not None:
             stream.seek(chunk.snapshot_index_offset)
             head = stream.read(_RECORD_HEAD.size)
             _, length = _RECORD_HEAD.unpack(head)
@@ -331,5 +362,5 @@ def snapshot_times(stream: IO[bytes], chunk: ChunkRef) -> list[int]:
     return chunk.snapshot_times_ns
 
 
-__all__ = ["ChunkRef", "FileIndex", "TornTail", "load_file_index", "read_chunk_messages",
+__all__ = ["LIVE", "ChunkRef", "FileIndex", "TornTail", "load_file_index", "read_chunk_messages",
            "snapshot_times", "torn_warning"]

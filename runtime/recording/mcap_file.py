@@ -7,10 +7,12 @@ propagate as they are: the writer turns them into a message for a person.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import socket
 from pathlib import Path
+from typing import IO
 
 from mcap.writer import LIBRARY_IDENTIFIER, CompressionType, IndexType, Writer
 
@@ -63,6 +65,8 @@ class McapFile:
         self.start_ns = start_ns
         self._stream: io.BufferedWriter = open(path, "xb")  # noqa: SIM115 - closed in close()
         try:
+            # Readers and repair see the lock and know the file is live, not torn.
+            fcntl.flock(self._stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             fsync_dir(path.parent)
             self._mcap = Writer(self._stream, chunk_size=chunk_bytes,
                                 compression=CompressionType.ZSTD, index_types=IndexType.ALL,
@@ -118,6 +122,19 @@ class McapFile:
                 pass
 
 
+def being_written(stream: IO[bytes]) -> bool:
+    """Whether a writer holds this file open (its exclusive lock): then a missing footer
+    means "still recording", not "torn"."""
+    try:
+        fcntl.flock(stream.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False  # a file system without locks: assume nobody is writing
+    fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
+    return False
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a new file's directory entry durable (a crash must not lose the whole file)."""
     fd = os.open(directory, os.O_RDONLY)
@@ -127,4 +144,5 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["LIBRARY", "McapFile", "fsync_dir", "recording_metadata", "recording_path"]
+__all__ = ["LIBRARY", "McapFile", "being_written", "fsync_dir", "recording_metadata",
+           "recording_path"]

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import IO, NamedTuple
 
 from runtime.recording.decode import InvalidMessageError, decode_message
-from runtime.recording.errors import BadRecordingError
+from runtime.recording.errors import BadRecordingError, EmptyRecordingError
 from runtime.recording.file_index import (
     ChunkRef,
     FileIndex,
@@ -86,19 +86,28 @@ def open_recording(path: Path) -> Recording:
     recording = Recording()
     try:
         for file in files:
-            recording._add_file(file)
+            try:
+                recording._add_file(file)
+            except EmptyRecordingError as exc:
+                if len(files) == 1:
+                    raise
+                recording.warnings.append(f"{exc} (skipped)")
     except BaseException:
         recording.close()
         raise
     if recording.message_count == 0:
         recording.close()
-        raise BadRecordingError(path, "the recording holds no messages (the recorder stopped "
+        raise EmptyRecordingError(path, "the recording holds no messages (the recorder stopped "
                                 "before its first flush)")
     return recording
 
 
 class Recording:
-    """An opened recording: its files, time span, channels, events and messages."""
+    """An opened recording: its files, time span, channels, events and messages.
+
+    Not thread-safe (its files are shared by every iterator); several iterators may be
+    interleaved in one thread, since each chunk read seeks first.
+    """
 
     def __init__(self) -> None:
         self.files: list[Path] = []
@@ -121,6 +130,9 @@ class Recording:
             raise BadRecordingError(path, f"cannot open the file: {exc.strerror}") from None
         try:
             index = load_file_index(path, stream)
+        except OSError as exc:  # an I/O error from the disk, not bad content
+            stream.close()
+            raise BadRecordingError(path, f"cannot read the file: {exc.strerror or exc}") from None
         except BaseException:
             stream.close()
             raise
@@ -132,6 +144,8 @@ class Recording:
                                  f"were skipped: {', '.join(unknown)}")
         if index.message_count == 0:
             stream.close()
+            if index.torn is None:
+                self.warnings.append(f"{path}: holds no messages (skipped)")
             return
         self.files.append(path)
         self._indexes.append(index)
@@ -227,7 +241,7 @@ class Recording:
 
     def _snapshot_times(self, file_no: int, stream: IO[bytes], chunk: ChunkRef) -> list[int]:
         try:
-            return snapshot_times(stream, chunk)
+            return snapshot_times(stream, chunk, self._indexes[file_no].topics)
         except Exception as exc:  # noqa: BLE001 - corrupt index bytes: say where
             raise BadRecordingError(self.files[file_no], f"the message index at byte "
                                     f"{chunk.snapshot_index_offset} is corrupt "

@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from runtime.bus.wire import Ack, ReadingColumns, SnapshotSource, WireError
-from runtime.recording.decode import InvalidMessageError, decode_message
+from runtime.recording.decode import InvalidMessageError, check_stream_fields, decode_message
 from runtime.recording.encode import (
     MessageEncoder,
     encode_ack_json,
@@ -103,7 +103,11 @@ class RecordingWriter:
 
     def write_readings(self, log_time_ns: int, source: str, epoch: int, seq: int, t_ns: int,
                        cols: ReadingColumns) -> None:
-        """One bus batch of readings (validated columns, as the subscriber decoded them)."""
+        """One bus batch of readings (validated columns, as the subscriber decoded them).
+
+        Raises WireError for fields the reader would refuse (a bad source name, epoch 0):
+        one bad call must not make the file unreadable after it."""
+        _check_stream(source, epoch, seq, t_ns)
         self._maintain(log_time_ns)  # a new file's start snapshot goes before this batch
         self._state.apply_readings(source, epoch, seq, cols)
         self._add(TOPIC_READINGS, log_time_ns,
@@ -112,6 +116,7 @@ class RecordingWriter:
     def note_heartbeat(self, source: str, epoch: int, seq: int, period_ms: int) -> None:
         """A heartbeat: remembered in the state (period, seq) that snapshots carry; a heartbeat
         writes no message of its own (liveness changes are :meth:`write_source_state`)."""
+        _check_stream(source, epoch, seq, 0, period_ms)
         self._check_usable()
         self._state.note_heartbeat(source, epoch, seq, period_ms)
 
@@ -149,6 +154,8 @@ class RecordingWriter:
                              "is written by the writer at the start of each file)")
         self._check_usable()
         if sources is not None:
+            for snap in sources:
+                _check_stream(snap.source, snap.epoch, snap.seq, 0, snap.period_ms)
             self._state.merge(sources)
         if self._maintain(log_time_ns):
             return
@@ -200,6 +207,9 @@ class RecordingWriter:
     def _maintain(self, now_ns: int) -> bool:
         """Open, split, keyframe and flush as due at ``now_ns``; True if a file was opened."""
         self._check_usable()
+        if type(now_ns) is not int or not 0 <= now_ns < 1 << 63:
+            raise WireError(f"not recorded: log time {now_ns!r:.40} is not an integer "
+                            "0..2^63-1 (ns)")
         opened = False
         file = self._file
         if file is not None and now_ns >= self._file_end_ns:
@@ -291,6 +301,14 @@ class RecordingWriter:
         return RecordingWriteError(path, f"{reason}: recording stopped; {lost_text}",
                                    f"cannot write {path} ({reason}): recording stopped; "
                                    f"{lost_text}")
+
+
+def _check_stream(source: str, epoch: int, seq: int, t_ns: int = 0,
+                  period_ms: int = 0) -> None:
+    try:
+        check_stream_fields(source, epoch, seq, t_ns, period_ms)
+    except InvalidMessageError as exc:
+        raise WireError(f"not recorded: {exc}") from None
 
 
 def _checked(topic: str, data: bytes) -> bytes:

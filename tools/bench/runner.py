@@ -19,6 +19,7 @@ SUITES: dict[str, str] = {
     "adapter": "tools.bench.adapter",
     "latency": "tools.bench.latency",
     "live": "tools.bench.live",
+    "recording": "tools.bench.recording",
     "replay": "tools.bench.replay",
 }
 """Suite name -> module with ``run(quick: bool) -> list[Row]``. Missing modules are skipped."""
