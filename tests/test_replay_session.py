@@ -112,9 +112,27 @@ def test_replayed_world_shows_the_device_failure_and_the_silent_source(
     session.close()
 
 
+def test_a_replay_that_cannot_keep_up_plays_slower_and_stays_deterministic(
+        recording_dir: Path) -> None:
+    world = _world()
+    session = replay_session(world, open_recording(recording_dir), speed=Fraction(64))
+    session.replay_budget_ns = 0  # one tick per frame: far behind 64x
+    seen: dict[int, str] = {}
+    session.on_tick.append(lambda t: seen.__setitem__(t, state_hash(world, session.observer)))
+    start = session.clock.now_ns
+    session.frame(0)
+    frame = session.frame(FRAME_NS)
+    assert frame.behind and frame.steps == 1 and frame.now_ns < start + 2 * REPLAY_TICK_NS
+    assert session.behind_ns > 0
+    session.close()
+    reference = _play(recording_dir, Fraction(1), 1.0)
+    assert seen and all(reference[t] == h for t, h in seen.items())
+
+
 def test_speed_pause_and_the_end_of_the_recording(recording_dir: Path) -> None:
     world = _world()
     session = replay_session(world, open_recording(recording_dir), speed=Fraction(64))
+    session.replay_budget_ns = 1 << 62  # this test counts ticks: no CPU budget
     start = session.clock.now_ns
     frame = session.frame(0)
     frame = session.frame(S // 4)

@@ -84,7 +84,8 @@ class ReplayPlugin:
     def _hud_task(self, task: Task) -> int:
         assert self.twin is not None and self.bar is not None
         ft = self.twin.session.time
-        self.bar.update(ft.now_ns, speed=self.twin.session.clock.speed, paused=ft.paused)
+        self.bar.update(ft.now_ns, speed=self.twin.session.clock.speed, paused=ft.paused,
+                        behind=ft.behind)
         return Task.cont
 
     def hud(self) -> list[dict]:

@@ -17,6 +17,7 @@ re-anchors the model on the measurements (its blend starts again).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -32,6 +33,10 @@ DEFAULT_INGEST_BUDGET_NS = 2_000_000
 """At most 2 ms of a live frame goes to draining the bus; the rest waits for the next frame."""
 REPLAY_TICK_NS = 100_000_000
 """Replay advances in 100 ms ticks (10 model steps of 10 ms each)."""
+REPLAY_FRAME_BUDGET_NS = 40_000_000
+"""At most about 40 ms of CPU per frame go to replay ticks. When a fast replay of a large plant
+needs more, the virtual clock falls back by the whole ticks it could not run (the frame says
+``behind``): the view stays responsive and plays slower than asked, never skipping data."""
 HASHED_STATE = ("value", "quality", "reason", "t_source_ns", "t_receive_ns", "seq")
 """The point-state columns a state hash covers (the held last-good value is not: a seek
 cannot know the last good value of a point that was already Bad at the snapshot)."""
@@ -59,6 +64,10 @@ class Session:
         self.on_seek: list[Callable[[int], None]] = []
         """Called after a seek with the new virtual time (timeline, panels, blends)."""
         self.applied_last_frame = 0
+        self.replay_budget_ns = REPLAY_FRAME_BUDGET_NS
+        self.behind_ns = 0
+        """Virtual time the replay clock gave back because ticks could not keep up."""
+        self._behind = False
         self._tick_end_ns = clock.now_ns
         self._acc_ns = 0
         self._frames = 0
@@ -88,7 +97,7 @@ class Session:
         self._frames += 1
         self.time = FrameTime(now_ns=self.clock.now_ns, dt_ns=dt, steps=steps, alpha=alpha,
                               speed=float(self.clock.speed), paused=self.clock.paused,
-                              frame=self._frames)
+                              frame=self._frames, behind=self._behind)
         return self.time
 
     def seek(self, t_ns: int) -> int:
@@ -126,7 +135,16 @@ class Session:
         assert self.source is not None
         self._acc_ns += dt
         ticks = applied = 0
+        started = time.perf_counter_ns()
+        self._behind = False
         while self._acc_ns >= self.tick_ns:
+            if ticks and time.perf_counter_ns() - started > self.replay_budget_ns:
+                give_back = self._acc_ns - self._acc_ns % self.tick_ns
+                self._acc_ns -= give_back
+                self.clock.now_ns -= give_back
+                self.behind_ns += give_back
+                self._behind = True
+                break
             self._acc_ns -= self.tick_ns
             self._tick_end_ns += self.tick_ns
             self.observer.update(self.tick_ns)

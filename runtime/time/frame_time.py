@@ -23,6 +23,9 @@ class FrameTime:
     paused: bool = False
     frame: int = 0
     """Frames since the session started."""
+    behind: bool = False
+    """Replay could not run every tick this frame in its CPU budget: it plays slower than
+    ``speed`` for now (the timeline says so)."""
 
     @property
     def now_s(self) -> float:

@@ -95,13 +95,13 @@ class TimelineBar:
         node.set_pos(x, 0, y)
         return node
 
-    def update(self, now_ns: int, *, speed: object, paused: bool) -> None:
+    def update(self, now_ns: int, *, speed: object, paused: bool, behind: bool = False) -> None:
         f = fraction_at(now_ns, self.start_ns, self.end_ns)
         width = self.right - self.left
         self._played.set_sx(max(1e-4, f * width))
         self._now.set_pos(self.left + f * width, 0, 0)
         text = status_line(now_ns, self.start_ns, self.end_ns, speed=speed,  # type: ignore[arg-type]
-                           paused=paused)
+                           paused=paused, behind=behind)
         if text != self.text:
             self.text = text
             self._status.node().set_text(text)

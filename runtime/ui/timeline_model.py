@@ -47,9 +47,9 @@ def time_at(fraction: float, start_ns: int, end_ns: int) -> int:
 
 
 def status_line(now_ns: int, start_ns: int, end_ns: int, *, speed: Fraction,
-                paused: bool) -> str:
-    """``REPLAY 4x  > 10:42:05  (12:10 of 1:00:00)``: mode, speed, state, where."""
-    state = "paused" if paused else "playing"
+                paused: bool, behind: bool = False) -> str:
+    """``REPLAY 4x playing  10:42:05  (12:10 of 1:00:00)``: mode, speed, state, where."""
+    state = "paused" if paused else ("playing (slower: catching up)" if behind else "playing")
     return (f"REPLAY {format_speed(speed)} {state}  {clock_text(now_ns)}  "
             f"({span_text(now_ns - start_ns)} of {span_text(end_ns - start_ns)})")
 
