@@ -417,9 +417,11 @@ class LiveViewer:
             data["ingest"] = {"applied": writer.applied, "unknown": writer.unknown,
                               "unknown_points": sorted(writer.unknown_points)}
             data["bus"] = dict(source.stats)
+        start = source.start_ns if source is not None else None
         data["session"] = {"mode": self.session.mode, "now_ns": self.session.time.now_ns,
-                           "speed": self.session.time.speed,
-                           "paused": self.session.time.paused}
+                           "start_ns": start, "speed": self.session.time.speed,
+                           "paused": self.session.time.paused,
+                           "behind_s": round(self.session.behind_ns / 1e9, 3)}
         data["latency"] = self.latency.to_json()
         data["panel_lines"] = list(self.panel.lines) if self.panel.visible else []
         if self.control is not None:
