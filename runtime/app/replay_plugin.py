@@ -46,6 +46,7 @@ class ReplayPlugin:
         accept("control-arrow_right", self.seek, [end])
         if twin.interactive:
             accept("mouse1-up", self._on_click)
+            twin.live.panels_hit.append(lambda x, y: self.bar.hit(y))
 
     # -- controls (keys, clicks, scripts and tests call these) ------------------------------
 

@@ -97,6 +97,9 @@ class LiveViewer:
             self.flow = FlowMarkers(view.root, routes, d, area)
             sync.flow = self.flow
 
+        self.panels_hit: list = []
+        """Functions (x, y in normalised screen units) -> whether a 2D panel is there; a click
+        on one is the panel's, not a pick in the world (plugins add theirs)."""
         self.role = role
         self.control = control
         self.script: ScriptedWrites | None = None
@@ -201,6 +204,8 @@ class LiveViewer:
         watcher = self.app.mouseWatcherNode
         if watcher is not None and watcher.has_mouse():
             m = watcher.get_mouse()
+            if any(panel_hit(m.x, m.y) for panel_hit in self.panels_hit):
+                return  # a click on a 2D panel (the timeline) is not a pick in the world
             self.select_at(m.x, m.y)
 
     def _on_cycle(self, step: int) -> None:
