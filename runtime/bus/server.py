@@ -30,6 +30,7 @@ import numpy as np
 import zmq
 
 from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.liveness import DEFAULT_PERIOD_MS, SILENCE_MISSES, fell_silent
 from runtime.bus.point_cache import PointCache
 from runtime.bus.ratelog import RateLimitedLog
 from runtime.bus.sockets import DEFAULT_HWM, make_socket
@@ -57,10 +58,6 @@ from runtime.quality import Quality, Reason
 
 log = logging.getLogger("twinstage.bus")
 
-DEFAULT_PERIOD_MS = 1000
-"""Assumed heartbeat period of a source until its first heartbeat says otherwise."""
-SILENCE_MISSES = 3
-"""A source is silent after this many heartbeat periods with no message (R2, R10)."""
 SNAPSHOT_CHUNK_READINGS = 2000
 """Readings per snapshot message: well under the message size limit even with long names."""
 MAX_SOURCES = 1000
@@ -520,7 +517,8 @@ class BusServer:
 
     def _housekeeping(self, now: int) -> None:
         for name, src in self._sources.items():
-            if src.alive and now - src.last_heard_ns > src.period_ms * self._silence_misses * 1e6:
+            if src.alive and fell_silent(src.last_heard_ns, src.period_ms, now,
+                                          self._silence_misses):
                 src.alive = False
                 log.warning("source %s silent for %d ms: its %d points are Bad (no communication)",
                             name, (now - src.last_heard_ns) // 1_000_000, len(src.values))

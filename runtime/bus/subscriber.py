@@ -35,6 +35,7 @@ import numpy as np
 import zmq
 
 from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.liveness import DEFAULT_PERIOD_MS, SILENCE_MISSES, fell_silent
 from runtime.bus.point_cache import PointCache
 from runtime.bus.ratelog import RateLimitedLog
 from runtime.bus.sockets import DEFAULT_HWM, make_socket
@@ -56,9 +57,6 @@ from runtime.quality import Quality, Reason
 
 log = logging.getLogger("twinstage.bus.subscriber")
 
-DEFAULT_PERIOD_MS = 1000
-"""Assumed heartbeat period of a source until a heartbeat or snapshot says otherwise."""
-SILENCE_MISSES = 3
 SNAPSHOT_TIMEOUT_S = 2.0
 """A snapshot request unanswered this long is sent again (the bus may be down or restarting)."""
 DEFAULT_BUDGET_NS = 2_000_000
@@ -427,7 +425,7 @@ class Subscriber:
     def _check_silence(self, now: int, out: list[UpdateBlock]) -> None:
         bad_q, bad_r = int(Quality.BAD), int(Reason.NO_COMMUNICATION)
         for tr in self._sources.values():
-            if tr.alive and now - tr.last_heard_ns > tr.period_ms * self._silence_misses * 1e6:
+            if tr.alive and fell_silent(tr.last_heard_ns, tr.period_ms, now, self._silence_misses):
                 tr.alive = False
                 log.warning("source %s silent for %d ms: its %d points are Bad",
                             tr.source, (now - tr.last_heard_ns) // 1_000_000, len(tr.cache))
