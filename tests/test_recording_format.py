@@ -107,7 +107,7 @@ def test_every_record_type_round_trips_bit_exactly(
     with RecordingWriter(out, clock=fixed_clock) as w:
         for i, cols in enumerate(batches):
             w.write_readings(T0_NS + i, source, epoch, seq, INT63 - 1 - i, cols)
-        w.note_heartbeat(source, epoch, seq, 250)
+        w.note_heartbeat(T0_NS + 9, source, epoch, seq, 250)
         w.write_source_state(T0_NS + 10, source, epoch, False, 4321)
         w.write_ack(T0_NS + 11, ack)
         w.write_event(T0_NS + 12, "scenario", "step-3", text, "info", event_data)
@@ -267,6 +267,81 @@ def test_seek_equals_playing_from_the_start_forwards_and_backwards(
             assert full_state_of(state_after(sought)) == full_state_of(state_after(played))
             assert points_of(state_after(sought)) == points_of(state_from_updates(played))
         assert rec.seek_messages(rec.start_ns - 1) == []
+
+
+def _rows(cols: ReadingColumns) -> dict[str, tuple]:
+    """Point -> (value bits, quality, reason, t_source_ns)."""
+    points, *columns_ = _bits(cols)
+    return dict(zip(points, zip(*columns_, strict=True), strict=True))
+
+
+_OPS = st.lists(st.tuples(
+    st.sampled_from(["readings", "readings", "readings", "heartbeat", "silent", "back",
+                     "restart", "resync", "wait"]),
+    st.sampled_from(["plc-1", "plc-2", "rtu"]),
+    st.integers(0, 2),  # which layout
+    st.integers(1, 3_000),  # ms until the next operation
+), min_size=1, max_size=60)
+_LAYOUTS = [layout_of(["A/x", "A/y"]), layout_of(["A/y", "B/z"]), layout_of(["C/w"])]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=_OPS)
+def test_seek_equals_play_for_any_traffic(tmp_path_factory: pytest.TempPathFactory,
+                                          ops: list[tuple[str, str, int, int]]) -> None:
+    """Random traffic (restarts, silences, bus resyncs, quiet gaps) over short files and
+    keyframes: at every operation's time a seek lands where playing from the start does, and
+    both hold exactly the points a plain model of the rules expects."""
+    out = tmp_path_factory.mktemp("ops")
+    epochs = {"plc-1": 1, "plc-2": 1, "rtu": 1}
+    seqs = dict.fromkeys(epochs, 0)
+    model: dict[str, tuple[int, dict[str, tuple]]] = {}  # source -> (epoch, point -> row)
+    expected: list[tuple[int, dict]] = []
+    t = T0_NS
+
+    def touch(source: str, epoch: int) -> dict[str, tuple]:
+        if source not in model or model[source][0] != epoch:  # a new epoch starts empty
+            model[source] = (epoch, {})
+        return model[source][1]
+
+    with RecordingWriter(out, split_s=7.0, keyframe_s=2.0, flush_s=0.5,
+                         clock=fixed_clock) as w:
+        w.write_snapshot(t, "resync", [])  # the recorder joins the bus: a file exists
+        for k, (op, source, which, wait_ms) in enumerate(ops):
+            epoch, lay = epochs[source], _LAYOUTS[which]
+            n = len(lay)
+            if op == "restart":
+                epochs[source], seqs[source] = epoch + 1, 0
+            elif op == "heartbeat":
+                seqs[source] += 1
+                w.note_heartbeat(t, source, epoch, seqs[source], 100 * (which + 1))
+                touch(source, epoch)
+            elif op == "readings":
+                seqs[source] += 1
+                cols = columns(lay, [k + i / 8 for i in range(n)], [which % 3] * n,
+                               [k % 256] * n, [t] * n)
+                w.write_readings(t, source, epoch, seqs[source], t, cols)
+                touch(source, epoch).update(_rows(cols))
+            elif op in ("silent", "back"):
+                w.write_source_state(t, source, epoch, op == "back", wait_ms)
+                touch(source, epoch)
+            elif op == "resync":
+                cols = columns(lay, [-1.0 - k] * n, [1] * n, [9] * n, [t] * n)
+                w.write_snapshot(t, "resync", [SnapshotSource(source, epoch, seqs[source],
+                                                              True, 1000, cols)])
+                model[source] = (epoch, _rows(cols))
+            expected.append((t, {(src, p): row for src, (_, points) in model.items()
+                                 for p, row in points.items()}))
+            t += wait_ms * 1_000_000
+            w.tick(t)
+    with open_recording(out) as rec:
+        records = list(rec.iter_messages())
+        for at, points in expected:
+            played = [r for r in records if r.log_time_ns <= at]
+            sought = state_after(rec.seek_messages(at))
+            assert full_state_of(sought) == full_state_of(state_after(played))
+            assert points_of(sought) == points
 
 
 def test_messages_come_back_in_log_time_order_across_chunks(tmp_path: Path) -> None:
@@ -450,7 +525,7 @@ def test_fields_the_reader_would_refuse_are_refused_when_written(tmp_path: Path)
         with pytest.raises(WireError):
             w.write_ack(T0_NS + 3, Ack("id 1", "P-1/a", "confirmed", "", None))
         with pytest.raises(WireError):
-            w.note_heartbeat("src", 1, 3, 70_000)
+            w.note_heartbeat(T0_NS + 3, "src", 1, 3, 70_000)
         w.write_readings(T0_NS + 4, "src", 1, 2, T0_NS, cols)
     with open_recording(tmp_path) as rec:
         assert [type(r).__name__ for r in rec.iter_messages()] == [
