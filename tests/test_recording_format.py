@@ -297,7 +297,8 @@ def test_seek_equals_play_for_any_traffic(tmp_path_factory: pytest.TempPathFacto
     epochs = {"plc-1": 1, "plc-2": 1, "rtu": 1}
     seqs = dict.fromkeys(epochs, 0)
     model: dict[str, tuple[int, dict[str, tuple]]] = {}  # source -> (epoch, point -> row)
-    expected: list[tuple[int, dict]] = []
+    alive: dict[str, bool] = {}
+    expected: list[tuple[int, dict, dict]] = []
     t = T0_NS
 
     def touch(source: str, epoch: int) -> dict[str, tuple]:
@@ -317,31 +318,36 @@ def test_seek_equals_play_for_any_traffic(tmp_path_factory: pytest.TempPathFacto
                 seqs[source] += 1
                 w.note_heartbeat(t, source, epoch, seqs[source], 100 * (which + 1))
                 touch(source, epoch)
+                alive[source] = True
             elif op == "readings":
                 seqs[source] += 1
                 cols = columns(lay, [k + i / 8 for i in range(n)], [which % 3] * n,
                                [k % 256] * n, [t] * n)
                 w.write_readings(t, source, epoch, seqs[source], t, cols)
                 touch(source, epoch).update(_rows(cols))
+                alive[source] = True
             elif op in ("silent", "back"):
                 w.write_source_state(t, source, epoch, op == "back", wait_ms)
                 touch(source, epoch)
+                alive[source] = op == "back"
             elif op == "resync":
                 cols = columns(lay, [-1.0 - k] * n, [1] * n, [9] * n, [t] * n)
                 w.write_snapshot(t, "resync", [SnapshotSource(source, epoch, seqs[source],
                                                               True, 1000, cols)])
                 model[source] = (epoch, _rows(cols))
+                alive[source] = True
             expected.append((t, {(src, p): row for src, (_, points) in model.items()
-                                 for p, row in points.items()}))
+                                 for p, row in points.items()}, dict(alive)))
             t += wait_ms * 1_000_000
             w.tick(t)
     with open_recording(out) as rec:
         records = list(rec.iter_messages())
-        for at, points in expected:
+        for at, points, alive_at in expected:
             played = [r for r in records if r.log_time_ns <= at]
             sought = state_after(rec.seek_messages(at))
             assert full_state_of(sought) == full_state_of(state_after(played))
             assert points_of(sought) == points
+            assert {src: st_.alive for src, st_ in sought.sources.items()} == alive_at
 
 
 def test_messages_come_back_in_log_time_order_across_chunks(tmp_path: Path) -> None:

@@ -118,13 +118,14 @@ class RecordingWriter:
         """A heartbeat: remembered in the state (period, seq) that snapshots carry.
 
         A heartbeat writes no message of its own, except when it is the first word from a
-        publisher or from a new epoch of it (a restart): then a source-state message (alive,
-        silent 0 ms) records that, so a replay forgets the old epoch's points when the live
-        bus did, not at the next keyframe."""
+        publisher, from a new epoch of it (a restart), or from one recorded as silent: then a
+        source-state message (alive, ``silent_ms`` 0: not measured here) records it, so a
+        replay forgets the old epoch's points, or sees the source back, when the live bus
+        did rather than at the next keyframe."""
         _check_stream(source, epoch, seq, 0, period_ms)
         self._check_usable()
         known = self._state.sources.get(source)
-        if known is None or known.epoch != epoch:
+        if known is None or known.epoch != epoch or not known.alive:
             self.write_source_state(log_time_ns, source, epoch, True, 0)
         self._state.note_heartbeat(source, epoch, seq, period_ms)
 
