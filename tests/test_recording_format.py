@@ -397,6 +397,24 @@ def test_a_file_without_message_indexes_still_seeks(pump_recording: Path,
                 state_after(rec.seek_messages(t)))
 
 
+def test_a_quiet_bus_still_gets_keyframes_and_new_files_from_tick(tmp_path: Path) -> None:
+    cols = columns(layout_of(["P-1/a"]), [4.25], [0], [0], [1])
+    with RecordingWriter(tmp_path, split_s=10.0, keyframe_s=3.0, clock=fixed_clock) as w:
+        w.write_readings(T0_NS, "src", 1, 1, T0_NS, cols)
+        for k in range(1, 26):  # 25 s of nothing but ticks
+            w.tick(T0_NS + k * S)
+        with pytest.raises(ValueError, match="start"):
+            w.write_snapshot(T0_NS + 26 * S, "start")
+    assert len(w.files) == 3
+    with open_recording(tmp_path) as rec:
+        snaps = [r for r in rec.iter_messages() if type(r) is RecordedSnapshot]
+    assert [(s.why, (s.log_time_ns - T0_NS) // S) for s in snaps] == [
+        ("start", 0), ("keyframe", 3), ("keyframe", 6), ("keyframe", 9),
+        ("start", 10), ("keyframe", 13), ("keyframe", 16), ("keyframe", 19),
+        ("start", 20), ("keyframe", 23)]
+    assert all(s.sources[0].readings == cols for s in snaps[1:])
+
+
 def test_a_new_epoch_resets_the_sources_points(tmp_path: Path) -> None:
     a, b = layout_of(["P-1/a"]), layout_of(["P-1/b"])
     one = columns(a, [1.0], [0], [0], [1])
