@@ -100,9 +100,9 @@ _VALUE_FORMATS: dict[int, str] = {}
 
 def _values_json(values: np.ndarray) -> str:
     """Values with 17 significant digits, which always read back to the same double, in one
-    ``%`` call: a third faster than ``json`` (shortest repr), the cost that bounds recording
-    throughput. ``-0.0`` would print as ``-0`` and read back as integer 0, so a batch holding
-    one takes the slower exact path."""
+    ``%`` call: about twice as fast as ``json``'s shortest repr, and this is the cost that
+    bounds recording throughput. ``-0.0`` would print as ``-0`` and read back as integer 0,
+    so a batch holding one takes the slower exact path."""
     n = len(values)
     if n and (np.signbit(values) & (values == 0)).any():
         return _dumps(values.tolist())

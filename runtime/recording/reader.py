@@ -1,6 +1,6 @@
 """Open a recording (one file, or a directory of them as one timeline) and read it back.
 
-Reading goes through each file's chunk index (:mod:`runtime.recording.file_index`): a time
+Reading goes through each file's chunk index (:mod:`runtime.recording.file_layout`): a time
 range or a seek reads only the chunks that overlap it. A seek starts from the last snapshot at
 or before the target (every file starts with one, and a keyframe follows every few seconds),
 found through the snapshot channel's message index, so it reads a few chunks whatever the
@@ -22,15 +22,15 @@ from typing import IO, NamedTuple
 
 from runtime.recording.decode import InvalidMessageError, decode_message
 from runtime.recording.errors import BadRecordingError, EmptyRecordingError
-from runtime.recording.file_index import (
+from runtime.recording.file_index import load_file_index
+from runtime.recording.file_layout import (
     ChunkRef,
     FileIndex,
-    load_file_index,
     read_chunk_messages,
     snapshot_times,
-    torn_warning,
 )
 from runtime.recording.records import EventRecord, Record
+from runtime.recording.recovery import torn_warning
 from runtime.recording.schemas import (
     CHANNEL_BY_TOPIC,
     TOPIC_ACK,

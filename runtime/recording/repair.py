@@ -18,13 +18,8 @@ from pathlib import Path
 from typing import IO, NamedTuple
 
 from runtime.recording.errors import BadRecordingError, RecordingWriteError
-from runtime.recording.file_index import (
-    LIVE,
-    ChunkRef,
-    FileIndex,
-    load_file_index,
-    read_chunk_messages,
-)
+from runtime.recording.file_index import load_file_index
+from runtime.recording.file_layout import LIVE, ChunkRef, FileIndex, read_chunk_messages
 from runtime.recording.mcap_file import McapFile, fsync_dir
 from runtime.recording.schemas import CHANNEL_BY_TOPIC
 

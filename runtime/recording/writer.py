@@ -113,11 +113,20 @@ class RecordingWriter:
         self._add(TOPIC_READINGS, log_time_ns,
                   self._encoder.readings(source, epoch, seq, t_ns, cols), t_ns)
 
-    def note_heartbeat(self, source: str, epoch: int, seq: int, period_ms: int) -> None:
-        """A heartbeat: remembered in the state (period, seq) that snapshots carry; a heartbeat
-        writes no message of its own (liveness changes are :meth:`write_source_state`)."""
+    def note_heartbeat(self, log_time_ns: int, source: str, epoch: int, seq: int,
+                       period_ms: int) -> None:
+        """A heartbeat: remembered in the state (period, seq) that snapshots carry.
+
+        A heartbeat writes no message of its own, except when it is the first word from a
+        publisher, from a new epoch of it (a restart), or from one recorded as silent: then a
+        source-state message (alive, ``silent_ms`` 0: not measured here) records it, so a
+        replay forgets the old epoch's points, or sees the source back, when the live bus
+        did rather than at the next keyframe."""
         _check_stream(source, epoch, seq, 0, period_ms)
         self._check_usable()
+        known = self._state.sources.get(source)
+        if known is None or known.epoch != epoch or not known.alive:
+            self.write_source_state(log_time_ns, source, epoch, True, 0)
         self._state.note_heartbeat(source, epoch, seq, period_ms)
 
     def write_source_state(self, log_time_ns: int, source: str, epoch: int, alive: bool,

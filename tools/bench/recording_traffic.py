@@ -97,7 +97,7 @@ def write_pump_station(writer: RecordingWriter, duration_s: float, *, seed: int 
                 traffic.readings += len(dev.layout)
             if step % 10 == 0:
                 seq += 1
-                writer.note_heartbeat(SOURCE, epoch, seq, 1000)
+                writer.note_heartbeat(t, SOURCE, epoch, seq, 1000)
         if step % ack_steps == ack_steps - 1:
             writer.write_ack(t, Ack(f"cmd-{step}", "P-101/speed_sp_rpm", "confirmed",
                                     "P-101/speed_sp_rpm set to 1200 rpm", 1200.0, "", False))
