@@ -93,7 +93,8 @@ class Recorder:
         for source, status in self.subscriber.liveness().items():
             if self._period.get(source) != (status.epoch, status.period_ms):
                 self._period[source] = (status.epoch, status.period_ms)
-                self.writer.note_heartbeat(source, status.epoch, status.seq, status.period_ms)
+                self.writer.note_heartbeat(now, source, status.epoch, status.seq,
+                                           status.period_ms)
             known = self._alive.get(source)
             if known is None:
                 self._alive[source] = (status.epoch, status.alive)
