@@ -19,7 +19,8 @@ from bus_fixtures import free_base_port
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.publisher import Publisher
 from runtime.bus.server import BusServer
-from runtime.bus.wire import Ack, Command, Reading
+from runtime.bus.wire import Command, Reading
+from runtime.control.ack import Ack
 from runtime.quality import Quality, Reason
 
 GOOD, NONE = int(Quality.GOOD), int(Reason.NONE)

@@ -18,7 +18,7 @@ from control_fixtures import ManualClock, good_readings, pump_devices
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.control.ack import AckOutcome
+from runtime.control.ack import Outcome
 from runtime.control.audit import (
     GENESIS_HASH,
     AuditLog,
@@ -210,7 +210,7 @@ def test_unopenable_log_refuses_writes(tmp_path: Path) -> None:
     assert not audit.available
     executor, writer = _executor(audit)
     ack = asyncio.run(executor.execute(_setpoint("c1")))
-    assert (ack.outcome, ack.reason) == (AckOutcome.REFUSED, "audit_unavailable")
+    assert (ack.outcome, ack.code) == (Outcome.REFUSED, "audit_unavailable")
     assert writer.writes == []
 
 
@@ -218,18 +218,18 @@ def test_disk_full_stops_writes(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     audit = AuditLog(path)
     executor, writer = _executor(audit)
-    assert asyncio.run(executor.execute(_setpoint("c1"))).outcome is AckOutcome.CONFIRMED
+    assert asyncio.run(executor.execute(_setpoint("c1"))).outcome is Outcome.CONFIRMED
     # Swap the log's descriptor for /dev/full: every write fails with ENOSPC.
     full = os.open("/dev/full", os.O_WRONLY)
     os.dup2(full, audit._fd)  # type: ignore[arg-type]
     os.close(full)
     ack = asyncio.run(executor.execute(_setpoint("c2", 3.5)))
-    assert (ack.outcome, ack.reason) == (AckOutcome.REFUSED, "audit_unavailable")
+    assert (ack.outcome, ack.code) == (Outcome.REFUSED, "audit_unavailable")
     assert writer.writes == [("LIC-102/setpoint_m", 3.0)]
     with pytest.raises(AuditUnavailableError):
         _append(audit, 1)
     ack = asyncio.run(executor.execute(_setpoint("c3", 3.5)))
-    assert ack.reason == "audit_unavailable" and len(writer.writes) == 1
+    assert ack.code == "audit_unavailable" and len(writer.writes) == 1
     assert verify(path).ok
 
 
@@ -240,7 +240,7 @@ def test_damaged_log_is_not_opened_for_writing(tmp_path: Path) -> None:
     audit = AuditLog(path)
     assert not audit.available and "line 2" in (audit.problem or "")
     executor, writer = _executor(audit)
-    assert asyncio.run(executor.execute(_setpoint("c1"))).reason == "audit_unavailable"
+    assert asyncio.run(executor.execute(_setpoint("c1"))).code == "audit_unavailable"
     assert writer.writes == []
     assert path.read_bytes() == lines[0] + lines[2]  # never repaired silently
 

@@ -12,7 +12,8 @@ from runtime.bus.adapter_link import AdapterLink
 from runtime.bus.command_client import CommandTimeoutError, new_command_id, send_command
 from runtime.bus.publisher import Publisher
 from runtime.bus.server import BusServer
-from runtime.bus.wire import Ack, Command, Reading
+from runtime.bus.wire import Command, Reading
+from runtime.control.ack import Ack
 
 
 class _TestAdapter:

@@ -16,7 +16,8 @@ from conftest import REPO_ROOT, run_cli
 from runtime.bus.adapter_link import AdapterLink
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.publisher import Publisher
-from runtime.bus.wire import Ack, Reading
+from runtime.bus.wire import Reading
+from runtime.control.ack import Ack
 
 
 def _spawn(*args: str) -> subprocess.Popen[str]:

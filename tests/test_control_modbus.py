@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from control_fixtures import LoopbackPlant, ManualClock, good_readings, pump_devices
 
-from runtime.control.ack import AckOutcome
+from runtime.control.ack import Outcome
 from runtime.control.audit import AuditLog, verify
 from runtime.control.command import ControlCommand
 from runtime.control.executor import Executor
@@ -44,8 +44,8 @@ async def _session(tmp_path: Path, body, *, fail_writes: bool = False) -> None: 
 def test_setpoint_write_reaches_device_and_reads_back(tmp_path: Path) -> None:
     async def body(executor, plant, clock, readings, writer) -> None:  # noqa: ANN001
         ack = await executor.execute(_cmd("c1", "FV-101/position_sp_pct", 42.5))
-        assert ack.outcome is AckOutcome.CONFIRMED, ack
-        assert ack.read_back == pytest.approx(42.5)
+        assert ack.outcome is Outcome.CONFIRMED, ack
+        assert ack.readback == pytest.approx(42.5)
         words = tuple(encode_value("float32", "little", 1.0, 0.0, 42.5))
         assert [(w.device_id, w.function_code, w.address, w.values) for w in plant.writes] == [
             ("PLC-102", 16, 0, words)
@@ -60,20 +60,20 @@ def test_setpoint_write_reaches_device_and_reads_back(tmp_path: Path) -> None:
 def test_equipment_needs_select_then_operate_within_expiry(tmp_path: Path) -> None:
     async def body(executor, plant, clock, readings, writer) -> None:  # noqa: ANN001
         ack = await executor.execute(_cmd("c1", "P-101/run_cmd", 1, "operate"))
-        assert (ack.outcome, ack.reason) == (AckOutcome.REFUSED, "not_selected")
+        assert (ack.outcome, ack.code) == (Outcome.REFUSED, "not_selected")
         ack = await executor.execute(_cmd("c2", "P-101/run_cmd", 1, "select"))
-        assert ack.outcome is AckOutcome.SELECTED
+        assert ack.outcome is Outcome.SELECTED
         clock.advance(10.0)
         ack = await executor.execute(_cmd("c3", "P-101/run_cmd", 1, "operate"))
-        assert (ack.outcome, ack.reason) == (AckOutcome.REFUSED, "selection_expired")
+        assert (ack.outcome, ack.code) == (Outcome.REFUSED, "selection_expired")
         assert plant.writes == []
         await executor.execute(_cmd("c4", "P-101/run_cmd", 1, "select"))
         clock.advance(9.9)
         ack = await executor.execute(_cmd("c5", "P-101/run_cmd", 1, "operate"))
-        assert ack.outcome is AckOutcome.CONFIRMED, ack
+        assert ack.outcome is Outcome.CONFIRMED, ack
         assert [(w.function_code, w.address, w.values) for w in plant.writes] == [(6, 0, (1,))]
         again = await executor.execute(_cmd("c5", "P-101/run_cmd", 1, "operate"))
-        assert again.duplicate and again.outcome is AckOutcome.CONFIRMED
+        assert again.duplicate and again.outcome is Outcome.CONFIRMED
         assert len(plant.writes) == 1
 
     asyncio.run(_session(tmp_path, body))
@@ -83,7 +83,7 @@ def test_equipment_needs_select_then_operate_within_expiry(tmp_path: Path) -> No
 def test_coil_write(tmp_path: Path) -> None:
     async def body(executor, plant, clock, readings, writer) -> None:  # noqa: ANN001
         ack = await executor.execute(_cmd("c1", "P-102/reset_cmd", 1))
-        assert ack.outcome is AckOutcome.CONFIRMED, ack
+        assert ack.outcome is Outcome.CONFIRMED, ack
         assert [(w.function_code, w.address, w.values) for w in plant.writes] == [(5, 1, (1,))]
 
     asyncio.run(_session(tmp_path, body))
@@ -92,7 +92,7 @@ def test_coil_write(tmp_path: Path) -> None:
 def test_device_exception_is_a_failed_write_and_audited(tmp_path: Path) -> None:
     async def body(executor, plant, clock, readings, writer) -> None:  # noqa: ANN001
         ack = await executor.execute(_cmd("c1", "LIC-102/setpoint_m", 3.0))
-        assert (ack.outcome, ack.reason) == (AckOutcome.FAILED, "write_failed")
+        assert (ack.outcome, ack.code) == (Outcome.FAILED, "write_failed")
         assert "exception 4" in ack.text
 
     asyncio.run(_session(tmp_path, body, fail_writes=True))
@@ -104,9 +104,9 @@ def test_interlock_uses_latest_readings(tmp_path: Path) -> None:
     async def body(executor, plant, clock, readings, writer) -> None:  # noqa: ANN001
         readings["LT-102/level_m"] = Reading(4.6)
         ack = await executor.execute(_cmd("c1", "FV-101/position_sp_pct", 90))
-        assert (ack.outcome, ack.reason) == (AckOutcome.REFUSED, "interlock:IL-2")
+        assert (ack.outcome, ack.code) == (Outcome.REFUSED, "interlock:IL-2")
         ack = await executor.execute(_cmd("c2", "FV-101/position_sp_pct", 70))
-        assert ack.outcome is AckOutcome.CONFIRMED
+        assert ack.outcome is Outcome.CONFIRMED
         assert len(plant.writes) == 1
 
     asyncio.run(_session(tmp_path, body))

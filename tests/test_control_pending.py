@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.control.ack import Ack, AckOutcome
+from runtime.control.ack import Ack, Outcome
 from runtime.control.pending import PendingState, PendingTracker, confirm_text, new_command_id
 
 S = 1_000_000_000
@@ -15,20 +15,21 @@ def test_lifecycle() -> None:
     t.sent("c", "P-102/run_cmd", 1.0, 0, action="operate")
     assert [i.id for i in t.pending()] == ["a", "b", "c"]
     ack = Ack(
-        command_id="a", point=a.point, action="write", outcome=AckOutcome.CONFIRMED,
-        text="ok", requested=1200.0, read_back=1200.0, written=True,
+        id="a", point=a.point, action="write", outcome=Outcome.CONFIRMED,
+        text="ok", requested=1200.0, readback=1200.0, written=True,
     )  # fmt: skip
     assert t.acked(ack, S) is a and a.state is PendingState.CONFIRMED and a.read_back == 1200.0
-    refused = {"command_id": "b", "outcome": "refused", "reason": "role", "text": "no"}
+    assert a.outcome is Outcome.CONFIRMED
+    refused = Ack("b", "UC-101/mode", Outcome.REFUSED, "no", None, "role")
     assert t.acked(refused, S).state is PendingState.REFUSED  # type: ignore[union-attr]
     assert t.get("b").reason == "role"  # type: ignore[union-attr]
     assert t.expire(4 * S) == []
     (expired,) = t.expire(5 * S)
     assert expired.id == "c" and expired.state is PendingState.EXPIRED
-    late = {"command_id": "c", "outcome": "failed", "reason": "write_failed"}
+    late = Ack("c", "P-102/run_cmd", Outcome.FAILED, code="write_failed")
     item = t.acked(late, 6 * S)
     assert item is not None and item.late and item.state is PendingState.REFUSED
-    assert t.acked({"command_id": "zzz", "outcome": "confirmed"}, 0) is None
+    assert t.acked(Ack("zzz", "p", Outcome.CONFIRMED), 0) is None
     assert t.pending() == []
 
 
@@ -48,24 +49,25 @@ def test_wire_ack_keeps_outcome_code_text_and_duplicate() -> None:
     from adapters.modbus.control_link import wire_ack
     from runtime.bus import wire
 
-    base = {"command_id": "a", "point": "p/x", "action": "select"}
-    sel = Ack(**base, outcome=AckOutcome.SELECTED, text="p selected")  # type: ignore[arg-type]
-    assert sel.wire_outcome() == ("selected", "")
-    ref = Ack(**base, outcome=AckOutcome.REFUSED, reason="interlock:IL-1", text="P-101 runs")  # type: ignore[arg-type]
-    assert ref.wire_outcome() == ("refused", "interlock:IL-1")
-    assert wire_ack(ref) == wire.Ack("a", "p/x", "refused", "P-101 runs", None, "interlock:IL-1")
-    ok = Ack(**base, outcome=AckOutcome.CONFIRMED, read_back=2.0, duplicate=True)  # type: ignore[arg-type]
+    base = {"id": "a", "point": "p/x"}
+    ref = Ack(**base, outcome=Outcome.REFUSED, code="interlock:IL-1", text="P-101 runs")  # type: ignore[arg-type]
+    sent = wire.decode_ack(wire.encode_ack(wire_ack(ref)))
+    assert sent == Ack("a", "p/x", Outcome.REFUSED, "P-101 runs", None, "interlock:IL-1")
+    ok = Ack(**base, outcome=Outcome.CONFIRMED, readback=2.0, duplicate=True)  # type: ignore[arg-type]
     sent = wire.decode_ack(wire.encode_ack(wire_ack(ok)))
     assert (sent.outcome, sent.readback, sent.duplicate, sent.code) == ("confirmed", 2.0, True, "")
-    odd = Ack(**base, outcome=AckOutcome.FAILED, reason="read back",  # type: ignore[arg-type]
-              text="caf\u00e9 " + "x" * 600, read_back=float("nan"))
+    odd = Ack(**base, outcome=Outcome.FAILED, code="read back",  # type: ignore[arg-type]
+              text="caf\u00e9 " + "x" * 600, readback=float("nan"))
     sent = wire.decode_ack(wire.encode_ack(wire_ack(odd)))
     assert sent.code == "read_back" and sent.readback is None
     assert sent.text.startswith("caf? ") and len(sent.text) == wire.MAX_TEXT_LEN
 
 
 def test_tracker_takes_bus_acks() -> None:
-    from runtime.bus.wire import Ack as WireAck
+    from runtime.bus.wire import decode_ack, encode_ack
+
+    def WireAck(*fields: object) -> Ack:  # noqa: N802 - as the bus delivers it
+        return decode_ack(encode_ack(Ack(*fields)))  # type: ignore[arg-type]
 
     t = PendingTracker(timeout_ns=5 * S)
     t.sent("w1", "P-101/speed_sp_rpm", 900.0, 0, unit="rpm")

@@ -7,7 +7,7 @@ import math
 import pytest
 from control_fixtures import good_readings, pump_devices
 
-from runtime.control.ack import Ack, AckOutcome
+from runtime.control.ack import Ack, Outcome
 from runtime.control.command import ControlCommand
 from runtime.control.policy import SELECT_TIMEOUT_NS, Verdict, WritePolicy, range_problem
 from runtime.control.readings import Reading
@@ -47,9 +47,9 @@ def reason(policy: WritePolicy, command: ControlCommand, readings, now_ns: int =
     return "allow" if d.verdict is Verdict.ALLOW else d.reason
 
 
-def ack_for(command: ControlCommand, outcome: AckOutcome, **kw: object) -> Ack:
+def ack_for(command: ControlCommand, outcome: Outcome, **kw: object) -> Ack:
     return Ack(
-        command_id=command.id, point=command.point, action=command.action, outcome=outcome,
+        id=command.id, point=command.point, action=command.action, outcome=outcome,
         requested=command.value, **kw,  # type: ignore[arg-type]
     )  # fmt: skip
 
@@ -126,7 +126,7 @@ def test_rate_of_change(policy: WritePolicy, readings) -> None:  # noqa: ANN001
     assert reason(policy, cmd(point, 1300.0), readings) == "allow"
     assert reason(policy, cmd(point, 1301.0), readings) == "rate"
     first = cmd(point, 1300.0)
-    policy.settle(first, T0, ack_for(first, AckOutcome.CONFIRMED, written=True))
+    policy.settle(first, T0, ack_for(first, Outcome.CONFIRMED, written=True))
     # Then against the last accepted value and time.
     assert reason(policy, cmd(point, 1450.0, ident="c2"), readings, T0 + S // 2) == "allow"
     assert reason(policy, cmd(point, 1451.0, ident="c2"), readings, T0 + S // 2) == "rate"
@@ -155,8 +155,8 @@ def test_interlocks(policy: WritePolicy, readings) -> None:  # noqa: ANN001
     assert reason(policy, cmd(fv, 100.0), readings) == "interlock:IL-2"
 
 
-def _settle(policy: WritePolicy, command: ControlCommand, now: int, outcome: AckOutcome) -> None:
-    written = outcome is AckOutcome.CONFIRMED
+def _settle(policy: WritePolicy, command: ControlCommand, now: int, outcome: Outcome) -> None:
+    written = outcome is Outcome.CONFIRMED
     policy.settle(command, now, ack_for(command, outcome, written=written))
 
 
@@ -167,7 +167,7 @@ def test_select_before_operate(policy: WritePolicy, readings) -> None:  # noqa: 
     assert reason(policy, cmd("LIC-102/setpoint_m", 3, action="select"), readings) == "not_sbo"
     sel = cmd(p, 1, action="select", ident="s1")
     assert reason(policy, sel, readings) == "allow"
-    _settle(policy, sel, T0, AckOutcome.SELECTED)
+    _settle(policy, sel, T0, Outcome.SELECTED)
     other = cmd(p, 1, action="select", actor="bob", ident="s2")
     assert reason(policy, other, readings, T0 + S) == "selected_by_other"
     assert reason(policy, cmd(p, 1, action="operate", actor="bob", ident="o0"), readings) == (
@@ -183,7 +183,7 @@ def test_select_before_operate(policy: WritePolicy, readings) -> None:  # noqa: 
     assert reason(policy, other, readings, late) == "allow"  # the expired one no longer holds
     op = cmd(p, 1, action="operate", ident="o1")
     assert reason(policy, op, readings, late - 1) == "allow"
-    _settle(policy, op, late - 1, AckOutcome.CONFIRMED)
+    _settle(policy, op, late - 1, Outcome.CONFIRMED)
     # Used up by the operate:
     assert reason(policy, cmd(p, 1, action="operate", ident="o2"), readings, late - 1) == (
         "not_selected"
@@ -194,22 +194,22 @@ def test_cancel(policy: WritePolicy, readings) -> None:  # noqa: ANN001
     p = "P-102/run_cmd"
     assert reason(policy, cmd(p, None, action="cancel"), readings) == "not_selected"
     sel = cmd(p, None, action="select", ident="s1")  # no value: binds nothing
-    _settle(policy, sel, T0, AckOutcome.SELECTED)
+    _settle(policy, sel, T0, Outcome.SELECTED)
     assert reason(policy, cmd(p, None, action="cancel", actor="bob", ident="x"), readings) == (
         "not_selected"
     )
     cancel = cmd(p, None, action="cancel", ident="x1")
     assert reason(policy, cancel, readings) == "allow"
-    _settle(policy, cancel, T0, AckOutcome.CANCELLED)
+    _settle(policy, cancel, T0, Outcome.CANCELLED)
     assert reason(policy, cmd(p, 1, action="operate", ident="o"), readings) == "not_selected"
 
 
 def test_duplicate_ids(policy: WritePolicy, readings) -> None:  # noqa: ANN001
     c = cmd("LIC-102/setpoint_m", 3.0, ident="same")
-    _settle(policy, c, T0, AckOutcome.CONFIRMED)
+    _settle(policy, c, T0, Outcome.CONFIRMED)
     d = policy.decide(c, T0 + S, readings)
     assert d.verdict is Verdict.DUPLICATE and d.previous is not None
-    assert d.previous.outcome is AckOutcome.CONFIRMED
+    assert d.previous.outcome is Outcome.CONFIRMED
     assert reason(policy, cmd("LIC-102/setpoint_m", 4.0, ident="same"), readings) == "id_reused"
 
 
@@ -217,7 +217,7 @@ def test_remembered_ids_are_bounded(readings) -> None:  # noqa: ANN001
     policy = WritePolicy(pump_devices(), remembered_ids=3)
     for i in range(5):
         c = cmd("LIC-102/setpoint_m", 3.0, ident=f"c{i}")
-        _settle(policy, c, T0, AckOutcome.CONFIRMED)
+        _settle(policy, c, T0, Outcome.CONFIRMED)
     assert policy.previous_ack("c0") is None and policy.previous_ack("c4") is not None
 
 

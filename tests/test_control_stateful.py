@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from runtime.control.ack import AckOutcome
+from runtime.control.ack import Outcome
 from runtime.control.audit import AuditLog, verify
 from runtime.control.command import ControlCommand
 from runtime.control.executor import Executor
@@ -176,7 +176,7 @@ class WritePathMachine(RuleBasedStateMachine):
         label = "repeat" if repeat else command.action
         event(f"{label} -> {expected_outcome} {expected_reason}".strip())
         ack = self.loop.run_until_complete(self.executor.execute(command))
-        assert (ack.outcome.value, ack.reason) == (expected_outcome, expected_reason), (
+        assert (ack.outcome.value, ack.code) == (expected_outcome, expected_reason), (
             command,
             ack,
         )
@@ -248,18 +248,18 @@ class WritePathMachine(RuleBasedStateMachine):
             return outcome, reason
         problem = self._decide(c)
         if problem:
-            outcome, reason = AckOutcome.REFUSED.value, problem
+            outcome, reason = Outcome.REFUSED.value, problem
             self.records += 1
         elif c.action == "select":
-            outcome, reason = AckOutcome.SELECTED.value, ""
+            outcome, reason = Outcome.SELECTED.value, ""
             self.records += 1
             self.selections[c.point] = Sel(c.actor, c.role, c.value, self.now_s + TIMEOUT_S)
         elif c.action == "cancel":
-            outcome, reason = AckOutcome.CANCELLED.value, ""
+            outcome, reason = Outcome.CANCELLED.value, ""
             self.records += 1
             del self.selections[c.point]
         else:
-            outcome, reason = AckOutcome.CONFIRMED.value, ""
+            outcome, reason = Outcome.CONFIRMED.value, ""
             self.records += 2
             assert c.value is not None
             device, spec = self.devices.owner_of(c.point)  # type: ignore[misc]

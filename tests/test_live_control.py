@@ -21,6 +21,7 @@ from bus_fixtures import wait_until
 from conftest import REPO_ROOT
 from live_fixtures import FakeAdapter, live_bus_server
 
+from runtime.control.ack import Ack, Outcome
 from runtime.control.pending import PendingTracker, TrackedCommand
 from runtime.control.roles import Role
 from runtime.live.control_panel import ControlPanel, Mode, bind_keys, writable_points
@@ -39,7 +40,7 @@ class FakeCommander:
         self.tracker = PendingTracker(timeout_ns=1_000_000_000)
         self.sent: list[tuple[str, str, float, str]] = []
         self.outcomes: dict[str, str] = {}
-        self.inbox: list[dict] = []
+        self.inbox: list[Ack] = []
 
     def send(self, point: str, value: float, now_ns: int, *, action: str = "write",
              unit: str = "", command_id: str | None = None) -> TrackedCommand:
@@ -49,13 +50,14 @@ class FakeCommander:
 
     def ack(self, cid: str, outcome: str, text: str = "", readback: float | None = None,
             code: str = "") -> None:
-        self.inbox.append({"id": cid, "outcome": outcome, "text": text, "readback": readback,
-                           "code": code})
+        tracked = self.tracker.get(cid)
+        self.inbox.append(Ack(cid, tracked.point if tracked else "?", Outcome(outcome), text,
+                              readback, code))
 
     def poll(self, now_ns: int) -> list[TrackedCommand]:
         done = []
         for ack in self.inbox:
-            self.outcomes[ack["id"]] = ack["outcome"]
+            self.outcomes[ack.id] = str(ack.outcome)
             done.append(self.tracker.acked(ack, now_ns))
         self.inbox.clear()
         return done + self.tracker.expire(now_ns)

@@ -29,15 +29,8 @@ from recording_fixtures import (
     write_traffic,
 )
 
-from runtime.bus.wire import (
-    INT63,
-    Ack,
-    ReadingColumns,
-    SnapshotSource,
-    WireError,
-    columns,
-    layout_of,
-)
+from runtime.bus.wire import INT63, ReadingColumns, SnapshotSource, WireError, columns, layout_of
+from runtime.control.ack import Ack
 from runtime.recording.decode import InvalidMessageError, decode_message
 from runtime.recording.errors import RecordingError
 from runtime.recording.reader import open_recording

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from runtime.bus import wire
 from runtime.bus.wire import (
-    Ack,
     Batch,
     Command,
     Reading,
@@ -22,6 +21,7 @@ from runtime.bus.wire import (
     SnapshotSource,
     WireError,
 )
+from runtime.control.ack import Ack
 
 T0 = 1_700_000_000_000_000_000
 V = wire.PROTOCOL_VERSION

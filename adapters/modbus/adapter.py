@@ -29,7 +29,8 @@ from adapters.modbus.write_policy import AdapterWritePolicy, served_devices
 from runtime.bus.adapter_link import AdapterLink
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.publisher import DEFAULT_HEARTBEAT_PERIOD_MS, Publisher
-from runtime.bus.wire import MAX_TEXT_LEN, Ack, Reading
+from runtime.bus.wire import MAX_TEXT_LEN, Reading
+from runtime.control.ack import Ack, Outcome
 from runtime.control.audit import AuditLog
 from runtime.control.command import ControlCommand
 from runtime.control.executor import Executor
@@ -167,7 +168,7 @@ class ModbusAdapter:
             ack = await self.handle(cmd)
         except Exception as exc:  # every command gets exactly one ack, even on a bug here
             log.exception("command %s for %s failed", getattr(cmd, "id", "?"), cmd.point)
-            ack = Ack(cmd.id, cmd.point, "failed",
+            ack = Ack(cmd.id, cmd.point, Outcome.FAILED,
                       printable(f"adapter error: {type(exc).__name__}: {exc}", MAX_TEXT_LEN),
                       None, "adapter_error")
         self.link.send_ack(ack)
@@ -177,7 +178,7 @@ class ModbusAdapter:
         """Decide, audit and, if allowed, carry out one bus command; the ack to send back."""
         result = await self.executor.execute(ControlCommand.from_message(cmd))
         log.info("%s %s %s=%r by %s (%s): %s %s%s", result.action, cmd.id, cmd.point,
-                 cmd.value, cmd.actor, cmd.role, result.outcome.value, result.reason,
+                 cmd.value, cmd.actor, cmd.role, result.outcome.value, result.code,
                  " (duplicate)" if result.duplicate else "")
         return wire_ack(result)
 

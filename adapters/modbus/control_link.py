@@ -18,8 +18,8 @@ from typing import Protocol
 
 from adapters.modbus.device_poller import DevicePoller
 from adapters.modbus.write_policy import AdapterWritePolicy, encode_write
-from runtime.bus.wire import MAX_CODE_LEN, MAX_TEXT_LEN, Ack
-from runtime.control.ack import Ack as ControlAck
+from runtime.bus.wire import MAX_CODE_LEN, MAX_TEXT_LEN
+from runtime.control.ack import Ack
 from runtime.control.readings import Reading
 
 READBACK_FAILURE_PREFIX = "written, but"
@@ -107,21 +107,15 @@ class PollerWriter:
         return read
 
 
-def wire_ack(ack: ControlAck) -> Ack:
-    """The bus Ack for an executor ack: outcome, code, text, read-back and duplicate flag.
-
-    A non-finite read-back (the wire carries finite numbers only) is sent as none; the text
-    still says what was read.
+def wire_ack(ack: Ack) -> Ack:
+    """The executor's ack as the wire can carry it: printable text and code within their
+    limits, a non-finite read-back as none (the text still says what was read).
     """
-    read = ack.read_back
-    return Ack(
-        ack.command_id,
-        ack.point,
-        ack.outcome.value,
-        printable(ack.text, MAX_TEXT_LEN),
-        None if read is None or not math.isfinite(read) else float(read),
-        printable(ack.reason, MAX_CODE_LEN, spaces=False),
-        ack.duplicate,
+    read = ack.readback
+    return ack._replace(
+        text=printable(ack.text, MAX_TEXT_LEN),
+        readback=None if read is None or not math.isfinite(read) else float(read),
+        code=printable(ack.code, MAX_CODE_LEN, spaces=False),
     )
 
 

@@ -22,7 +22,6 @@ from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.ratelog import RateLimitedLog
 from runtime.bus.sockets import make_socket
 from runtime.bus.wire import (
-    Ack,
     Command,
     Register,
     WireError,
@@ -30,6 +29,7 @@ from runtime.bus.wire import (
     encode_ack,
     encode_register,
 )
+from runtime.control.ack import Ack
 
 log = logging.getLogger("twinstage.bus.adapter_link")
 

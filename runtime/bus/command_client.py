@@ -14,7 +14,8 @@ import zmq
 
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.sockets import make_socket
-from runtime.bus.wire import Ack, Command, WireError, decode_ack, encode_command
+from runtime.bus.wire import Command, WireError, decode_ack, encode_command
+from runtime.control.ack import Ack
 
 
 class CommandTimeoutError(TimeoutError):

@@ -39,7 +39,6 @@ from runtime.bus.wire import (
     KIND_REGISTER,
     MAX_READINGS,
     TOPIC_ACK,
-    Ack,
     Reading,
     SnapshotChunk,
     SnapshotSource,
@@ -53,6 +52,7 @@ from runtime.bus.wire import (
     encode_snapshot_chunk,
     message_kind,
 )
+from runtime.control.ack import Ack
 from runtime.errors import UsageError
 from runtime.quality import Quality, Reason
 

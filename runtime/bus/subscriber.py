@@ -43,7 +43,6 @@ from runtime.bus.wire import (
     TOPIC_ACK,
     TOPIC_HEARTBEAT,
     TOPIC_READINGS,
-    Ack,
     PointLayout,
     ReadingColumns,
     SnapshotChunk,
@@ -53,6 +52,7 @@ from runtime.bus.wire import (
     decode_snapshot_chunk,
     encode_snapshot_request,
 )
+from runtime.control.ack import Ack
 from runtime.quality import Quality, Reason
 
 log = logging.getLogger("twinstage.bus.subscriber")

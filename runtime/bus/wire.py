@@ -29,6 +29,8 @@ from typing import Any, NamedTuple
 import msgpack
 import numpy as np
 
+from runtime.control.ack import Ack, Outcome
+
 PROTOCOL_VERSION = 2
 
 MAX_MESSAGE_BYTES = 1 << 20
@@ -69,12 +71,10 @@ TOPIC_ACK = b"a."
 observers (the recorder, the training runner) see what operators did. Informational only: the
 commanding client gets its own ack over ROUTER/DEALER (R9)."""
 
-OUTCOMES = ("confirmed", "selected", "cancelled", "refused", "failed")
+OUTCOMES = tuple(o.value for o in Outcome)
 """Ack outcomes (docs/control.md): ``confirmed`` written and read back equal; ``selected`` /
 ``cancelled`` a select-before-operate step done; ``refused`` a check said no, nothing written;
 ``failed`` allowed but not done (device, read-back, or the bus could not deliver it)."""
-SUCCESS_OUTCOMES = frozenset({"confirmed", "selected", "cancelled"})
-"""Outcomes meaning the command did what it asked (``twinstage write`` exits 0)."""
 OUTCOME_ALIASES = {"accepted": "confirmed", "error": "failed"}
 """Spellings of the first wire version, still accepted and turned into today's outcome."""
 MAX_CODE_LEN = 64
@@ -157,34 +157,6 @@ class Command(NamedTuple):
     actor: str
     host: str
     action: str = "write"
-
-
-class Ack(NamedTuple):
-    """The owning adapter's (or the bus's) answer to a :class:`Command` with the same id.
-
-    The first five fields keep the positions of the first ack layout (``reason`` became
-    ``text``); ``code`` and ``duplicate`` were appended.
-    """
-
-    id: str
-    point: str
-    outcome: str
-    """One of :data:`OUTCOMES`."""
-    text: str
-    """One line for a person, with values and units; may be empty."""
-    readback: float | None
-    """The value read back from the device after a write (confirmed, or a failed comparison)."""
-    code: str = ""
-    """Stable machine reason: ``range``, ``role``, ``not_selected``, ``interlock:IL-1``,
-    ``no_owner``, ... (docs/control.md); ``""`` when nothing needs explaining."""
-    duplicate: bool = False
-    """True when this repeats the answer already given to the same command id: nothing was
-    done again."""
-
-    @property
-    def ok(self) -> bool:
-        """Whether the command did what it asked (confirmed, selected or cancelled)."""
-        return self.outcome in SUCCESS_OUTCOMES
 
 
 class SnapshotSource(NamedTuple):
@@ -869,7 +841,7 @@ def encode_ack(ack: Ack) -> bytes:
     _code(ack.code)
     if type(ack.duplicate) is not bool:
         raise WireError(f"ack duplicate {ack.duplicate!r} is not a boolean")
-    return _pack([PROTOCOL_VERSION, KIND_ACK, ack.id, ack.point, outcome, ack.text, readback,
+    return _pack([PROTOCOL_VERSION, KIND_ACK, ack.id, ack.point, outcome.value, ack.text, readback,
                   ack.code, ack.duplicate])
 
 
@@ -886,11 +858,13 @@ def decode_ack(payload: bytes) -> Ack:
                duplicate)
 
 
-def _outcome(value: Any) -> str:
+def _outcome(value: Any) -> Outcome:
+    if isinstance(value, Outcome):
+        return value
     if type(value) is not str or (value not in OUTCOMES and value not in OUTCOME_ALIASES):
         shown = value[:40] if type(value) is str else value
         raise WireError(f"ack outcome {shown!r} is not one of {', '.join(OUTCOMES)}")
-    return OUTCOME_ALIASES.get(value, value)
+    return Outcome(OUTCOME_ALIASES.get(value, value))
 
 
 def _code(value: Any) -> str:

@@ -30,7 +30,7 @@ from runtime.control.actor import actor_name
 from runtime.errors import UsageError
 
 if TYPE_CHECKING:
-    from runtime.bus.wire import Ack
+    from runtime.control.ack import Ack
 
 HELP = "operate a point through the bus (write, or select/operate); exit 0 only if done"
 

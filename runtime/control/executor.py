@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-from runtime.control.ack import Ack, AckOutcome
+from runtime.control.ack import Ack, Outcome
 from runtime.control.audit import AuditLog, AuditUnavailableError
 from runtime.control.command import Action, ControlCommand, parse_action
 from runtime.control.policy import Reason, Verdict, WritePolicy, readback_matches
@@ -39,7 +39,7 @@ class DeviceWriter(Protocol):
         ...
 
 
-_SELECTION_OUTCOME = {Action.SELECT: AckOutcome.SELECTED, Action.CANCEL: AckOutcome.CANCELLED}
+_SELECTION_OUTCOME = {Action.SELECT: Outcome.SELECTED, Action.CANCEL: Outcome.CANCELLED}
 
 
 async def execute(
@@ -77,20 +77,20 @@ async def execute(
             detail=detail,
         )
 
-    def ack(outcome: AckOutcome, reason: str = "", text: str = "", **extra: object) -> Ack:
+    def ack(outcome: Outcome, reason: str = "", text: str = "", **extra: object) -> Ack:
         return Ack(
-            command_id=command.id,
+            id=command.id,
             point=command.point,
             action=command.action,
             outcome=outcome,
-            reason=reason,
+            code=reason,
             text=text,
             requested=command.value,
             **extra,  # type: ignore[arg-type]
         )
 
     unavailable = ack(
-        AckOutcome.REFUSED,
+        Outcome.REFUSED,
         Reason.AUDIT_UNAVAILABLE.value,
         f"the audit log cannot be written ({audit.problem or 'unavailable'}); writes are stopped",
     )
@@ -109,7 +109,7 @@ async def execute(
         except AuditUnavailableError:
             return _settled(policy, command, now_ns, _refresh(unavailable, audit))
         return _settled(
-            policy, command, now_ns, ack(AckOutcome.REFUSED, decision.reason, decision.text)
+            policy, command, now_ns, ack(Outcome.REFUSED, decision.reason, decision.text)
         )
 
     action = parse_action(command.action)
@@ -118,7 +118,7 @@ async def execute(
         text = (
             f"{command.point} selected by {command.actor}; operate within "
             f"{policy.select_timeout_ns / 1e9:g} s"
-            if outcome is AckOutcome.SELECTED
+            if outcome is Outcome.SELECTED
             else f"selection of {command.point} given back"
         )
         try:
@@ -136,11 +136,11 @@ async def execute(
 
     result = await _write_and_confirm(command, policy, writer, value)
     try:
-        await record(result.outcome.value, result.reason, result.text)
+        await record(result.outcome.value, result.code, result.text)
     except AuditUnavailableError:
         result = replace(
             result,
-            reason=Reason.AUDIT_UNAVAILABLE.value,
+            code=Reason.AUDIT_UNAVAILABLE.value,
             text=f"{result.text}; but its outcome could not be audited ({audit.problem}), "
             "so writes are now stopped",
         )
@@ -153,16 +153,16 @@ async def _write_and_confirm(
     spec = policy.point(command.point)
     assert spec is not None
 
-    def done(outcome: AckOutcome, reason: str, text: str, read: float | None) -> Ack:
+    def done(outcome: Outcome, reason: str, text: str, read: float | None) -> Ack:
         return Ack(
-            command_id=command.id,
+            id=command.id,
             point=command.point,
             action=command.action,
             outcome=outcome,
-            reason=reason,
+            code=reason,
             text=text,
             requested=value,
-            read_back=read,
+            readback=read,
             written=True,
         )
 
@@ -170,7 +170,7 @@ async def _write_and_confirm(
         await writer.write(command.point, value)
     except Exception as exc:  # noqa: BLE001 - any device failure is reported, never raised
         return done(
-            AckOutcome.FAILED,
+            Outcome.FAILED,
             Reason.WRITE_FAILED.value,
             f"writing {command.point} failed: {_describe(exc)}",
             None,
@@ -179,19 +179,19 @@ async def _write_and_confirm(
         read = float(await writer.read_back(command.point))
     except Exception as exc:  # noqa: BLE001
         return done(
-            AckOutcome.FAILED,
+            Outcome.FAILED,
             Reason.READBACK_FAILED.value,
             f"{command.point} was written but could not be read back: {_describe(exc)}",
             None,
         )
     if not readback_matches(spec, value, read):
         return done(
-            AckOutcome.FAILED,
+            Outcome.FAILED,
             Reason.READBACK_MISMATCH.value,
             f"{command.point} reads back {read:g} after writing {value:g}",
             read,
         )
-    return done(AckOutcome.CONFIRMED, "", f"{command.point} = {read:g} {spec.unit}", read)
+    return done(Outcome.CONFIRMED, "", f"{command.point} = {read:g} {spec.unit}", read)
 
 
 def _settled(policy: WritePolicy, command: ControlCommand, now_ns: int, ack: Ack) -> Ack:

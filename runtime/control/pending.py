@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+
+from runtime.control.ack import Ack, Outcome
 
 ACK_TIMEOUT_NS = 5_000_000_000
 """How long a command may stay pending before the tracker calls it expired."""
@@ -28,8 +28,6 @@ class PendingState(StrEnum):
     EXPIRED = "expired"
 
 
-_CONFIRMING = {"confirmed", "selected", "cancelled"}
-"""Ack outcomes that mean the command did what it asked."""
 
 
 @dataclass(slots=True)
@@ -43,6 +41,8 @@ class TrackedCommand:
     unit: str
     sent_ns: int
     state: PendingState = PendingState.PENDING
+    outcome: Outcome | None = None
+    """The ack's own outcome (None until it arrives; the state folds it into two)."""
     reason: str = ""
     """The adapter's machine code (``range``, ``interlock:IL-1``, ...) or ``timeout``."""
     text: str = ""
@@ -82,26 +82,17 @@ class PendingTracker:
             self._items.popitem(last=False)
         return item
 
-    def acked(self, ack: Any, now_ns: int) -> TrackedCommand | None:
-        """Apply an ack (a control ``Ack``, the bus ``runtime.bus.wire.Ack`` or a mapping with
-        either's field names); None if the id is unknown."""
-        raw = ack.get if isinstance(ack, Mapping) else (lambda k: getattr(ack, k, None))
-
-        def get(name: str, wire_name: str) -> Any:
-            value = raw(name)
-            return raw(wire_name) if value is None else value
-
-        item = self._items.get(str(get("command_id", "id")))
+    def acked(self, ack: Ack, now_ns: int) -> TrackedCommand | None:
+        """Apply an ack; None if the id is unknown."""
+        item = self._items.get(ack.id)
         if item is None:
             return None
-        outcome = str(getattr(raw("outcome"), "value", raw("outcome")))
         item.late = item.state is PendingState.EXPIRED
-        ok = outcome in _CONFIRMING
-        item.state = PendingState.CONFIRMED if ok else PendingState.REFUSED
-        item.reason = str(get("reason", "code") or ("" if ok else outcome))
-        item.text = str(raw("text") or "")
-        read = get("read_back", "readback")
-        item.read_back = None if read is None else float(read)
+        item.state = PendingState.CONFIRMED if ack.ok else PendingState.REFUSED
+        item.outcome = ack.outcome
+        item.reason = ack.code or ("" if ack.ok else str(ack.outcome))
+        item.text = ack.text
+        item.read_back = ack.readback
         item.settled_ns = now_ns
         return item
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from runtime.control import interlocks as il
-from runtime.control.ack import Ack, AckOutcome
+from runtime.control.ack import Ack, Outcome
 from runtime.control.command import Action, ControlCommand, parse_action
 from runtime.control.readings import Readings, is_good
 from runtime.control.roles import Role, allowed_roles, parse_role
@@ -326,11 +326,11 @@ class WritePolicy:
         """
         if ack.duplicate:
             return
-        if ack.reason != Reason.AUDIT_UNAVAILABLE or ack.written:
+        if ack.code != Reason.AUDIT_UNAVAILABLE or ack.written:
             self._remember(command, ack)
         action = parse_action(command.action)
         role = parse_role(command.role)
-        if action is Action.SELECT and ack.outcome is AckOutcome.SELECTED and role is not None:
+        if action is Action.SELECT and ack.outcome is Outcome.SELECTED and role is not None:
             self._selections[command.point] = Selection(
                 point=command.point,
                 actor=command.actor,
@@ -339,14 +339,14 @@ class WritePolicy:
                 value=command.value,
                 expires_ns=now_ns + self.select_timeout_ns,
             )
-        elif action is Action.CANCEL and ack.outcome is AckOutcome.CANCELLED:
+        elif action is Action.CANCEL and ack.outcome is Outcome.CANCELLED:
             self._selections.pop(command.point, None)
         elif action is Action.OPERATE:
             sel = self._selections.get(command.point)
             if (
                 sel is not None
                 and sel.actor == command.actor
-                and ack.reason
+                and ack.code
                 not in (
                     Reason.AUDIT_UNAVAILABLE,
                     Reason.DUPLICATE,

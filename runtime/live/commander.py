@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +27,7 @@ from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.ratelog import RateLimitedLog
 from runtime.bus.sockets import make_socket
 from runtime.bus.wire import Command, WireError, decode_ack, encode_command
+from runtime.control.ack import Ack, Outcome
 from runtime.control.pending import ACK_TIMEOUT_NS, PendingTracker, TrackedCommand, new_command_id
 
 log = logging.getLogger("twinstage.live.commander")
@@ -35,8 +35,6 @@ log = logging.getLogger("twinstage.live.commander")
 MAX_ACKS_PER_POLL = 100
 """Acks drained per frame at most; a flood waits for the next frame instead of stalling this
 one."""
-MAX_REMEMBERED = 200
-"""Ack outcomes kept (the tracker keeps as many commands)."""
 
 
 class Commander:
@@ -50,7 +48,6 @@ class Commander:
         self.host = (host if host is not None else socket.gethostname())[:512]
         self.tracker = PendingTracker(timeout_ns=timeout_ns)
         self.started_ns = time.monotonic_ns()
-        self._outcomes: OrderedDict[str, str] = OrderedDict()
         self.stats = {"sent": 0, "acks": 0, "unknown_acks": 0, "bad_acks": 0, "not_sent": 0}
         self._own_context = context is None
         self._context = context or zmq.Context()
@@ -82,9 +79,8 @@ class Commander:
 
     def _not_sent(self, cid: str, point: str, now_ns: int, why: str) -> None:
         self.stats["not_sent"] += 1
-        self._remember(cid, "failed")
-        self.tracker.acked({"id": cid, "point": point, "outcome": "failed", "code": "not_sent",
-                            "text": f"not sent: {why}"}, now_ns)
+        self.tracker.acked(Ack(cid, point, Outcome.FAILED, f"not sent: {why}", None, "not_sent"),
+                           now_ns)
 
     def poll(self, now_ns: int) -> list[TrackedCommand]:
         """Apply the acks that have arrived and expire overdue commands; never blocks.
@@ -112,15 +108,9 @@ class Commander:
                 self.stats["unknown_acks"] += 1
                 continue
             self.stats["acks"] += 1
-            self._remember(ack.id, ack.outcome)
             settled.append(item)
         settled.extend(self.tracker.expire(now_ns))
         return settled
-
-    def _remember(self, command_id: str, outcome: str) -> None:
-        self._outcomes[command_id] = outcome
-        while len(self._outcomes) > MAX_REMEMBERED:
-            self._outcomes.popitem(last=False)
 
     def get(self, command_id: str) -> TrackedCommand | None:
         return self.tracker.get(command_id)
@@ -128,7 +118,8 @@ class Commander:
     def outcome(self, command_id: str) -> str | None:
         """The ack's own outcome word (``confirmed``, ``selected``, ``cancelled``, ``refused``,
         ``failed``), which the tracker folds into two states; None before the ack."""
-        return self._outcomes.get(command_id)
+        item = self.tracker.get(command_id)
+        return None if item is None or item.outcome is None else str(item.outcome)
 
     def to_json(self) -> list[dict[str, Any]]:
         """Every tracked command, oldest first, for the stats file."""

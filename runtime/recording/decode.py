@@ -23,7 +23,6 @@ from runtime.bus.wire import (
     MAX_PERIOD_MS,
     MAX_SOURCE_LEN,
     OUTCOMES,
-    Ack,
     ReadingColumns,
     SnapshotSource,
     WireError,
@@ -31,6 +30,7 @@ from runtime.bus.wire import (
     encode_ack,
     layout_of,
 )
+from runtime.control.ack import Ack
 from runtime.recording.records import (
     Record,
     RecordedAck,

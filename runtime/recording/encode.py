@@ -19,12 +19,12 @@ import numpy as np
 
 from runtime.bus.wire import (
     OUTCOME_ALIASES,
-    Ack,
     PointLayout,
     ReadingColumns,
     SnapshotSource,
     encode_ack,
 )
+from runtime.control.ack import Ack
 
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=True).encode
 """Compact JSON; NaN refused (readings are finite already; anything else is a bug)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from runtime.bus.wire import Ack, ReadingColumns, SnapshotSource
+from runtime.bus.wire import ReadingColumns, SnapshotSource
+from runtime.control.ack import Ack
 
 
 class RecordedReadings(NamedTuple):

@@ -26,7 +26,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from runtime.bus.wire import Ack, ReadingColumns, SnapshotSource, WireError
+from runtime.bus.wire import ReadingColumns, SnapshotSource, WireError
+from runtime.control.ack import Ack
 from runtime.recording.decode import InvalidMessageError, check_stream_fields, decode_message
 from runtime.recording.encode import (
     MessageEncoder,

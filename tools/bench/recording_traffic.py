@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from runtime.bus.wire import Ack, PointLayout, columns, layout_of
+from runtime.bus.wire import PointLayout, columns, layout_of
+from runtime.control.ack import Ack
 from runtime.recording.writer import RecordingWriter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
