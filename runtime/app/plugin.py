@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from runtime.ui.hud import HudElement, HudProvider
+
 if TYPE_CHECKING:
     from runtime.app.session import Session
     from runtime.live.live_viewer import LiveViewer
@@ -32,8 +34,21 @@ class Twin:
     live: LiveViewer
     interactive: bool
     plugins: list[Plugin] = field(default_factory=list)
+    hud: list[HudProvider] = field(default_factory=list)
+    """Each plugin's 2D elements for ``--hud-json`` (the live view's badges and panel first)."""
+
+    def __post_init__(self) -> None:
+        self.hud.append(self.live.hud_elements)
 
     def add(self, plugin: Plugin) -> Plugin:
         plugin.build(self)
         self.plugins.append(plugin)
         return plugin
+
+    def size(self) -> tuple[int, int]:
+        """The window's size in pixels."""
+        return self.app.win.get_x_size(), self.app.win.get_y_size()
+
+    def hud_elements(self) -> list[HudElement]:
+        """Every 2D element on screen now."""
+        return [e for provider in self.hud for e in provider()]

@@ -33,7 +33,9 @@ class ReplayPlugin:
         start, end = session.source.start_ns, session.source.end_ns
         assert start is not None and end is not None
         self.bar = TimelineBar(twin.app.aspect2d, twin.viewer.aspect, start, end, self.markers)
-        twin.app.task_mgr.add(self._hud_task, "timeline", sort=Phase.HUD)
+        twin.app.task_mgr.add(self._hud_task, "timeline", sort=Phase.HUD - 1)
+        twin.hud.append(self.hud)
+        twin.viewer.labels.reserved.append(self.bar.reserved)
         accept = twin.app.accept
         accept("space", self.toggle)
         accept("arrow_left", self.step, [-SEEK_STEP_NS])

@@ -83,6 +83,12 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
     try:
         live = LiveViewer(viewer, session, select=args.select, control=control, role=args.role)
         twin = Twin(app, viewer, session, live, interactive=not headless)
+        from runtime.app.badges_plugin import BadgesPlugin
+        from runtime.app.status_plugin import StatusPlugin
+
+        where = args.bus if args.replay is None else str(args.replay)
+        twin.add(StatusPlugin(where=where, user=args.actor, role=args.role))
+        twin.add(BadgesPlugin())
         replay = None
         if session.mode == "replay":
             from runtime.app.replay_plugin import ReplayPlugin
@@ -91,7 +97,6 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         live.install_control_keys()
         if writes:
             live.run_writes(writes)
-        where = args.bus if args.replay is None else str(args.replay)
         print(f"{session.mode} view of {scene.name} from {where} ({app.pipe_name}; "
               f"{type(live.observer).__name__}; role {args.role})", flush=True)
         timeline: list[dict] = []
@@ -108,6 +113,11 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
                 timeline.append(_entry(twin, screenshot="final.png"))
             elif args.screenshot is not None:
                 shots.append(str(save_png(app, args.screenshot)))
+        if args.hud_json is not None:
+            from runtime.ui.hud import write_hud
+
+            out = write_hud(args.hud_json, twin.hud_elements(), twin.size())
+            print(f"hud: {out}", flush=True)
         if args.stats_json is not None:
             extra: dict[str, Any] = {"screenshots": shots, "timeline": timeline,
                                      "bus_address": args.bus}

@@ -73,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="open the inspector on this entity at start")
     live.add_argument("--stats-json", type=Path, default=None, metavar="FILE",
                       help="at exit, write per-point/entity state and frame timings as JSON")
+    live.add_argument("--hud-json", type=Path, default=None, metavar="FILE",
+                      help="at exit, write every 2D element of the last frame (kind, text, "
+                           "bounding box in pixels) as JSON")
     live.add_argument("--max-fps", type=float, default=DEFAULT_MAX_FPS, metavar="N",
                       help=f"headless live frame-rate cap (default {DEFAULT_MAX_FPS:g})")
     rep = parser.add_argument_group("replay (a recording from twinstage record)")
@@ -181,7 +184,8 @@ def check_args(args: argparse.Namespace) -> None:
     live_only = [name for name, value in (("--seconds", args.seconds),
                                           ("--screenshot-dir", args.screenshot_dir),
                                           ("--select", args.select),
-                                          ("--stats-json", args.stats_json)) if value is not None]
+                                          ("--stats-json", args.stats_json),
+                                          ("--hud-json", args.hud_json)) if value is not None]
     if args.write:
         live_only.append("--write")
     _check_replay_args(args)

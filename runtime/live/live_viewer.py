@@ -109,6 +109,7 @@ class LiveViewer:
         self._control_lines: list[str] = []
         self.buttons = None
         self.panel = InspectorPanel(app.aspect2d, viewer.aspect, loader=app.loader)
+        viewer.labels.reserved.append(self._panel_rect)
         order = [e.id for e in world.scene.entities if e.id in viewer.labels.by_id]
         self.selection = Selection(order)
         self._panel_due_ns = 0
@@ -329,6 +330,23 @@ class LiveViewer:
         return Task.cont
 
     # -- stats -----------------------------------------------------------------------------
+
+    def _panel_rect(self) -> tuple[float, float, float, float] | None:
+        return self.panel.screen_rect() if self.panel.visible else None
+
+    def hud_elements(self) -> list[dict[str, Any]]:
+        """Badges and the inspector panel as hud elements (see :mod:`runtime.ui.hud`)."""
+        from runtime.ui.hud import element
+
+        size = (self.app.win.get_x_size(), self.app.win.get_y_size())
+        aspect = self.viewer.aspect
+        labels = self.viewer.labels
+        out = [element("badge", labels.by_id[eid].compose(), rect_lrbt, aspect, size)
+               for eid, rect_lrbt in labels.screen_rects().items()]
+        panel = self._panel_rect()
+        if panel is not None:
+            out.append(element("panel", "\n".join(self.panel.lines), panel, aspect, size))
+        return out
 
     def project_px(self, xyz: tuple[float, float, float]) -> list[float] | None:
         """World point -> [x, y] pixels (row 0 at the top), None when behind the camera."""

@@ -114,6 +114,10 @@ class InspectorPanel:
         self.node.hide()
         self.lines: list[str] = []
         self._tones: list[str | None] = []
+        self.top = 0.96
+        """Where the panel's top edge stands (aspect2d): under the status bar when there is
+        one (its plugin moves it)."""
+        self._placed_top = None
         _register_tones()
 
     @property
@@ -127,14 +131,15 @@ class InspectorPanel:
         keeps the plain text.
         """
         tones = list(tones) if tones is not None else [None] * len(lines)
-        if lines != self.lines or tones != self._tones:
+        if lines != self.lines or tones != self._tones or self._placed_top != self.top:
             self.lines = list(lines)
             self._tones = tones
+            self._placed_top = self.top
             self.text.set_text("\n".join(_toned(line, tone) for line, tone
                                          in zip(lines, tones, strict=False)))
             left, right, bottom, top = self.text.get_card_actual()
             x = self.aspect - 0.04 - right * TEXT_SCALE
-            self.node.set_pos(x, 0, 0.96 - top * TEXT_SCALE)
+            self.node.set_pos(x, 0, self.top - top * TEXT_SCALE)
         self.node.show()
 
     def hide(self) -> None:

@@ -1,9 +1,13 @@
-"""Name labels: one TextNode card per asset, drawn in 2D at the asset's projected anchor.
+"""Value badges: one TextNode card per asset, drawn in 2D at the asset's projected anchor.
 
-Labels live on the 2D overlay rather than in the 3D scene so they keep a constant, readable
+Badges live on the 2D overlay rather than in the 3D scene so they keep a constant, readable
 size at any zoom, are never tonemapped or lit, and never hide behind equipment. Each frame
-(phase HUD) the anchors are projected with the camera lens and overlapping cards are nudged up.
-The second text line is free for status: the live twin writes quality and age there.
+(phase HUD) the anchors are projected with the camera lens; a card stands a little above its
+asset with a leader line down to it, and overlapping cards are nudged up (the leader follows).
+A card shows the tag and name, then the asset's key values (the live twin writes them with
+:meth:`LabelLayer.set_values`), then a status line (quality words and age). Far from the
+camera a card declutters to the tag and its most important value. Panels (inspector,
+status bar, timeline) reserve their screen rectangles: no card is placed over them.
 
 Large scenes: anchors are projected in one numpy product, overlap is found through a grid of
 screen cells (not by scanning every card placed before), at most :data:`MAX_SHOWN` cards (the
@@ -16,10 +20,11 @@ changed, so a still camera over 5,000 labels costs one matrix comparison a frame
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from panda3d.core import NodePath, Point2, Point3, TextNode
+from panda3d.core import LineSegs, NodePath, Point2, Point3, TextNode
 
 TEXT_SCALE = 0.036
 """Height of one text line in aspect2d units (the window is 2 units tall): ~13 px at 720p."""
@@ -35,6 +40,18 @@ NUDGE_GAP = 0.004
 CELL_X = 0.25
 CELL_Y = 0.1
 """Size of the screen cells the overlap search files placed cards under, aspect2d units."""
+LIFT = 0.035
+"""A card stands this far above its anchor (aspect2d units), joined to it by a leader line,
+so it does not sit on the equipment it names."""
+NEAR_M = 70.0
+"""Cards of assets nearer than this (metres along the view) show every key value; farther
+ones only the tag and the most important value."""
+GREY_RGBA = (0.72, 0.74, 0.76, 1.0)
+"""Text of a badge whose values are not Good: greyed, and marked ``?``/``!`` in the text."""
+LEADER_RGBA = (0.9, 0.92, 0.95, 0.8)
+
+Rect = tuple[float, float, float, float]
+"""(left, right, bottom, top) in aspect2d units."""
 
 
 @dataclass(slots=True)
@@ -46,10 +63,26 @@ class Label:
     node: NodePath
     title: str
     status: str = ""
+    near: str = ""
+    """Every key value (near the camera)."""
+    far: str = ""
+    """The most important value (far from the camera)."""
+    grey: bool = False
+    level: str = "near"
+    """Which form the card shows now: ``near`` or ``far``."""
     card: tuple[float, float, float, float] | None = None
     """The text's card (left, right, bottom, top) in text units; None until next measured."""
     shown: bool = True
     """Whether :attr:`node` is shown (kept here so a frame touches only cards that change)."""
+
+    def compose(self) -> str:
+        """The card's text for its current level."""
+        if self.level == "far":
+            lines = [self.entity_id, self.far]
+        else:
+            lines = [self.title, self.near]
+        lines.append(self.status)
+        return "\n".join(line for line in lines if line)
 
     def card_actual(self) -> tuple[float, float, float, float]:
         """The card's (left, right, bottom, top) in text units, measured once per text."""
@@ -74,14 +107,25 @@ class LabelLayer:
         """(n, 4) homogeneous anchor points in the scene root's frame, rebuilt after adds."""
         self._version = 0
         """Bumped by every add and text change: the layout must be redone."""
-        self._laid_out: tuple[int, float, np.ndarray, np.ndarray] | None = None
-        """(version, aspect, scene-to-camera matrix, projection matrix) of the last layout."""
+        self._laid_out: tuple | None = None
+        """(version, aspect, scene-to-camera matrix, projection matrix, reserved) of the last
+        layout."""
+        self.reserved: list[Callable[[], Rect | None]] = []
+        """Panels' screen rectangles: no card is placed over them."""
+        self.near_m = NEAR_M
+        self.font = None
+        """A font for the cards (set before adding them); Panda's default when None."""
+        self._leaders = self._root.attach_new_node("leaders")
+        self.layouts = 0
+        """How many times the cards were laid out (a still camera lays out nothing)."""
 
     def add(self, entity_id: str, title: str, anchor_m: tuple[float, float, float]) -> Label:
         tn = TextNode(f"label-{entity_id}")
         tn.set_text(title)
         tn.set_align(TextNode.A_center)
         tn.set_text_color(TEXT_RGBA)
+        if self.font is not None:
+            tn.set_font(self.font)
         tn.set_card_color(CARD_RGBA)
         tn.set_card_as_margin(0.35, 0.35, 0.2, 0.15)
         tn.set_card_decal(True)
@@ -94,12 +138,26 @@ class LabelLayer:
         return label
 
     def set_status(self, entity_id: str, status: str) -> None:
-        """Second line under the title (quality and age cues); empty string removes it."""
+        """The last line (quality words and age, TRIP); empty string removes it."""
         label = self.by_id[entity_id]
         if status == label.status:
             return
         label.status = status
-        label.text.set_text(label.title if not status else f"{label.title}\n{status}")
+        self._retext(label)
+
+    def set_values(self, entity_id: str, near: str, far: str, *, grey: bool = False) -> None:
+        """The badge's key values: all of them (near) and the most important (far)."""
+        label = self.by_id[entity_id]
+        if (near, far, grey) == (label.near, label.far, label.grey):
+            return
+        label.near, label.far = near, far
+        if grey != label.grey:
+            label.grey = grey
+            label.text.set_text_color(GREY_RGBA if grey else TEXT_RGBA)
+        self._retext(label)
+
+    def _retext(self, label: Label) -> None:
+        label.text.set_text(label.compose())
         label.card = None
         self._version += 1
 
@@ -132,18 +190,34 @@ class LabelLayer:
         to_cam = np.array(scene_root.get_mat(self._camera), dtype=np.float64)
         lens = self._lens_node.node().get_lens()
         projection = np.array(lens.get_projection_mat(), dtype=np.float64)
+        reserved = tuple(r for r in (f() for f in self.reserved) if r is not None)
         last = self._laid_out
         if (last is not None and last[0] == self._version and last[1] == self._aspect
-                and np.array_equal(last[2], to_cam) and np.array_equal(last[3], projection)):
+                and np.array_equal(last[2], to_cam) and np.array_equal(last[3], projection)
+                and last[4] == reserved):
             return  # nothing moved and no text changed: the cards stand where they are
-        self._laid_out = (self._version, self._aspect, to_cam, projection)
         depth, on_screen = self._project(to_cam, projection)
+        for label, d in zip(self.labels, depth.tolist(), strict=True):
+            level = "near" if d < self.near_m else "far"
+            if level != label.level:
+                label.level = level
+                self._retext(label)
+        self._laid_out = (self._version, self._aspect, to_cam, projection, reserved)
+        self.layouts += 1
         visible = np.flatnonzero(on_screen)
         order = visible[np.argsort(depth[visible], kind="stable")]  # nearest first keeps its place
         placed: list[tuple[float, float, float, float]] = []
         cells: dict[tuple[int, int], list[int]] = {}
+        for left, right, bottom, top in reserved:  # panels: placed first, never moved
+            index = len(placed)
+            placed.append(((left + right) / 2, bottom, right - left, top - bottom))
+            for cell in _cells(left, right, bottom, top):
+                cells.setdefault(cell, []).append(index)
         show = np.zeros(len(self.labels), dtype=bool)
         top_of_screen = 1.0
+        leaders = LineSegs("leaders")
+        leaders.set_color(*LEADER_RGBA)
+        leaders.set_thickness(1.0)
         for i in order[:MAX_SHOWN].tolist():
             label = self.labels[i]
             # Panda's own float32 projection for the cards placed: the same pixels as always.
@@ -155,18 +229,20 @@ class LabelLayer:
             left, right, bottom, top = label.card_actual()
             w = (right - left) * TEXT_SCALE
             h = (top - bottom) * TEXT_SCALE
-            yb = p2.y  # the card's bottom edge sits on the anchor
+            yb = p2.y + LIFT  # the card stands above its anchor, on a leader line
             free = False
-            for _ in range(MAX_NUDGES + 1):
+            for _ in range(MAX_NUDGES + 1 + len(reserved)):
                 clash = _first_clash(placed, cells, x, w, yb, h)
                 if clash is None:
-                    free = True
+                    free = yb + h <= top_of_screen
                     break
                 yb = placed[clash][1] + placed[clash][3] + NUDGE_GAP
-                if yb > top_of_screen:
+                if yb + h > top_of_screen:
                     break
             if not free:
-                continue  # in a crowd, or nudged off the top: nothing to read
+                continue  # in a crowd, under a panel or nudged off the top: nothing to read
+            leaders.move_to(x, 0, p2.y)
+            leaders.draw_to(x, 0, yb)
             show[i] = True
             if not label.shown:
                 label.node.show()
@@ -180,6 +256,8 @@ class LabelLayer:
             if label.shown and not on:
                 label.node.hide()
                 label.shown = False
+        self._leaders.remove_node()
+        self._leaders = self._root.attach_new_node(leaders.create(), -1)  # under the cards
 
     def screen_rects(self) -> dict[str, tuple[float, float, float, float]]:
         """Entity id -> card (left, right, bottom, top) in aspect2d units, for visible labels.

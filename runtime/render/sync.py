@@ -113,6 +113,15 @@ class RenderSync:
         self._shown_status = np.full(n, -1, dtype=np.int64)
         self.status_text: list[str] = [""] * n
         """Per row: the label's status line as last written (tests and the inspector read it)."""
+        self._quiet_no_comm = False
+
+    def set_quiet_no_comm(self, quiet: bool) -> None:
+        """While the whole bus is lost one banner says so: assets whose only problem is no
+        communication keep their grey tint and held values but show no '!' and no words."""
+        if quiet != self._quiet_no_comm:
+            self._quiet_no_comm = quiet
+            self._shown_quality[:] = 255  # every cue again
+            self._shown_status[:] = -1
 
     # -- writers ---------------------------------------------------------------------------
 
@@ -199,7 +208,8 @@ class RenderSync:
                                 np.float32)
                 root.set_color_scale(*map(float, cue * hl * self.tint_rgba[i]))
             if self.icons is not None and self.quality[i] != self._shown_quality[i]:
-                self.icons.set_quality(int(i), q)
+                quiet = self._quiet_no_comm and self.reason[i] == Reason.NO_COMMUNICATION
+                self.icons.set_quality(int(i), int(Quality.GOOD) if quiet else q)
             self._shown_tint[i] = self.tint_rgba[i]
             self._shown_quality[i] = q
             self._shown_highlight[i] = self.highlight[i]
@@ -213,7 +223,10 @@ class RenderSync:
                        + (age + 1) * 65536, 0) + (self.tripped == 1) * (1 << 40)
         for i in np.flatnonzero(key != self._shown_status):
             self._shown_status[i] = key[i]
-            text = status_words(int(self.quality[i]), int(self.reason[i]), float(self.age_s[i]),
+            q = int(self.quality[i])
+            if self._quiet_no_comm and self.reason[i] == Reason.NO_COMMUNICATION:
+                q = int(Quality.GOOD)
+            text = status_words(q, int(self.reason[i]), float(self.age_s[i]),
                                 tripped=bool(self.tripped[i] == 1))
             self.status_text[i] = text
             eid = self.entity_ids[i]

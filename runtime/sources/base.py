@@ -9,10 +9,21 @@ probed with ``getattr``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from runtime.sources.world_writer import WorldWriter
 from runtime.world import World
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherState:
+    """One publisher (adapter) as a source sees it."""
+
+    name: str
+    alive: bool
+    silent_s: float
+    """Seconds since it was last heard (0 when alive)."""
 
 
 class ReadingSource(Protocol):
@@ -32,6 +43,15 @@ class ReadingSource(Protocol):
     @property
     def stats(self) -> dict[str, int]:
         """Counters for the stats file and the status bar (messages, gaps, seeks, ...)."""
+        ...
+
+    @property
+    def synced(self) -> bool:
+        """Whether the source has its starting state (live: the bus answered a snapshot)."""
+        ...
+
+    def publishers(self, now_ns: int) -> list[PublisherState]:
+        """Each publisher (adapter) this source has heard of, alive or silent, at ``now_ns``."""
         ...
 
     def drain(self, world: World, until_ns: int, budget_ns: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runtime.bus.subscriber import Subscriber
+from runtime.sources.base import PublisherState
 from runtime.sources.world_writer import WorldWriter
 from runtime.world import World
 
@@ -29,6 +30,16 @@ class LiveBusSource:
     def stats(self) -> dict[str, int]:
         """The subscriber's counters (messages, gaps, snapshots, rejected, ...)."""
         return self.subscriber.stats
+
+    @property
+    def synced(self) -> bool:
+        return self.subscriber.synced
+
+    def publishers(self, now_ns: int) -> list[PublisherState]:
+        """Live virtual now is the monotonic clock the subscriber judges liveness by."""
+        return [PublisherState(name, st.alive, 0.0 if st.alive
+                               else max(0.0, (now_ns - st.last_heard_ns) / 1e9))
+                for name, st in self.subscriber.liveness().items()]
 
     def drain(self, world: World, until_ns: int, budget_ns: int) -> int:
         count = 0

@@ -25,6 +25,7 @@ from runtime.recording.records import (
     RecordedSnapshot,
     RecordedSourceState,
 )
+from runtime.sources.base import PublisherState
 from runtime.sources.world_writer import WorldWriter
 from runtime.world import World
 from runtime.world.tables import PointState
@@ -35,12 +36,13 @@ _BAD_Q, _BAD_R = int(Quality.BAD), int(Reason.NO_COMMUNICATION)
 class _SourceTrack:
     """What replay knows of one recorded publisher: epoch, alive, last values."""
 
-    __slots__ = ("epoch", "alive", "cache")
+    __slots__ = ("epoch", "alive", "cache", "silent_since_ns")
 
     def __init__(self, epoch: int) -> None:
         self.epoch = epoch
         self.alive = True
         self.cache = PointCache()
+        self.silent_since_ns = 0
 
 
 class RecordingSource:
@@ -70,6 +72,14 @@ class RecordingSource:
     @property
     def stats(self) -> dict[str, int]:
         return {"messages": self.messages, "seeks": self.seeks}
+
+    synced = True
+
+    def publishers(self, now_ns: int) -> list[PublisherState]:
+        """The recorded publishers as they were at the replayed instant."""
+        return [PublisherState(name, track.alive, 0.0 if track.alive
+                               else max(0.0, (now_ns - track.silent_since_ns) / 1e9))
+                for name, track in self._tracks.items()]
 
     def drain(self, world: World, until_ns: int, budget_ns: int) -> int:
         """Apply every message logged at or before ``until_ns``. The budget is not applied:
@@ -138,6 +148,8 @@ class RecordingSource:
             return 0
         changed = track.alive != state.alive
         track.alive = state.alive
+        if changed and not state.alive:
+            track.silent_since_ns = state.log_time_ns - state.silent_ms * 1_000_000
         if not changed or not len(track.cache):
             return 0
         cols = track.cache.columns()

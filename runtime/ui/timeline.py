@@ -126,6 +126,10 @@ class TimelineBar:
         y_bottom = (1 - BAR_BOTTOM) / 2 * h
         return [round(x0, 1), round(y_top, 1), round(x1 - x0, 1), round(y_bottom - y_top, 1)]
 
+    def reserved(self) -> tuple[float, float, float, float]:
+        """The timeline's area (aspect2d left, right, bottom, top): badges keep clear of it."""
+        return (-self.aspect, self.aspect, -1.0, BAR_BOTTOM + BAR_HEIGHT + 0.07)
+
     def destroy(self) -> None:
         self.root.remove_node()
 
