@@ -48,7 +48,7 @@ class BadgesPlugin:
         for _ in range(min(count, len(self._rows))):
             eid, r, cols, extra = self._rows[self._next]
             self._next = (self._next + 1) % len(self._rows)
-            text = badge_text(world, r, cols, now, estimate, extra)
+            text = badge_text(world, r, cols, now, estimate, extra, bus_lost=twin.bus_lost)
             if text is not None:
                 layer.set_values(eid, text.near, text.far, grey=text.quality != Quality.GOOD)
 

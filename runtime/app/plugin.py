@@ -35,6 +35,8 @@ class Twin:
     interactive: bool
     plugins: list[Plugin] = field(default_factory=list)
     hud: list[HudProvider] = field(default_factory=list)
+    bus_lost: bool = False
+    """Set by the status plugin while the whole bus is lost (one banner says so)."""
     """Each plugin's 2D elements for ``--hud-json`` (the live view's badges and panel first)."""
 
     def __post_init__(self) -> None:

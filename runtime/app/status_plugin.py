@@ -53,7 +53,9 @@ class StatusPlugin:
             user=self.user, role=self.role)
         self.bar.show(status_text(self.inputs), banner_text(self.inputs))
         twin.live.panel.top = self.bar.reserved()[2] - 0.02
-        twin.viewer.view.sync.set_quiet_no_comm(bus_lost_since(self.inputs) is not None)
+        lost = bus_lost_since(self.inputs) is not None
+        twin.viewer.view.sync.set_quiet_no_comm(lost)
+        twin.bus_lost = lost
         return Task.cont
 
     def hud(self) -> list[HudElement]:

@@ -229,20 +229,11 @@ class LabelLayer:
             left, right, bottom, top = label.card_actual()
             w = (right - left) * TEXT_SCALE
             h = (top - bottom) * TEXT_SCALE
-            yb = p2.y + LIFT  # the card stands above its anchor, on a leader line
-            free = False
-            for _ in range(MAX_NUDGES + 1 + len(reserved)):
-                clash = _first_clash(placed, cells, x, w, yb, h)
-                if clash is None:
-                    free = yb + h <= top_of_screen
-                    break
-                yb = placed[clash][1] + placed[clash][3] + NUDGE_GAP
-                if yb + h > top_of_screen:
-                    break
-            if not free:
-                continue  # in a crowd, under a panel or nudged off the top: nothing to read
+            yb = _free_spot(placed, cells, x, w, h, p2.y, top_of_screen, len(reserved))
+            if yb is None:
+                continue  # in a crowd, boxed in by panels: nothing to read
             leaders.move_to(x, 0, p2.y)
-            leaders.draw_to(x, 0, yb)
+            leaders.draw_to(x, 0, yb if yb > p2.y else yb + h)
             show[i] = True
             if not label.shown:
                 label.node.show()
@@ -273,6 +264,32 @@ class LabelLayer:
             out[label.entity_id] = (pos.x + left * TEXT_SCALE, pos.x + right * TEXT_SCALE,
                                     pos.z + bottom * TEXT_SCALE, pos.z + top * TEXT_SCALE)
         return out
+
+
+def _free_spot(placed: list[tuple[float, float, float, float]],
+               cells: dict[tuple[int, int], list[int]], x: float, w: float, h: float,
+               anchor_y: float, top_of_screen: float, panels: int) -> float | None:
+    """Where a card's bottom edge can stand: above the anchor (nudged up past the cards and
+    panels in the way), else below it (nudged down), else None."""
+    yb = anchor_y + LIFT
+    for _ in range(MAX_NUDGES + 1 + panels):
+        clash = _first_clash(placed, cells, x, w, yb, h)
+        if clash is None:
+            if yb + h <= top_of_screen:
+                return yb
+            break
+        yb = placed[clash][1] + placed[clash][3] + NUDGE_GAP
+        if yb + h > top_of_screen:
+            break
+    yb = anchor_y - LIFT - h
+    for _ in range(MAX_NUDGES + 1 + panels):
+        clash = _first_clash(placed, cells, x, w, yb, h)
+        if clash is None:
+            return yb if yb >= -1.0 else None
+        yb = placed[clash][1] - h - NUDGE_GAP
+        if yb < -1.0:
+            return None
+    return None
 
 
 def _cells(x0: float, x1: float, y0: float, y1: float) -> list[tuple[int, int]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.quality import Quality
+from runtime.quality import Quality, Reason
 from runtime.render.sync import format_age
 from runtime.scene.model import Entity
 from runtime.world import World
@@ -58,7 +58,10 @@ def format_value(value: float, unit: str, *, name: str = "", states: tuple[str, 
         k = int(round(value))
         return states[k].capitalize() if 0 <= k < len(states) else str(k)
     decimals = DECIMALS.get(unit, 2)
-    return f"{value:.{decimals}f} {unit}"
+    text = f"{value:.{decimals}f}"
+    if text.startswith("-") and float(text) == 0.0:
+        text = text[1:]  # -0.04 m3/h reads as 0.0 m3/h, not -0.0
+    return f"{text} {unit}"
 
 
 def _points_for(world: World, entity: Entity, cols: list[int]) -> list[int]:
@@ -77,9 +80,12 @@ def _points_for(world: World, entity: Entity, cols: list[int]) -> list[int]:
 
 
 def badge_text(world: World, row: int, cols: list[int], now_ns: int, estimate: np.ndarray,
-               extra: list[int] = ()) -> BadgeText | None:  # type: ignore[assignment]
+               extra: list[int] = (), *, bus_lost: bool = False  # type: ignore[assignment]
+               ) -> BadgeText | None:
     """The badge of entity ``row`` (None for assets that carry none). ``cols``: its points
-    (bindings' entity points); ``extra``: more columns to append (a pump's motor power)."""
+    (bindings' entity points); ``extra``: more columns to append (a pump's motor power).
+    ``bus_lost``: one banner says so; values that are only not communicating read as held,
+    without a ``!`` on every asset."""
     entity = world.scene.entities[row]
     if entity.type in NO_BADGE:
         return None
@@ -92,6 +98,7 @@ def badge_text(world: World, row: int, cols: list[int], now_ns: int, estimate: n
     parts: list[str] = []
     worst = int(Quality.GOOD)
     oldest = -1.0
+    other_problem = False
     for c in shown:
         pid = world.points.ids[c]
         unit = world.points.units[c]
@@ -109,6 +116,7 @@ def badge_text(world: World, row: int, cols: list[int], now_ns: int, estimate: n
             text = format_value(value, unit, name=pid, states=states)
             if q != Quality.GOOD:
                 worst = max(worst, q)
+                other_problem |= int(s.reason[c]) != Reason.NO_COMMUNICATION
                 t = int(s.good_t_receive_ns[c])
                 oldest = max(oldest, (now_ns - t) / 1e9 if t >= 0 else -1.0)
         if text and entity.type == "tank" and pid.endswith("/level_m") and text != "--":
@@ -120,7 +128,9 @@ def badge_text(world: World, row: int, cols: list[int], now_ns: int, estimate: n
     if not parts:
         return None
     near, far = "  ".join(parts), parts[0]
-    if worst != Quality.GOOD:
+    if worst != Quality.GOOD and bus_lost and not other_problem:
+        near, far = f"{near}  (held {format_age(oldest)})", far
+    elif worst != Quality.GOOD:
         mark = "!" if worst == Quality.BAD else "?"
         age = format_age(oldest)
         near, far = f"{mark} {near}  ({age})", f"{mark} {far}"
