@@ -312,7 +312,8 @@ def test_viewer_role_shows_no_control_and_sends_nothing(tmp_path: Path) -> None:
     assert data["control"] == {"role": "viewer", "mode": None, "offered": {}}
     assert data["commands"] == []
     lines = data["panel_lines"]
-    assert lines[0].startswith("FV-101") and any(li.startswith("position_sp_pct") for li in lines)
+    assert lines[0].startswith("FV-101") and any(li.startswith("Position") for li in lines)
+    assert any("view only" in li for li in lines)  # said before anyone tries
     assert not any(li.startswith(("control", ">", "Confirm")) for li in lines)
 
 

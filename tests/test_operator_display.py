@@ -119,8 +119,8 @@ def test_every_asset_shows_its_values_with_units_clear_of_panels(tmp_path: Path)
         hud = _run(tmp_path, f"shots-{size}", size)
         elements = hud["elements"]
         badges = [e for e in elements if e["kind"] == "badge"]
-        panels = [e for e in elements if e["kind"] in ("status", "panel")]
-        assert {e["kind"] for e in panels} == {"status", "panel"}
+        panels = [e for e in elements if e["kind"] in ("status", "faceplate")]
+        assert {e["kind"] for e in panels} == {"status", "faceplate"}
         tags = {e["text"].split()[0] for e in badges}
         wanted = {e.id for e in scene.entities if e.type != "pipe" and e.points}
         assert wanted <= tags, f"{size}: no badge for {sorted(wanted - tags)}"
@@ -148,3 +148,68 @@ def test_losing_the_bus_is_one_banner_not_a_bad_per_asset(tmp_path: Path) -> Non
     assert any("held" in e["text"] for e in badges)
     assert {"P-101", "T-102", "LT-102"} <= {e["text"].split()[0] for e in badges}
     assert not any(overlaps(banner["bbox"], e["bbox"]) for e in badges)
+
+
+def _plant_view(**values: float):  # noqa: ANN202
+    from runtime.ui.faceplate_text import PlantView
+
+    scene = load_scene(PUMP_STATION)
+    devices = load_devices(PUMP_STATION / "devices.yaml", scene)
+    world = build_world(scene, devices)
+    s = world.state
+    s.quality[:] = Quality.GOOD
+    s.value[:] = s.good_value[:] = 0.0
+    for point, v in values.items():
+        c = world.point_column[point.replace("__", "/").replace("_", "-", 1)]
+        s.value[c] = s.good_value[c] = v
+    return PlantView(world, devices), world
+
+
+def test_faceplates_say_why_a_command_cannot_be_done_before_it_is_tried() -> None:
+    from runtime.ui.faceplate_text import faceplate_lines, outcome_words
+
+    view, world = _plant_view(**{"UC_101__mode": 1.0, "P_101__running": 1.0})
+    lines = [f.text for f in faceplate_lines(view, world.entity_row["P-101"], "operator")]
+    assert lines[1] == "Running   Auto (UC-101)"
+    assert ("  Start/Stop   not now - UC-101 runs P-101 in Auto - switch UC-101 to Manual to "
+            "stop it") in lines
+    assert outcome_words(view, "P-101/run_cmd", 0.0, "readback_mismatch") == (
+        "P-101 did not stop: UC-101 restarted it (it runs the pumps in Auto)")
+    viewer_lines = [f.text for f in faceplate_lines(view, world.entity_row["P-101"], "viewer")]
+    assert any("view only" in li for li in viewer_lines)
+
+    view, world = _plant_view(**{"UC_101__mode": 0.0, "P_101__running": 1.0})
+    p102 = [f.text for f in faceplate_lines(view, world.entity_row["P-102"], "operator")]
+    assert any(li.startswith("  Start/Stop   not now - interlock IL-1: P-101 is running")
+               for li in p102), p102
+    p101 = [f.text for f in faceplate_lines(view, world.entity_row["P-101"], "operator")]
+    assert "  Start/Stop   ready" in p101 and lines[1].startswith("Running")
+
+
+def test_an_operator_stops_p101_from_its_faceplate_after_putting_uc101_in_manual(
+        tmp_path: Path) -> None:
+    from conftest import run_cli
+    from e2e_fixtures import live_stack
+
+    with live_stack(tmp_path) as stack:
+        def view(name: str, *writes: str) -> tuple[int, dict, str]:
+            hud = tmp_path / f"{name}.json"
+            args = ["view", "pump_station", "--bus", stack.bus_address, "--headless",
+                    "--size", "960x540", "--role", "operator", "--actor", "ana",
+                    "--select", "P-101", "--hud-json", str(hud), "--seconds", "40"]
+            for w in writes:
+                args += ["--write", w]
+            done = run_cli(*args, timeout_s=240)
+            return done.returncode, json.loads(hud.read_text()), done.stdout
+
+        code, hud, out = view("auto", "P-101/run_cmd=0")
+        (face,) = [e for e in hud["elements"] if e["kind"] == "faceplate"]
+        assert "UC-101 runs P-101 in Auto - switch UC-101 to Manual to stop it" in face["text"]
+        # The warning was true: whatever the adapter answered (the run command may read back
+        # 0 before the sequencer writes it again), P-101 is still running.
+        assert face["text"].splitlines()[1].startswith("Running   Auto (UC-101)"), face
+
+        code, hud, out = view("manual", "UC-101/mode=0", "P-101/run_cmd=0")
+        assert code == 0, out
+        (face,) = [e for e in hud["elements"] if e["kind"] == "faceplate"]
+        assert face["text"].splitlines()[1].startswith("Stopped   Manual (UC-101)"), face

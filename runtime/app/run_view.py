@@ -81,7 +81,8 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        live = LiveViewer(viewer, session, select=args.select, control=control, role=args.role)
+        live = LiveViewer(viewer, session, select=args.select, control=control, role=args.role,
+                          devices=devices)
         twin = Twin(app, viewer, session, live, interactive=not headless)
         from runtime.app.badges_plugin import BadgesPlugin
         from runtime.app.status_plugin import StatusPlugin

@@ -225,6 +225,9 @@ class ControlPanel:
     _now_ns: int = 0
     history: list[str] = field(default_factory=list)
     """Every status line shown, in order (stats and tests: brief states are not lost)."""
+    explain: Callable[[TrackedCommand], str] | None = None
+    """Plain words for a refusal or failure whose code alone would puzzle (the faceplate's
+    ``outcome_words``); the code stays in parentheses."""
 
     @property
     def role(self) -> str:
@@ -279,6 +282,9 @@ class ControlPanel:
             self._flow = None
             self.mode = Mode.LIST
             self.note = "write cancelled (selection changed); nothing sent"
+        elif self.mode is Mode.LIST:
+            self.last_id = None  # the last outcome belonged to the asset left behind
+            self.note = ""
         self._changed()
 
     # -- keys -------------------------------------------------------------------------------
@@ -547,6 +553,9 @@ class ControlPanel:
         if outcome not in ("refused", "failed"):
             outcome = "refused"
         why = " - ".join(part for part in (item.reason, item.text) if part) or "no reason given"
+        plain = self.explain(item) if self.explain is not None else ""
+        if plain:
+            return f"{head}: {plain} ({outcome}: {item.reason or 'no code'})", Tone.BAD
         return f"{head}: {outcome}: {why}", Tone.BAD
 
     def flow_line(self, now_ns: int | None = None) -> str:

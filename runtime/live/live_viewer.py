@@ -40,13 +40,16 @@ from runtime.render.cues import QualityIcons, icon_placement
 from runtime.render.inspector import REFRESH_S, InspectorPanel, Selection, inspector_lines
 from runtime.render.picking import pick
 from runtime.render.viewer import Viewer
+from runtime.scene.model import Devices
+from runtime.ui.faceplate_text import PlantView, faceplate_lines, outcome_words
 
 
 class LiveViewer:
     """World + ingest + observer + visual bindings + inspector on one viewer."""
 
     def __init__(self, viewer: Viewer, session: Session, *, select: str | None = None,
-                 control: ControlPanel | None = None, role: str = "viewer") -> None:
+                 control: ControlPanel | None = None, role: str = "viewer",
+                 devices: Devices | None = None) -> None:
         self.viewer = viewer
         self.session = session
         world = session.world
@@ -101,7 +104,12 @@ class LiveViewer:
         """Functions (x, y in normalised screen units) -> whether a 2D panel is there; a click
         on one is the panel's, not a pick in the world (plugins add theirs)."""
         self.role = role
+        self.faceplates = PlantView(world, devices)
+        self.engineering = False
+        """The inspector shows the engineering table (every point) instead of the faceplate."""
         self.control = control
+        if control is not None:
+            control.explain = self._explain
         self.script: ScriptedWrites | None = None
         self._control_version = -1
         self.control_frames = 0
@@ -144,6 +152,7 @@ class LiveViewer:
         """Mouse click selects, hover highlights, Tab / Shift-Tab cycle, Escape clears."""
         app = self.app
         app.accept("mouse1", self._on_click)
+        app.accept("e", self.toggle_engineering)
         app.accept("tab", self._on_cycle, [1])
         app.accept("shift-tab", self._on_cycle, [-1])
         app.task_mgr.add(self._hover_task, "live-hover", sort=Phase.INPUT)
@@ -284,8 +293,7 @@ class LiveViewer:
             return
         self._panel_due_ns = now + int(REFRESH_S * 1e9)
         self._shown_selection = selected
-        lines = self.panel_lines(selected, control=False)
-        tones: list[str | None] = [None] * len(lines)
+        lines, tones = self._panel_body(selected)
         if self.control is not None:
             styled = self.control.styled_lines()
             control_lines = [text for text, _ in styled]
@@ -303,10 +311,36 @@ class LiveViewer:
             else:
                 self.buttons.hide()
 
+    def _panel_body(self, entity_id: str) -> tuple[list[str], list[str | None]]:
+        """The faceplate (default) or the engineering table, with line accents."""
+        if self.engineering:
+            lines = self.panel_lines(entity_id, control=False)
+            return lines, [None] * len(lines)
+        face = faceplate_lines(self.faceplates, self.world.entity_row[entity_id], self.role)
+        return ([f.text for f in face] + ["", "[E] engineering view"],
+                [f.tone for f in face] + [None, None])
+
+    def toggle_engineering(self) -> None:
+        """Faceplate <-> engineering table (every point, quality, age, residual)."""
+        self.engineering = not self.engineering
+        self._panel_due_ns = 0
+
+    def _explain(self, item: object) -> str:
+        return outcome_words(self.faceplates, item.point, item.requested,  # type: ignore[attr-defined]
+                             item.reason)  # type: ignore[attr-defined]
+
     def panel_lines(self, entity_id: str, now_ns: int | None = None, *,
                     control: bool = True) -> list[str]:
-        """The inspector text for ``entity_id`` now (what the panel shows): its points, then
-        the control section when this viewer's role may write some of them."""
+        """What the panel shows for ``entity_id`` now: its faceplate (or, in the engineering
+        view, every point with quality, age and residual), then the control section when this
+        viewer's role may write some of its points."""
+        if not self.engineering and now_ns is None:
+            lines = self._panel_body(entity_id)[0]
+            if control and self.control is not None:
+                control_lines = self.control.lines()
+                if control_lines:
+                    lines += ["", *control_lines]
+            return lines
         now = self.session.time.now_ns if now_ns is None else now_ns
         r = self.world.entity_row[entity_id]
         lines = inspector_lines(
@@ -345,7 +379,8 @@ class LiveViewer:
                for eid, rect_lrbt in labels.screen_rects().items()]
         panel = self._panel_rect()
         if panel is not None:
-            out.append(element("panel", "\n".join(self.panel.lines), panel, aspect, size))
+            kind = "panel" if self.engineering else "faceplate"
+            out.append(element(kind, "\n".join(self.panel.lines), panel, aspect, size))
         return out
 
     def project_px(self, xyz: tuple[float, float, float]) -> list[float] | None:
