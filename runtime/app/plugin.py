@@ -35,6 +35,9 @@ class Twin:
     interactive: bool
     plugins: list[Plugin] = field(default_factory=list)
     hud: list[HudProvider] = field(default_factory=list)
+    clicks: list = field(default_factory=list)
+    """Functions (x, y normalised -1..1) -> True when a 2D panel took the click; the
+    navigation plugin asks them in order before picking in the world."""
     bus_lost: bool = False
     """Set by the status plugin while the whole bus is lost (one banner says so)."""
     """Each plugin's 2D elements for ``--hud-json`` (the live view's badges and panel first)."""

@@ -46,9 +46,7 @@ class ReplayPlugin:
         accept("]", self.faster)
         accept("control-arrow_left", self.seek, [start])
         accept("control-arrow_right", self.seek, [end])
-        if twin.interactive:
-            accept("mouse1-up", self._on_click)
-            twin.live.panels_hit.append(lambda x, y: self.bar.hit(y))
+        twin.clicks.append(self.click_at)
 
     # -- controls (keys, clicks, scripts and tests call these) ------------------------------
 
@@ -72,17 +70,15 @@ class ReplayPlugin:
         assert self.twin is not None
         return self.seek(self.twin.session.clock.now_ns + delta_ns)
 
-    def _on_click(self) -> None:
+    def click_at(self, x_ndc: float, y_ndc: float) -> bool:
+        """A click on the bar seeks there (and is not a pick in the world)."""
         assert self.twin is not None and self.bar is not None
-        watcher = self.twin.app.mouseWatcherNode
-        if watcher is None or not watcher.has_mouse():
-            return
-        m = watcher.get_mouse()
-        if not self.bar.hit(m.y):
-            return
-        t = self.bar.time_at_x(m.x * self.twin.viewer.aspect)
+        if not self.bar.hit(y_ndc):
+            return False
+        t = self.bar.time_at_x(x_ndc * self.twin.viewer.aspect)
         if t is not None:
             self.seek(t)
+        return True
 
     def _hud_task(self, task: Task) -> int:
         assert self.twin is not None and self.bar is not None

@@ -16,6 +16,7 @@ from typing import Any
 from runtime.app.plugin import Twin
 
 DEFAULT_LIVE_SECONDS = 10.0
+LEAVE_CONFIRM_S = 5.0
 DEFAULT_SCRIPT_SECONDS = 60.0
 """Headless upper bound on a ``--write`` run without ``--seconds``; it normally ends sooner."""
 
@@ -90,6 +91,9 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         where = args.bus if args.replay is None else str(args.replay)
         twin.add(StatusPlugin(where=where, user=args.actor, role=args.role))
         twin.add(BadgesPlugin())
+        from runtime.app.navigation_plugin import NavigationPlugin
+
+        twin.add(NavigationPlugin())
         replay = None
         if session.mode == "replay":
             from runtime.app.replay_plugin import ReplayPlugin
@@ -229,9 +233,26 @@ def window_loop(args: argparse.Namespace, app, live, stop: dict) -> None:  # noq
     live.install_buttons()
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
 
-    def on_escape() -> None:
-        if not live.clear_or_false():
+    leave_asked = {"at": -1.0}
+
+    def leave() -> None:
+        """Viewers leave at once; an operator or instructor station asks first (a second
+        Q or Escape within LEAVE_CONFIRM_S leaves), so a stray key does not drop control."""
+        if live.typing:
+            return
+        now = time.monotonic()
+        if live.role == "viewer" or now - leave_asked["at"] < LEAVE_CONFIRM_S:
             stop["requested"] = True
+            return
+        leave_asked["at"] = now
+        live.say(f"Leave the {live.role} station? Press Q or Esc again within "
+                 f"{LEAVE_CONFIRM_S:g} s to leave; anything else stays.")
+
+    def on_escape() -> None:
+        if live.typing:
+            return
+        if not live.clear_or_false():
+            leave()
 
     def watch(task: Task) -> int:
         if stop["requested"] or (deadline is not None and time.monotonic() > deadline):
@@ -239,7 +260,7 @@ def window_loop(args: argparse.Namespace, app, live, stop: dict) -> None:  # noq
         return Task.cont
 
     app.accept("escape", on_escape)
-    app.accept("q", lambda: stop.update(requested=True))
+    app.accept("q", leave)
     app.task_mgr.add(watch, "live-stop-watch", sort=Phase.CAPTURE)
     print(f"{live.world.scene.name}: click an asset to inspect, Tab/Shift-Tab cycle, Esc clears "
           "(Esc again or Q quits); left-drag orbit, right-drag pan, wheel zoom", flush=True)

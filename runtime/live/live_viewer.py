@@ -100,12 +100,18 @@ class LiveViewer:
             self.flow = FlowMarkers(view.root, routes, d, area)
             sync.flow = self.flow
 
-        self.panels_hit: list = []
+        self.panels_hit: list = [self._on_panel]
         """Functions (x, y in normalised screen units) -> whether a 2D panel is there; a click
-        on one is the panel's, not a pick in the world (plugins add theirs)."""
+        on one is the panel's, not a pick in the world."""
         self.role = role
         self.faceplates = PlantView(world, devices)
         self.engineering = False
+        self.message = ""
+        """The message shown at the bottom centre (``say``), ``""`` when none."""
+        self._message = None
+        self._message_until_ns = 0
+        self.typing = False
+        """Text is being typed (the tag search): single-key shortcuts stand still."""
         """The inspector shows the engineering table (every point) instead of the faceplate."""
         self.control = control
         if control is not None:
@@ -133,6 +139,25 @@ class LiveViewer:
 
     # -- selection and input ---------------------------------------------------------------
 
+    def say(self, text: str, seconds: float = 6.0) -> None:
+        """A short message for the person at the screen (bottom centre), gone after a while."""
+        from panda3d.core import TextNode
+
+        if self._message is None:
+            tn = TextNode("message")
+            tn.set_align(TextNode.A_center)
+            tn.set_text_color(1, 1, 1, 1)
+            tn.set_card_color(0.45, 0.30, 0.05, 0.95)
+            tn.set_card_as_margin(0.6, 0.6, 0.35, 0.3)
+            self._message = self.app.aspect2d.attach_new_node(tn)
+            self._message.set_scale(0.04)
+            self._message.set_pos(0, 0, -0.62)
+            self._message.set_bin("fixed", 60)
+        self._message.node().set_text(text)
+        self._message.show()
+        self.message = text
+        self._message_until_ns = self.session.wall_ns + int(seconds * 1e9)
+
     def select(self, entity_id: str | None) -> None:
         """Open the inspector on ``entity_id`` (None closes it). KeyError for an unknown id."""
         if entity_id is not None and entity_id not in self.world.entity_row:
@@ -151,8 +176,7 @@ class LiveViewer:
     def install_input(self) -> None:
         """Mouse click selects, hover highlights, Tab / Shift-Tab cycle, Escape clears."""
         app = self.app
-        app.accept("mouse1", self._on_click)
-        app.accept("e", self.toggle_engineering)
+        app.accept("e", lambda: None if self.typing else self.toggle_engineering())
         app.accept("tab", self._on_cycle, [1])
         app.accept("shift-tab", self._on_cycle, [-1])
         app.task_mgr.add(self._hover_task, "live-hover", sort=Phase.INPUT)
@@ -209,14 +233,6 @@ class LiveViewer:
             ("Up", control.key_up), ("Down", control.key_down),
             ("-", lambda: control.key_char("-")), ("+", lambda: control.key_char("+")),
             ("Enter", control.key_enter), ("Esc", escape)])
-
-    def _on_click(self) -> None:
-        watcher = self.app.mouseWatcherNode
-        if watcher is not None and watcher.has_mouse():
-            m = watcher.get_mouse()
-            if any(panel_hit(m.x, m.y) for panel_hit in self.panels_hit):
-                return  # a click on a 2D panel (the timeline) is not a pick in the world
-            self.select_at(m.x, m.y)
 
     def _on_cycle(self, step: int) -> None:
         self.selection.cycle(step)
@@ -281,6 +297,9 @@ class LiveViewer:
 
     def _hud(self) -> None:
         now = self.session.wall_ns
+        if self.message and now > self._message_until_ns and self._message is not None:
+            self._message.hide()
+            self.message = ""
         selected = self.selection.selected
         if selected is None:
             if self.panel.visible:
@@ -365,6 +384,13 @@ class LiveViewer:
 
     # -- stats -----------------------------------------------------------------------------
 
+    def _on_panel(self, x_ndc: float, y_ndc: float) -> bool:
+        rect = self._panel_rect()
+        if rect is None:
+            return False
+        x = x_ndc * self.viewer.aspect
+        return rect[0] <= x <= rect[1] and rect[2] <= y_ndc <= rect[3]
+
     def _panel_rect(self) -> tuple[float, float, float, float] | None:
         return self.panel.screen_rect() if self.panel.visible else None
 
@@ -377,6 +403,12 @@ class LiveViewer:
         labels = self.viewer.labels
         out = [element("badge", labels.by_id[eid].compose(), rect_lrbt, aspect, size)
                for eid, rect_lrbt in labels.screen_rects().items()]
+        if self.message and self._message is not None:
+            left, right, bottom, top = self._message.node().get_card_actual()
+            pos, k = self._message.get_pos(), 0.04
+            out.append(element("message", self.message, (pos.x + left * k, pos.x + right * k,
+                                                          pos.z + bottom * k, pos.z + top * k),
+                               aspect, size))
         panel = self._panel_rect()
         if panel is not None:
             kind = "panel" if self.engineering else "faceplate"
