@@ -1,0 +1,29 @@
+"""Navigation through the methods keys and clicks call: tag search selects and flies there,
+a click on the mini-map moves the view without dropping the selection."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO_ROOT
+from replay_fixtures import write_recording
+
+
+def test_search_flies_and_the_minimap_moves_the_view(tmp_path: Path) -> None:
+    write_recording(tmp_path / "rec", 10.0)
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "navigation_child.py"),
+                           str(tmp_path / "rec")], capture_output=True, text=True, timeout=300,
+                          cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["typing"] and out["match"] == "FT-101" and out["found"] == "FT-101"
+    assert out["message"] and out["message"][0].startswith("find: ft_")
+    assert out["selected"] == "FT-101"
+    assert out["fly_target"] != out["start_target"]
+    assert abs(out["fly_target"][0] - 9.0) < 1  # FT-101 stands at x = 9 m
+    assert out["minimap_click"] is None and out["still_selected"] == "FT-101"
+    assert out["after_map_target"] != out["fly_target"]
+    assert {"faceplate", "minimap"} <= set(out["kinds"])
