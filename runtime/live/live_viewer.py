@@ -104,7 +104,7 @@ class LiveViewer:
         """Functions (x, y in normalised screen units) -> whether a 2D panel is there; a click
         on one is the panel's, not a pick in the world."""
         self.role = role
-        self.faceplates = PlantView(world, devices)
+        self.faceplates = PlantView(world, devices, session.observer.display)
         self.engineering = False
         self.message = ""
         """The message shown at the bottom centre (``say``), ``""`` when none."""

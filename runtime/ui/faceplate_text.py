@@ -14,6 +14,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from runtime.control.interlocks import blocking, by_point
 from runtime.control.readings import Reading
 from runtime.control.roles import may_write, parse_role
@@ -36,8 +38,11 @@ class FaceplateLine:
 class PlantView:
     """What the faceplates read: the world's values and the scene's controllers."""
 
-    def __init__(self, world: World, devices: Devices | None) -> None:
+    def __init__(self, world: World, devices: Devices | None,
+                 estimate: np.ndarray | None = None) -> None:
         self.world = world
+        self.estimate = estimate
+        """The viewer model's value per point column, for points no instrument measures."""
         self.devices = devices
         self.interlocks = by_point(devices.interlocks) if devices is not None else {}
         self.controllers = [e for e in world.scene.entities if e.type == "controller"]
@@ -46,6 +51,8 @@ class PlantView:
         c = self.world.point_column.get(point)
         if c is None:
             return math.nan
+        if self.world.points.poll_period_ns[c] < 0 and self.estimate is not None:
+            return float(self.estimate[c])
         s = self.world.state
         good = s.quality[c] == Quality.GOOD or not math.isfinite(s.good_value[c])
         return float(s.value[c] if good else s.good_value[c])
@@ -187,7 +194,7 @@ def faceplate_lines(view: PlantView, row: int, role: str) -> list[FaceplateLine]
         lines.append(FaceplateLine(speed))
         motor = str(entity.params.get("motor", ""))
         power = f"   Power {view.show(f'{motor}/power_kw')}" if has(f"{motor}/power_kw") else ""
-        lines.append(FaceplateLine(f"Flow ~{view.show(f'{e}/flow_m3_h')}{power}"))
+        lines.append(FaceplateLine(f"Flow {view.show(f'{e}/flow_m3_h')} (model){power}"))
     elif entity.type == "valve":
         pid = view.pid_driving(f"{e}/position_sp_pct")
         mode = f"   {'Auto' if view.in_auto(pid) else 'Manual'} ({pid.id})" if pid else ""
