@@ -6,6 +6,8 @@ and tests drive the same paths headless."""
 
 from __future__ import annotations
 
+import time
+
 from direct.task.Task import Task
 from panda3d.core import Point3
 
@@ -160,6 +162,13 @@ class NavigationPlugin:
                      self.twin.session.wall_ns / 1e9)
 
     def _task(self, task: Task) -> int:
+        t0 = time.perf_counter_ns()
+        self._step()
+        assert self.twin is not None
+        self.twin.live.timings.add("ui", time.perf_counter_ns() - t0)
+        return Task.cont
+
+    def _step(self) -> None:
         twin = self.twin
         assert twin is not None and self.minimap is not None
         if self._fly is not None:
@@ -181,7 +190,6 @@ class NavigationPlugin:
         else:
             self.minimap.set_caption(f"find: {self.search}_  ->  {self.match() or 'no match'}"
                                      "   (Enter: go, Esc: cancel)")
-        return Task.cont
 
     def hud(self) -> list[HudElement]:
         if self.twin is None or self.minimap is None:

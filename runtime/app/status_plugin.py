@@ -37,6 +37,14 @@ class StatusPlugin:
         twin.app.task_mgr.add(self._task, "status-bar", sort=Phase.HUD - 1)
 
     def _task(self, task: Task) -> int:
+        t0 = time.perf_counter_ns()
+        try:
+            return self._update()
+        finally:
+            assert self.twin is not None
+            self.twin.live.timings.add("ui", time.perf_counter_ns() - t0)
+
+    def _update(self) -> int:
         twin = self.twin
         assert twin is not None and self.bar is not None
         session = twin.session

@@ -23,7 +23,8 @@ import numpy as np
 from runtime.quality import Quality, Reason
 
 FORMAT = "twinstage.viewer-stats/1"
-PHASES = ("ingest", "sim", "sync", "hud")
+PHASES = ("ingest", "sim", "sync", "hud", "ui")
+"""``hud``: badge layout and the inspector text; ``ui``: badge values, status bar, mini-map."""
 DEFAULT_CAPACITY = 100_000
 
 
@@ -62,6 +63,7 @@ class FrameTimings:
         for k, name in enumerate(PHASES):
             out[name] = _pcts(ms[:, k])
         out["ingest+sim+sync"] = _pcts(ms[:, 0] + ms[:, 1] + ms[:, 2])
+        out["hud+ui"] = _pcts(ms[:, 3] + ms[:, 4])
         intervals = self._interval_ns[:n][self._interval_ns[:n] > 0] / 1e6
         if len(intervals):
             out["frame_interval"] = _pcts(intervals)

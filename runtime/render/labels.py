@@ -49,6 +49,10 @@ ones only the tag and the most important value."""
 GREY_RGBA = (0.72, 0.74, 0.76, 1.0)
 """Text of a badge whose values are not Good: greyed, and marked ``?``/``!`` in the text."""
 LEADER_RGBA = (0.9, 0.92, 0.95, 0.8)
+TEXT_RELAYOUT_FRAMES = 12
+"""Changed badge texts (values tick every refresh) re-place the cards at most every this many
+frames; a camera or panel change re-places them at once. Between layouts a card keeps its
+place and shows its new text."""
 
 Rect = tuple[float, float, float, float]
 """(left, right, bottom, top) in aspect2d units."""
@@ -118,6 +122,8 @@ class LabelLayer:
         self._leaders = self._root.attach_new_node("leaders")
         self.layouts = 0
         """How many times the cards were laid out (a still camera lays out nothing)."""
+        self._frames_since_layout = 0
+        self.text_relayout_frames = TEXT_RELAYOUT_FRAMES
 
     def add(self, entity_id: str, title: str, anchor_m: tuple[float, float, float]) -> Label:
         tn = TextNode(f"label-{entity_id}")
@@ -192,10 +198,15 @@ class LabelLayer:
         projection = np.array(lens.get_projection_mat(), dtype=np.float64)
         reserved = tuple(r for r in (f() for f in self.reserved) if r is not None)
         last = self._laid_out
-        if (last is not None and last[0] == self._version and last[1] == self._aspect
+        self._frames_since_layout += 1
+        if (last is not None and last[1] == self._aspect
                 and np.array_equal(last[2], to_cam) and np.array_equal(last[3], projection)
                 and last[4] == reserved):
-            return  # nothing moved and no text changed: the cards stand where they are
+            if last[0] == self._version:
+                return  # nothing moved and no text changed: the cards stand where they are
+            if self._frames_since_layout < self.text_relayout_frames:
+                return  # only texts changed: they show in place; re-place them a bit later
+        self._frames_since_layout = 0
         depth, on_screen = self._project(to_cam, projection)
         for label, d in zip(self.labels, depth.tolist(), strict=True):
             level = "near" if d < self.near_m else "far"

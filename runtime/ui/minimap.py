@@ -19,6 +19,8 @@ BG_RGBA = (0.10, 0.11, 0.12, 0.80)
 DOT_RGBA = (0.75, 0.77, 0.80, 1.0)
 ALERT_RGBA = (1.0, 0.55, 0.15, 1.0)
 TEXT_SCALE = 0.032
+DOTS_EVERY_FRAMES = 30
+"""The dots (colour by quality) are redrawn at most this often; the cross every frame."""
 
 Rect = tuple[float, float, float, float]
 
@@ -45,6 +47,7 @@ class MiniMap:
         self._dots = self.root.attach_new_node("dots")
         self._marks = self.root.attach_new_node("marks")
         self._shown: tuple | None = None
+        self._frames = 0
         tn = TextNode("minimap-caption")
         tn.set_text_color(1, 1, 1, 1)
         tn.set_card_color(0.1, 0.11, 0.12, 0.9)
@@ -83,9 +86,11 @@ class MiniMap:
 
     def update(self, target: object, selected_row: int | None, quality: np.ndarray) -> None:
         """Redraw the dots when qualities or the selection change; the cross every frame."""
-        bad = tuple(np.flatnonzero(quality != Quality.GOOD).tolist())
+        self._frames += 1
+        bad = tuple(np.flatnonzero(quality != Quality.GOOD).tolist()) \
+            if self._frames % DOTS_EVERY_FRAMES == 0 or self._shown is None else None
         key = (bad, selected_row)
-        if key != self._shown:
+        if bad is not None and key != self._shown:
             self._shown = key
             self._dots.remove_node()
             segs = LineSegs("minimap-dots")
