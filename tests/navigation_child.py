@@ -51,6 +51,12 @@ def main(recording: str) -> None:
         viewer.step(1)
     out["after_map_target"] = list(viewer.camera.view.target)
     out["still_selected"] = live.selection.selected
+    out["viewpoint"] = nav.go_to_viewpoint(2)
+    out["no_viewpoint"] = nav.go_to_viewpoint(9)
+    for _ in range(60):
+        session.wall_ns += 20_000_000
+        viewer.step(1)
+    out["viewpoint_target"] = list(viewer.camera.view.target)
     out["kinds"] = sorted({e["kind"] for e in twin.hud_elements()})
     print(json.dumps(out))
     app.destroy()

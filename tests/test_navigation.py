@@ -1,5 +1,6 @@
 """Navigation through the methods keys and clicks call: tag search selects and flies there,
-a click on the mini-map moves the view without dropping the selection."""
+a click on the mini-map moves the view without dropping the selection, a number key flies to
+the scene's viewpoint."""
 
 from __future__ import annotations
 
@@ -26,4 +27,6 @@ def test_search_flies_and_the_minimap_moves_the_view(tmp_path: Path) -> None:
     assert abs(out["fly_target"][0] - 9.0) < 1  # FT-101 stands at x = 9 m
     assert out["minimap_click"] is None and out["still_selected"] == "FT-101"
     assert out["after_map_target"] != out["fly_target"]
-    assert {"faceplate", "minimap"} <= set(out["kinds"])
+    assert out["viewpoint"] == "Pump skid" and out["no_viewpoint"] is None
+    assert [round(v, 1) for v in out["viewpoint_target"]] == [-8.0, 0.0, 0.8]
+    assert {"faceplate", "minimap", "message"} <= set(out["kinds"])

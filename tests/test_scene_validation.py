@@ -182,3 +182,18 @@ def test_duplicate_yaml_key_is_reported(scene_copy: Path) -> None:
         load_scene(scene_copy)
     assert caught.value.line == line + 1
     assert "key appears twice" in caught.value.message
+
+
+def test_viewpoints_load_and_bad_ones_name_line_and_key(scene_copy) -> None:  # noqa: ANN001
+    from runtime.scene import load_scene
+
+    scene = load_scene(scene_copy)
+    assert [v.name for v in scene.viewpoints][:2] == ["Whole site", "Pump skid"]
+    text = (scene_copy / "scene.yaml").read_text()
+    bad = text.replace("pitch_deg: -25}", "pitch_deg: 10}")
+    (scene_copy / "scene.yaml").write_text(bad)
+    line = next(i for i, li in enumerate(bad.splitlines(), 1) if "pitch_deg: 10}" in li)
+    result = run_cli("validate", str(scene_copy))
+    assert result.returncode == 2
+    assert f"scene.yaml:{line}" in result.stderr and "pitch_deg" in result.stderr
+    assert "-88..-3" in result.stderr

@@ -1,8 +1,8 @@
 """Finding your way (window mode): a click selects and a drag orbits without dropping the
-selection; F flies to the selected asset; ``/`` then a tag searches (Enter selects and flies,
-Escape gives up); a mini-map in the corner shows the site from above with the view's target,
-and a click on it moves there. Keys and the mouse only call small methods here, so scripts
-and tests drive the same paths headless."""
+selection; F flies to the selected asset; the keys 1-9 fly to the scene's viewpoints; ``/``
+then a tag searches (Enter selects and flies, Escape gives up); a mini-map in the corner shows
+the site from above with the view's target, and a click on it moves there. Keys and the mouse
+only call small methods here, so scripts and tests drive the same paths headless."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ class NavigationPlugin:
         app.accept("mouse1-up", self._release)
         app.accept("f", lambda: None if twin.live.typing else self.fly_to_selected())
         app.accept("/", self.start_search)
+        for k in range(1, 10):
+            app.accept(str(k), lambda k=k: None if twin.live.typing else self.go_to_viewpoint(k))
         for thrower in getattr(app, "buttonThrowers", None) or []:
             if not thrower.node().get_keystroke_event():
                 thrower.node().set_keystroke_event("keystroke")
@@ -78,6 +80,20 @@ class NavigationPlugin:
         self._start_fly(Point3(float(x), float(y), float(z) + 0.5 * height),
                         max(8.0, 4.0 * height))
         return True
+
+    def go_to_viewpoint(self, key: int) -> str | None:
+        """Fly to the scene's viewpoint on number key ``key`` (1-9); its name, or None."""
+        assert self.twin is not None
+        points = self.twin.session.world.scene.viewpoints
+        if not 1 <= key <= len(points):
+            return None
+        vp = points[key - 1]
+        cam = self.twin.viewer.camera
+        cam.view.heading_deg = vp.heading_deg
+        cam.view.pitch_deg = vp.pitch_deg
+        self._start_fly(Point3(*vp.target_m), vp.distance_m)
+        self.twin.live.say(f"{key}: {vp.name}", seconds=2.0)
+        return vp.name
 
     def start_search(self) -> None:
         self.search = ""

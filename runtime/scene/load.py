@@ -14,7 +14,15 @@ from runtime.scene.components import (
 )
 from runtime.scene.errors import SceneError
 from runtime.scene.fields import Doc, Path_
-from runtime.scene.model import ASSET_TYPES, POINT_KINDS, Connection, Entity, PointSpec, Scene
+from runtime.scene.model import (
+    ASSET_TYPES,
+    POINT_KINDS,
+    Connection,
+    Entity,
+    PointSpec,
+    Scene,
+    Viewpoint,
+)
 from runtime.scene.units import unit_problem
 from runtime.scene.yaml_located import load_located
 
@@ -46,7 +54,8 @@ def load_scene(scene: str | Path) -> Scene:
     data, lines = load_located(path)
     doc = Doc(path, lines)
     root = doc.mapping(data, ())
-    doc.only_keys(root, (), {"format", "name", "description", "entities", "connections"})
+    doc.only_keys(root, (), {"format", "name", "description", "entities", "connections",
+                             "viewpoints"})
     fmt = doc.string(root, (), "format")
     if fmt != SCENE_FORMAT:
         raise doc.fail(("format",), f"unsupported format {fmt!r}; expected {SCENE_FORMAT!r}")
@@ -79,7 +88,9 @@ def load_scene(scene: str | Path) -> Scene:
 
     points = tuple(p for e in entities for p in e.points)
     _check_references(doc, entities, points)
+    viewpoints = _viewpoints(doc, root.get("viewpoints"))
     return Scene(
+        viewpoints=viewpoints,
         path=folder,
         name=name,
         description=description,
@@ -87,6 +98,34 @@ def load_scene(scene: str | Path) -> Scene:
         connections=tuple(connections),
         points=points,
     )
+
+
+MAX_VIEWPOINTS = 9
+"""Viewpoints sit on the number keys 1-9."""
+
+
+def _viewpoints(doc: Doc, raw: Any) -> tuple[Viewpoint, ...]:
+    if raw is None:
+        return ()
+    items = doc.sequence(raw, ("viewpoints",))
+    if len(items) > MAX_VIEWPOINTS:
+        raise doc.fail(("viewpoints",), f"{len(items)} viewpoints; at most {MAX_VIEWPOINTS} "
+                       "(they sit on the keys 1-9)")
+    out = []
+    for i, item in enumerate(items):
+        at: Path_ = ("viewpoints", i)
+        vp = doc.mapping(item, at)
+        doc.only_keys(vp, at, {"name", "target_m", "distance_m", "heading_deg", "pitch_deg"})
+        pitch = doc.number(vp, at, "pitch_deg", default=-30.0)
+        if not -88.0 <= pitch <= -3.0:
+            raise doc.fail(at + ("pitch_deg",), f"{pitch:g} is outside -88..-3 (degrees down)")
+        out.append(Viewpoint(
+            name=doc.string(vp, at, "name"),
+            target_m=doc.vector(doc.required(vp, at, "target_m"), at + ("target_m",), 3),
+            distance_m=doc.number(vp, at, "distance_m", positive=True),
+            heading_deg=doc.number(vp, at, "heading_deg", default=0.0),
+            pitch_deg=pitch))
+    return tuple(out)
 
 
 def _claim_id(doc: Doc, seen: dict[str, Path_], ident: str, at: Path_) -> None:

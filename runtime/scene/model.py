@@ -82,6 +82,17 @@ class Connection:
 
 
 @dataclass(frozen=True, slots=True)
+class Viewpoint:
+    """A named camera pose for the number keys (1-9): where the view looks and from where."""
+
+    name: str
+    target_m: tuple[float, float, float]
+    distance_m: float
+    heading_deg: float
+    pitch_deg: float
+
+
+@dataclass(frozen=True, slots=True)
 class Scene:
     """A validated scene: entities in file order (pipes appended after), connections, points."""
 
@@ -93,6 +104,8 @@ class Scene:
     connections: tuple[Connection, ...]
     points: tuple[PointSpec, ...] = field(default=())
     """All points of all entities, in entity order: the order of the world's point columns."""
+    viewpoints: tuple[Viewpoint, ...] = ()
+    """Camera poses on the keys 1-9, in file order."""
 
     def entity(self, entity_id: str) -> Entity:
         for e in self.entities:

@@ -139,5 +139,17 @@ def scene_schema() -> dict[str, Any]:
             "description": {"type": "string"},
             "entities": {"type": "array", "items": entity},
             "connections": {"type": "array", "items": connection},
+            "viewpoints": {"type": "array", "maxItems": 9, "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "target_m", "distance_m"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "target_m": _VEC3,
+                    "distance_m": {"type": "number", "exclusiveMinimum": 0},
+                    "heading_deg": {"type": "number"},
+                    "pitch_deg": {"type": "number", "minimum": -88, "maximum": -3},
+                },
+            }},
         },
     }
