@@ -24,7 +24,8 @@ from runtime.control.ack import Ack, Outcome
 from runtime.control.audit import AuditLog, AuditUnavailableError
 from runtime.control.command import Action, ControlCommand, parse_action
 from runtime.control.policy import Reason, Verdict, WritePolicy, readback_matches
-from runtime.control.readings import Readings
+from runtime.control.readings import Readings, is_good
+from runtime.scene.model import DevicePoint
 
 
 class DeviceWriter(Protocol):
@@ -134,7 +135,7 @@ async def execute(
     except AuditUnavailableError:
         return _settled(policy, command, now_ns, _refresh(unavailable, audit))
 
-    result = await _write_and_confirm(command, policy, writer, value)
+    result = await _write_and_confirm(command, policy, writer, value, readings)
     try:
         await record(result.outcome.value, result.code, result.text)
     except AuditUnavailableError:
@@ -148,7 +149,8 @@ async def execute(
 
 
 async def _write_and_confirm(
-    command: ControlCommand, policy: WritePolicy, writer: DeviceWriter, value: float
+    command: ControlCommand, policy: WritePolicy, writer: DeviceWriter, value: float,
+    readings: Readings,
 ) -> Ack:
     spec = policy.point(command.point)
     assert spec is not None
@@ -191,7 +193,37 @@ async def _write_and_confirm(
             f"{command.point} reads back {read:g} after writing {value:g}",
             read,
         )
+    if spec.feedback is not None:
+        return await _confirm_by_feedback(spec, command.point, value, readings, done)
     return done(Outcome.CONFIRMED, "", f"{command.point} = {read:g} {spec.unit}", read)
+
+
+FEEDBACK_POLL_S = 0.05
+
+
+async def _confirm_by_feedback(spec: DevicePoint, point: str, value: float, readings: Readings,
+                               done: Callable[..., Ack]) -> Ack:
+    """Wait for the feedback point (the device's own report of what it did) to come within the
+    tolerance of the value written; the adapter's readings are live, refreshed by its poller."""
+    feedback = spec.feedback
+    assert feedback is not None
+    deadline = time.monotonic() + spec.feedback_timeout_ms / 1000.0
+    last: float | None = None
+    while True:
+        reading = readings.get(feedback)
+        if is_good(reading):
+            last = float(reading.value)  # type: ignore[union-attr]
+            if abs(last - value) <= spec.feedback_tolerance:
+                return done(Outcome.CONFIRMED, "", f"{point} = {value:g} {spec.unit}; "
+                            f"{feedback} reached {last:g} {spec.unit}", last)
+        if time.monotonic() >= deadline:
+            now = "no Good reading" if last is None else f"{last:g} {spec.unit}"
+            return done(Outcome.FAILED, Reason.FEEDBACK_TIMEOUT.value,
+                        f"{point} was written, but {feedback} is at {now}, not "
+                        f"{value:g} +/- {spec.feedback_tolerance:g} {spec.unit}, "
+                        f"{spec.feedback_timeout_ms / 1000:g} s later; check the equipment",
+                        last)
+        await asyncio.sleep(FEEDBACK_POLL_S)
 
 
 def _settled(policy: WritePolicy, command: ControlCommand, now_ns: int, ack: Ack) -> Ack:

@@ -75,6 +75,8 @@ class Reason(StrEnum):
     WRITE_FAILED = "write_failed"
     READBACK_FAILED = "readback_failed"
     READBACK_MISMATCH = "readback_mismatch"
+    FEEDBACK_TIMEOUT = "feedback_timeout"
+    """The write read back, but the point's feedback did not reach the value in time."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,8 +50,10 @@ _POINT_KEYS = {
     "roles",
     "max_rate_per_s",
     "sbo",
+    "feedback",
 }
-_WRITE_ONLY_KEYS = ("roles", "max_rate_per_s", "sbo")
+_WRITE_ONLY_KEYS = ("roles", "max_rate_per_s", "sbo", "feedback")
+_FEEDBACK_KEYS = {"point", "tolerance", "timeout_ms"}
 """Point keys that only mean something on a writable point (see docs/control.md)."""
 _INTERLOCK_KEYS = {"id", "blocks", "when", "above", "below", "unless_value", "message"}
 _CONDITION_KEYS = {"point", "op", "value"}
@@ -96,8 +98,28 @@ def load_devices(path: str | Path, scene: Scene | None = None) -> Devices:
                 )
             owners[p.point] = device.id
         devices.append(device)
+    _check_feedback(doc, devices)
     interlocks = _interlocks(doc, root, devices)
     return Devices(path=path, devices=tuple(devices), interlocks=interlocks)
+
+
+def _check_feedback(doc: Doc, devices: list[DeviceSpec]) -> None:
+    """A feedback point must be mapped, read-only, and in the same unit as its setpoint."""
+    mapped = {p.point: p for d in devices for p in d.points}
+    for i, device in enumerate(devices):
+        for j, p in enumerate(device.points):
+            if p.feedback is None:
+                continue
+            at: Path_ = ("devices", i, "points", j, "feedback", "point")
+            fb = mapped.get(p.feedback)
+            if fb is None:
+                raise doc.fail(at, f"feedback point {p.feedback!r} is not mapped by any device")
+            if fb.writable:
+                raise doc.fail(at, f"feedback point {p.feedback} is writable; feedback must be "
+                               "a read-only point the device reports")
+            if fb.unit != p.unit:
+                raise doc.fail(at, f"feedback point {p.feedback} is in {fb.unit!r}, the "
+                               f"setpoint in {p.unit!r}")
 
 
 def _interlocks(doc: Doc, root: dict[str, Any], devices: list[DeviceSpec]) -> tuple[Interlock, ...]:
@@ -264,6 +286,14 @@ def _point(doc: Doc, raw: Any, at: Path_, scene: Scene | None) -> DevicePoint:
     if scale == 0:
         raise doc.fail(at + ("scale",), "scale must not be 0")
     address = doc.integer(spec, at, "address", lo=0, hi=_MAX_ADDRESS)
+    feedback, tolerance, timeout_ms = None, 0.0, 10_000
+    if "feedback" in spec:
+        f_at = at + ("feedback",)
+        fb = doc.mapping(spec["feedback"], f_at)
+        doc.only_keys(fb, f_at, _FEEDBACK_KEYS)
+        feedback = doc.string(fb, f_at, "point")
+        tolerance = doc.number(fb, f_at, "tolerance", minimum=0.0)
+        timeout_ms = doc.integer(fb, f_at, "timeout_ms", default=10_000, lo=100, hi=600_000)
     result = DevicePoint(
         point=point,
         table=table,
@@ -279,6 +309,9 @@ def _point(doc: Doc, raw: Any, at: Path_, scene: Scene | None) -> DevicePoint:
         roles=roles,
         max_rate_per_s=max_rate,
         sbo=doc.boolean(spec, at, "sbo", False),
+        feedback=feedback,
+        feedback_tolerance=tolerance,
+        feedback_timeout_ms=timeout_ms,
     )
     if address + result.register_count - 1 > _MAX_ADDRESS:
         raise doc.fail(at + ("address",), "point runs past the last Modbus address 65535")

@@ -157,6 +157,12 @@ class DevicePoint:
     """Largest accepted change per second between accepted writes, in the point's unit."""
     sbo: bool = False
     """Select-before-operate: writes that move equipment must be selected first (10 s expiry)."""
+    feedback: str | None = None
+    """A separate read-only point that confirms this setpoint (many PLCs answer a command
+    through a feedback register): a write is confirmed when it comes within
+    ``feedback_tolerance`` of the value asked, within ``feedback_timeout_ms``."""
+    feedback_tolerance: float = 0.0
+    feedback_timeout_ms: int = 10_000
 
     @property
     def register_count(self) -> int:

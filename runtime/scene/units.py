@@ -16,9 +16,12 @@ UNIT_SUFFIX: dict[str, str | None] = {
     "degC": "_degc",
     "s": "_s",
     "A": "_a",
+    "h": "_h",
+    "count": "_count",
     "bool": None,
     "enum": None,
 }
+"""``count`` is dimensionless (counters: ``starts_count``); ``enum`` names its states."""
 """Known units -> required suffix of the point name (None: any name)."""
 
 
