@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/twinstage demo
+	$(BIN)/twinstage demo $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 from runtime import DEFAULT_SCENE
+from runtime.commands.ports import DEFAULT_CONTROL_PORT, check_offset, check_port
+from runtime.control.roles import Role
 from runtime.errors import UsageError
 from runtime.scene import load_devices, load_scene
 from runtime.supervisor import Supervisor, port_accepts, port_is_free
@@ -36,7 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bus-port", type=int, default=5555, help="first of 5 bus ports (default 5555)"
     )
     parser.add_argument(
-        "--port-offset", type=int, default=0, help="add this to every device port in devices.yaml"
+        "--port-offset", type=int, default=0,
+        help="add this to every device port in devices.yaml and to the plant's control port "
+             "(as plant --port-offset)",
+    )
+    parser.add_argument(
+        "--role", default=Role.VIEWER.value, choices=[r.value for r in Role],
+        help="the viewer's role (default viewer: looks only); operator or instructor get the "
+             "control UI, as view --role",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("out/demo"), help="folder for logs and screenshots"
@@ -52,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
     devices = load_devices(scene.path / "devices.yaml", scene)
     headless = args.headless or not os.environ.get("DISPLAY")
     seconds = args.seconds if args.seconds is not None else (10.0 if headless else None)
+    check_port("--bus-port", args.bus_port, span=BUS_PORT_COUNT)
+    check_offset(args.port_offset, [(f"device {d.id}", d.port) for d in devices.devices]
+                 + [("the plant's control port", DEFAULT_CONTROL_PORT)])
     device_ports = [(d.id, d.host, d.port + args.port_offset) for d in devices.devices]
     bus_ports = [args.bus_port + i for i in range(BUS_PORT_COUNT)]
     busy = [f"{BUS_HOST}:{p}" for p in bus_ports if not port_is_free(BUS_HOST, p)]
@@ -91,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             child = sup.start("recorder", ["record", "--bus", bus, "--out", str(rec_dir),
                                            "--scene", scene.name])
             print(f"recorder {rec_dir}   (log {child.log_path})")
-        view_args = ["view", scene_arg, "--bus", bus]
+        view_args = ["view", scene_arg, "--bus", bus, "--role", args.role]
         if headless:
             view_args += ["--headless", "--seconds", str(seconds), "--screenshot-dir", str(out)]
         viewer = sup.start("viewer", view_args)
