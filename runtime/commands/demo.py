@@ -2,6 +2,10 @@
 
 Prints what runs where. Ctrl-C, closing the window, or the end of ``--seconds`` stops every
 child in reverse order; the demo checks that their ports are free again before it returns.
+
+A first run compiles the plant model (a minute or two on a busy machine, unless ``make``
+precompiled it): the demo shows the plant's and the viewer's progress lines and waits as long
+as they advance (:mod:`runtime.progress`), not a fixed time.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from runtime import DEFAULT_SCENE
 from runtime.commands.ports import DEFAULT_CONTROL_PORT, check_offset, check_port
 from runtime.control.roles import Role
 from runtime.errors import UsageError
+from runtime.progress import LogTail, wait_while_progressing
 from runtime.scene import load_devices, load_scene
 from runtime.supervisor import Supervisor, port_accepts, port_is_free
 
@@ -90,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
         sup.wait_until(child, lambda: all(port_accepts(BUS_HOST, p) for p in bus_ports), 20)
         print(f"bus      {bus} .. :{bus_ports[-1]}   (log {child.log_path})")
         child = sup.start("plant", ["plant", scene_arg, "--port-offset", str(args.port_offset)])
-        sup.wait_until(child, lambda: all(port_accepts(h, p) for _, h, p in device_ports), 60)
+        wait_while_progressing(
+            sup, child, lambda: all(port_accepts(h, p) for _, h, p in device_ports),
+            quiet_s=60, on_progress=lambda line: print(f"plant    {line}", flush=True))
         for device_id, host, port in device_ports:
             print(f"plant    {device_id} Modbus TCP on {host}:{port}")
         child = sup.start(
@@ -107,10 +114,13 @@ def run(args: argparse.Namespace) -> int:
         if headless:
             view_args += ["--headless", "--seconds", str(seconds), "--screenshot-dir", str(out)]
         viewer = sup.start("viewer", view_args)
+        viewer_log = LogTail(viewer.log_path)
         where = f"screenshots in {out}" if headless else "window open"
         print(f"viewer   {'headless' if headless else 'window'}: {where}")
         deadline = None if seconds is None or headless else time.monotonic() + seconds
         while not stop_requested:
+            for line in viewer_log.progress_lines():
+                print(f"viewer   {line}", flush=True)
             exited = sup.first_exit()
             if exited is not None:
                 if exited is not viewer:

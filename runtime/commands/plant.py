@@ -52,6 +52,7 @@ async def _main(args: argparse.Namespace) -> int:
     from runtime.errors import UsageError
     from runtime.scene import SceneError, load_devices, load_scene
     from runtime.sim.plant_model import PlantModel
+    from runtime.sim.precompile import ensure_compiled
 
     scene = load_scene(args.scene)
     devices_path = scene.path / "devices.yaml"
@@ -63,6 +64,7 @@ async def _main(args: argparse.Namespace) -> int:
         faults = [parse_spec(s) for s in args.fault]
     except FaultError as exc:
         raise UsageError(str(exc)) from None
+    ensure_compiled()  # the first run compiles for a minute or two: say so, line by line
     model = PlantModel(scene, seed=args.seed)
     model.warm_up()  # before serving: a lazy compile would stall the servers' event loop
     control_port = args.control_port + args.port_offset if args.control_port else None
