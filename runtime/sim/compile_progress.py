@@ -98,7 +98,7 @@ class CompileReporter:
         qualname = str(data.get("qualname", ""))
         done, kernel, stage, _helper = self.state
         if qualname not in self.names:
-            if kernel and ev.is_start:
+            if kernel and ev.is_start and "<" not in qualname:  # not numba's own overloads
                 # a helper's own pipeline, run by the kernel's pass (inlining runs one per
                 # helper): not counted, but it shows that a long pass advances
                 self.state = (done, kernel, stage, qualname)
