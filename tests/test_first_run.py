@@ -215,3 +215,62 @@ def test_wait_says_when_the_child_exits(tmp_path, children) -> None:
     children.append(child)
     with pytest.raises(UsageError, match="exited with code 3"):
         wait_while_progressing(Supervisor(), child, lambda: False, quiet_s=60)
+
+
+# --- a cold cache, end to end (each compiles for one to two minutes: soak) ----------------------
+
+def _run_with_env(env: dict[str, str], *args: str):
+    """``twinstage ARGS`` in a subprocess with ``env`` (run_cli sets its own)."""
+    import subprocess
+    import sys
+
+    from runtime import REPO_ROOT
+
+    return subprocess.run([sys.executable, "-m", "runtime.cli", *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=1200)
+
+
+@pytest.mark.soak
+def test_demo_from_a_cold_cache_shows_the_compile_and_runs(tmp_path) -> None:
+    """The first ``make demo`` on a busy machine: no numba cache (NUMBA_CACHE_DIR points at an
+    empty folder, so the checkout's own cache is neither used nor touched). The demo shows the
+    plant's progress, waits through the whole compile and runs."""
+    import os
+
+    from runtime.supervisor import free_port_block
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    bus_port = free_port_block(5, start=36000)
+    offset = free_port_block(4, start=38000) - 15019
+    r = _run_with_env(env, "demo", "--headless", "--seconds", "3", "--bus-port", str(bus_port),
+                      "--port-offset", str(offset), "--out", str(tmp_path / "demo"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    progress = [line for line in lines if line.startswith("plant    compiling the plant model")]
+    assert progress and progress[0].startswith(
+        "plant    compiling the plant model, first run only: 0/")
+    assert any(line.startswith("plant    compiled the plant model in ") for line in lines)
+    assert "all ports freed" in r.stdout
+    assert list((tmp_path / "numba-cache").rglob("*.nbi"))  # the next run loads these
+
+
+@pytest.mark.soak
+def test_precompile_fills_the_cache_that_the_plant_then_loads(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from plant_fixtures import port_offset_for
+
+    from runtime import REPO_ROOT
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"), PYTHONUNBUFFERED="1")
+    pre = subprocess.run([sys.executable, "-m", "runtime.sim.precompile"], cwd=REPO_ROOT,
+                         env=env, capture_output=True, text=True, timeout=1200)
+    assert pre.returncode == 0, pre.stderr
+    assert "compiling the plant model, first run only: 0/" in pre.stderr
+    plant = _run_with_env(env, "plant", "pump_station", "--duration", "0.5", "--port-offset",
+                          str(port_offset_for()))
+    assert plant.returncode == 0, plant.stderr
+    assert "plant ready" in plant.stdout
+    assert "compiling" not in plant.stderr  # everything came from the cache
