@@ -122,7 +122,7 @@ async def request(host: str, port: int, req: dict[str, Any], timeout_s: float = 
     except (TimeoutError, OSError):
         raise UsageError(
             f"no plant control socket at {host}:{port}; is `twinstage plant` running "
-            "(and with this --control-port)?"
+            "(with this --control-port and --port-offset)?"
         ) from None
     try:
         writer.write(json.dumps(req).encode() + b"\n")

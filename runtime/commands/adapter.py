@@ -63,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from adapters.modbus.adapter import ModbusAdapter
     from adapters.modbus.device_poller import PollerOptions
+    from runtime.commands.ports import check_offset
     from runtime.scene import load_devices, load_scene
 
     logging.basicConfig(
@@ -89,11 +90,7 @@ def run(args: argparse.Namespace) -> int:
         devices = [d for d in devices if d.id in wanted]
     if not devices:
         raise UsageError(f"{devices_path} declares no devices to poll")
-    for d in devices:
-        port = d.port + args.port_offset
-        if not 1 <= port <= 65535:
-            raise UsageError(f"--port-offset {args.port_offset} puts device {d.id} on port {port}; "
-                             "ports must stay within 1..65535")
+    check_offset(args.port_offset, [(f"device {d.id}", d.port) for d in devices])
     adapter_id = args.adapter_id or f"adapter-{scene.path.name}"
     if not _ID.fullmatch(adapter_id):
         raise UsageError(f"--id {adapter_id!r} must be 1..64 visible ASCII characters, no spaces")

@@ -2,6 +2,10 @@
 
 Prints what runs where. Ctrl-C, closing the window, or the end of ``--seconds`` stops every
 child in reverse order; the demo checks that their ports are free again before it returns.
+
+A first run compiles the plant model (a minute or two on a busy machine, unless ``make``
+precompiled it): the demo shows the plant's and the viewer's progress lines and waits as long
+as they advance (:mod:`runtime.progress`), not a fixed time.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ import time
 from pathlib import Path
 
 from runtime import DEFAULT_SCENE
+from runtime.commands.ports import DEFAULT_CONTROL_PORT, check_offset, check_port
+from runtime.control.roles import Role
 from runtime.errors import UsageError
+from runtime.progress import LogTail, wait_while_progressing
 from runtime.scene import load_devices, load_scene
 from runtime.supervisor import Supervisor, port_accepts, port_is_free
 
@@ -36,7 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bus-port", type=int, default=5555, help="first of 5 bus ports (default 5555)"
     )
     parser.add_argument(
-        "--port-offset", type=int, default=0, help="add this to every device port in devices.yaml"
+        "--port-offset", type=int, default=0,
+        help="add this to every device port in devices.yaml and to the plant's control port "
+             "(as plant --port-offset)",
+    )
+    parser.add_argument(
+        "--role", default=Role.VIEWER.value, choices=[r.value for r in Role],
+        help="the viewer's role (default viewer: looks only); operator or instructor get the "
+             "control UI, as view --role",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("out/demo"), help="folder for logs and screenshots"
@@ -52,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     devices = load_devices(scene.path / "devices.yaml", scene)
     headless = args.headless or not os.environ.get("DISPLAY")
     seconds = args.seconds if args.seconds is not None else (10.0 if headless else None)
+    check_port("--bus-port", args.bus_port, span=BUS_PORT_COUNT)
+    check_offset(args.port_offset, [(f"device {d.id}", d.port) for d in devices.devices]
+                 + [("the plant's control port", DEFAULT_CONTROL_PORT)])
     device_ports = [(d.id, d.host, d.port + args.port_offset) for d in devices.devices]
     bus_ports = [args.bus_port + i for i in range(BUS_PORT_COUNT)]
     busy = [f"{BUS_HOST}:{p}" for p in bus_ports if not port_is_free(BUS_HOST, p)]
@@ -78,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
         sup.wait_until(child, lambda: all(port_accepts(BUS_HOST, p) for p in bus_ports), 20)
         print(f"bus      {bus} .. :{bus_ports[-1]}   (log {child.log_path})")
         child = sup.start("plant", ["plant", scene_arg, "--port-offset", str(args.port_offset)])
-        sup.wait_until(child, lambda: all(port_accepts(h, p) for _, h, p in device_ports), 60)
+        wait_while_progressing(
+            sup, child, lambda: all(port_accepts(h, p) for _, h, p in device_ports),
+            quiet_s=60, on_progress=lambda line: print(f"plant    {line}", flush=True))
         for device_id, host, port in device_ports:
             print(f"plant    {device_id} Modbus TCP on {host}:{port}")
         child = sup.start(
@@ -91,14 +110,17 @@ def run(args: argparse.Namespace) -> int:
             child = sup.start("recorder", ["record", "--bus", bus, "--out", str(rec_dir),
                                            "--scene", scene.name])
             print(f"recorder {rec_dir}   (log {child.log_path})")
-        view_args = ["view", scene_arg, "--bus", bus]
+        view_args = ["view", scene_arg, "--bus", bus, "--role", args.role]
         if headless:
             view_args += ["--headless", "--seconds", str(seconds), "--screenshot-dir", str(out)]
         viewer = sup.start("viewer", view_args)
+        viewer_log = LogTail(viewer.log_path)
         where = f"screenshots in {out}" if headless else "window open"
         print(f"viewer   {'headless' if headless else 'window'}: {where}")
         deadline = None if seconds is None or headless else time.monotonic() + seconds
         while not stop_requested:
+            for line in viewer_log.progress_lines():
+                print(f"viewer   {line}", flush=True)
             exited = sup.first_exit()
             if exited is not None:
                 if exited is not viewer:

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import json
 
+from runtime.commands.ports import DEFAULT_CONTROL_PORT
+
 HELP = "inject or clear a fault in a running virtual plant (over its control socket)"
 
 KINDS = ("freeze", "drift", "stick", "trip", "silent", "down", "exception", "clear", "list")
@@ -22,14 +24,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--code", type=lambda s: int(s, 0), default=4,
                         help="exception: Modbus exception code (default 4, device failure)")
     parser.add_argument("--host", default="127.0.0.1", help="plant host (default 127.0.0.1)")
-    parser.add_argument("--control-port", type=int, default=15019, metavar="PORT",
-                        help="the plant's control port (default 15019, plus its --port-offset)")
+    parser.add_argument("--control-port", type=int, default=DEFAULT_CONTROL_PORT, metavar="PORT",
+                        help=f"the plant's control port before --port-offset (default "
+                             f"{DEFAULT_CONTROL_PORT}), as given to twinstage plant")
+    parser.add_argument("--port-offset", type=int, default=0, metavar="N",
+                        help="the plant's --port-offset: the control socket is on "
+                             "--control-port + N")
     parser.add_argument("--json", action="store_true", help="print the raw reply")
 
 
 def run(args: argparse.Namespace) -> int:
     from adapters.plant.control import request
+    from runtime.commands.ports import check_offset, check_port
     from runtime.errors import UsageError
+
+    check_port("--control-port", args.control_port)
+    check_offset(args.port_offset, [("the control port", args.control_port)])
+    port = args.control_port + args.port_offset
 
     if args.kind == "list":
         req: dict = {"op": "status"}
@@ -43,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             req["rate"] = args.rate
         if args.kind == "exception":
             req["code"] = args.code
-    reply = asyncio.run(request(args.host, args.control_port, req))
+    reply = asyncio.run(request(args.host, port, req))
     if args.json:
         print(json.dumps(reply))
     if not reply.get("ok"):

@@ -8,6 +8,8 @@ import signal
 import sys
 import time
 
+from runtime.commands.ports import DEFAULT_CONTROL_PORT
+
 HELP = "run the virtual plant in real time (or --speed X) as the scene's Modbus TCP devices"
 
 
@@ -19,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port-offset", type=int, default=0, metavar="N",
                         help="add N to every device port and to the control port (tests, "
                              "several plants on one machine)")
-    parser.add_argument("--control-port", type=int, default=15019, metavar="PORT",
-                        help="loopback port of the fault/control socket (default 15019; 0: none)")
+    parser.add_argument("--control-port", type=int, default=DEFAULT_CONTROL_PORT, metavar="PORT",
+                        help=f"loopback port of the fault/control socket (default "
+                             f"{DEFAULT_CONTROL_PORT}, plus --port-offset; 0: none)")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND:TARGET[:ARG]",
                         help="inject a fault at start, e.g. freeze:LT-102, drift:LT-101:0.01, "
                              "stick:FV-101, trip:P-101, silent:PLC-101, down:RTU-101, "
@@ -30,13 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from runtime.commands.ports import check_offset, check_port
     from runtime.errors import UsageError
 
     if not args.speed > 0 or args.speed > 1e6:
         raise UsageError(f"--speed {args.speed}: give a number above 0 and up to 1e6")
-    offset = args.port_offset
-    if not -65535 < offset < 65535:
-        raise UsageError(f"--port-offset {offset} is out of range")
+    check_port("--control-port", args.control_port, zero_means="no control socket")
+    if args.control_port:
+        check_offset(args.port_offset, [("the control port", args.control_port)])
     return asyncio.run(_main(args))
 
 
@@ -44,24 +48,23 @@ async def _main(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     from adapters.plant.faults import FaultError, parse_spec
     from adapters.plant.runner import PlantRunner
+    from runtime.commands.ports import check_offset
     from runtime.errors import UsageError
     from runtime.scene import SceneError, load_devices, load_scene
     from runtime.sim.plant_model import PlantModel
+    from runtime.sim.precompile import ensure_compiled
 
     scene = load_scene(args.scene)
     devices_path = scene.path / "devices.yaml"
     if not devices_path.exists():
         raise SceneError(devices_path, None, "", "the plant serves devices.yaml, which is missing")
     devices = load_devices(devices_path, scene)
-    for d in devices.devices:
-        port = d.port + args.port_offset
-        if not 1 <= port <= 65535:
-            raise UsageError(f"device {d.id}: port {d.port} + offset {args.port_offset} is "
-                             "not a TCP port")
+    check_offset(args.port_offset, [(f"device {d.id}", d.port) for d in devices.devices])
     try:
         faults = [parse_spec(s) for s in args.fault]
     except FaultError as exc:
         raise UsageError(str(exc)) from None
+    ensure_compiled()  # the first run compiles for a minute or two: say so, line by line
     model = PlantModel(scene, seed=args.seed)
     model.warm_up()  # before serving: a lazy compile would stall the servers' event loop
     control_port = args.control_port + args.port_offset if args.control_port else None

@@ -140,6 +140,11 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         headless = True
 
+    if args.bus is not None or args.replay is not None:
+        from runtime.sim.precompile import ensure_compiled
+
+        ensure_compiled()  # the observer's plant model: progress lines, not a frozen window
+
     from runtime.render.app import make_app
     from runtime.render.screenshot import save_png
     from runtime.render.viewer import Viewer
