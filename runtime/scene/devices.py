@@ -8,6 +8,7 @@ from typing import Any
 
 from runtime.scene.errors import SceneError
 from runtime.scene.fields import Doc, Path_
+from runtime.scene.gc_pause import gc_paused
 from runtime.scene.model import (
     DATA_TYPES,
     DEVICE_TABLES,
@@ -62,7 +63,11 @@ _MAX_ADDRESS = 65535
 
 def load_devices(path: str | Path, scene: Scene | None = None) -> Devices:
     """Read and validate a devices file; with ``scene``, every point must be declared there."""
-    path = Path(path)
+    with gc_paused():
+        return _load_devices(Path(path), scene)
+
+
+def _load_devices(path: Path, scene: Scene | None) -> Devices:
     if path.is_dir():
         path = path / "devices.yaml"
     data, lines = load_located(path)
