@@ -159,6 +159,36 @@ async def _cpu(port: int, devices: int, window_s: float) -> tuple[float, float, 
     return 100.0 * cpu / wall, replies / wall, bad if batches else devices, sys_share
 
 
+async def _stalls(port: int, stalls: int) -> tuple[int, int]:
+    """(batches published with a Bad point, batches) for one device polled every 10 ms while the
+    event loop stalls ``stalls`` times for 20-35 ms at random phases; the server (another
+    process) answers throughout, so every Bad is false."""
+    import random
+
+    from adapters.modbus.device_poller import DevicePoller
+    from runtime.scene.model import DeviceSpec
+
+    spec = DeviceSpec("S", "S", "127.0.0.1", port, 1, "big", 10, 250, tuple(_points("S")))
+    batches: list[bool] = []
+    poller = DevicePoller(spec, lambda _d, rs: batches.append(any(r.quality for r in rs)))
+    task = asyncio.create_task(poller.run())
+    rng = random.Random(17)
+    try:
+        deadline = time.monotonic() + 5.0
+        while not (batches and not batches[-1]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        first = len(batches)
+        for _ in range(stalls):
+            await asyncio.sleep(rng.uniform(0.0, 0.02))
+            time.sleep(rng.uniform(0.020, 0.035))  # the stall: the loop runs nothing
+        await asyncio.sleep(0.05)
+        window = batches[first:]
+    finally:
+        poller.stop()
+        await asyncio.gather(task, return_exceptions=True)
+    return sum(window), len(window)
+
+
 def run(quick: bool) -> list[Row]:
     """Rows: request and register rates (1 and 20 devices, both servers), CPU % at 100 x 10 Hz."""
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
@@ -193,6 +223,15 @@ def run(quick: bool) -> list[Row]:
             + (f", {bad} devices not all Good" if bad else "")
             + (" (quick: 20 devices)" if quick else ""))
     rows.append(Row(SUITE, "adapter CPU", cpu, "% of a core", 20.0, "lower", note))
+    stalls = 10 if quick else 50
+    server = _Server(1, "lean")
+    try:
+        false_bad, batches = asyncio.run(_stalls(server.port, stalls))
+    finally:
+        server.close()
+    rows.append(Row(SUITE, f"false Bad batches, 10 ms poll, {stalls} stalls of 20-35 ms",
+                    false_bad, "batches", 0.0, "lower",
+                    f"of {batches}; was 50 of 173 (50 stalls)"))
     return rows
 
 
