@@ -197,7 +197,7 @@ def _device(doc: Doc, raw: dict[str, Any], at: Path_, scene: Scene | None) -> De
         port=doc.integer(raw, at, "port", lo=1, hi=65535),
         unit_id=doc.integer(raw, at, "unit_id", default=1, lo=0, hi=255),
         word_order=doc.choice(raw, at, "word_order", WORD_ORDERS, default="big"),
-        poll_period_ms=doc.integer(raw, at, "poll_period_ms", default=1000, lo=10, hi=3_600_000),
+        poll_period_ms=doc.integer(raw, at, "poll_period_ms", default=1000, lo=1, hi=3_600_000),
         timeout_ms=doc.integer(raw, at, "timeout_ms", default=1000, lo=10, hi=60_000),
         points=points,
         line=doc.line(at) or 0,
