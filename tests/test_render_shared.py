@@ -53,3 +53,37 @@ def test_scene_bounds_cover_every_model(tmp_path: Path) -> None:
     view = build_scene_graph(load_scene(tmp_path), NodePath("top"))
     lo, hi = view.root.get_tight_bounds()
     assert np.allclose(view.bounds, (lo.x, lo.y, lo.z, hi.x, hi.y, hi.z), atol=1e-4)
+
+
+def test_large_scene_gets_a_far_field_of_boxes(tmp_path: Path) -> None:
+    from panda3d.core import LODNode
+
+    from runtime.render.far_field import SWITCH_M
+
+    write_generated_plant(tmp_path, 150, devices=1)  # 10 trains, 4 rows of the site layout
+    scene = load_scene(tmp_path)
+    view = build_scene_graph(scene, NodePath("top"), far_field_min=10)
+    cells = view.root.find_all_matches("**/+LODNode")
+    assert cells.get_num_paths() >= 2
+    boxes = 0
+    for cell in cells:
+        lod = cell.node()
+        assert isinstance(lod, LODNode) and lod.get_num_switches() == 2
+        assert (lod.get_in(0), lod.get_out(0)) == (SWITCH_M, 0.0)  # models near
+        near, far = cell.get_child(0), cell.get_child(1)
+        assert near.get_name() == "near" and far.get_name() == "far"
+        boxes += far.node().get_geom(0).get_primitive(0).get_num_primitives() // 10
+    legs = sum(len(r) - 1 for r in view.pipe_routes.values())
+    modelled = [e for e in scene.entities if e.type != "pipe"]
+    assert boxes == len(modelled) + legs
+    for e in scene.entities:  # every asset moved under its cell's models, nothing lost
+        root = view.visuals[e.id].root
+        assert root.get_parent().get_name() == "near"
+    # Moving parts still belong to their own assets.
+    assert view.root.is_ancestor_of(view.visuals["P-00003"].parts["rotor"])
+
+
+def test_small_scene_has_no_far_field(tmp_path: Path) -> None:
+    write_generated_plant(tmp_path, 150, devices=1)
+    view = build_scene_graph(load_scene(tmp_path), NodePath("top"))
+    assert view.root.find_all_matches("**/+LODNode").get_num_paths() == 0

@@ -14,6 +14,8 @@ import numpy as np
 from direct.showbase.Loader import Loader
 from panda3d.core import Filename, NodePath
 
+from runtime.render.far_field import MIN_MODELS as FAR_MIN_MODELS
+from runtime.render.far_field import TYPE_RGB, FarItem, add_far_field, pipe_boxes
 from runtime.render.materials import PIPE_SERVICE_FINISH, Materials
 from runtime.render.procedural import BUILDERS, port_for
 from runtime.render.procedural import tank as tank_model
@@ -42,11 +44,13 @@ class SceneView:
 
 
 def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None = None,
-                      materials: Materials | None = None) -> SceneView:
+                      materials: Materials | None = None,
+                      far_field_min: int = FAR_MIN_MODELS) -> SceneView:
     """Build every entity of ``scene`` under ``parent``.
 
     ``loader`` (the app's ``loader``) is needed only for glTF/bam models; procedural scenes
-    build without one, which keeps this testable with a bare NodePath.
+    build without one, which keeps this testable with a bare NodePath. A scene of at least
+    ``far_field_min`` modelled assets gets a far field (:mod:`runtime.render.far_field`).
     """
     mats = materials or Materials()
     root = parent.attach_new_node(f"scene:{scene.name}")
@@ -57,6 +61,7 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
     # whole tree visits every vertex of every copy: seconds at 10,000 assets).
     lows: list[np.ndarray] = []
     highs: list[np.ndarray] = []
+    far_items: list[FarItem] = []
     for entity in scene.entities:
         if entity.type == "pipe":
             continue
@@ -74,6 +79,8 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
             lo, hi = _placed_box(local, entity.position_m, entity.heading_deg)
             lows.append(lo)
             highs.append(hi)
+            far_items.append(FarItem(vis.root, lo, hi, TYPE_RGB.get(entity.type, _GREY)))
+    models = len(far_items)
 
     by_id = {e.id: e for e in scene.entities}
     routes: dict[str, list[np.ndarray]] = {}
@@ -89,6 +96,10 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
         lows.append(lo)
         highs.append(hi)
         visuals[conn.id] = AssetVisual(root=pipe_root, height_m=0.0)
+        far_items.append(FarItem(pipe_root, *pipe_boxes(points, conn.diameter_m),
+                                 TYPE_RGB["pipe"]))
+    if models >= far_field_min:
+        add_far_field(root, far_items)
 
     anchors = {}
     for entity in scene.entities:
@@ -110,6 +121,9 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
     else:
         bounds = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     return SceneView(root, visuals, routes, sync, bounds, anchors)  # type: ignore[arg-type]
+
+
+_GREY = (0.6, 0.6, 0.6)
 
 
 def _route(src: Entity, dst: Entity, via_m: tuple, shapes: dict[tuple, list[np.ndarray]]

@@ -49,7 +49,8 @@ def generated_plant(
         if len(scene.points) < wanted:
             trains = math.ceil(wanted / per_train)
             scene = generated_scene(trains * TRAIN_ENTITIES, trains_per_row=ROW_SPAN_TRAINS)
-    scene_doc = _scene_doc(scene, name or f"Generated plant, {len(scene.entities):,} entities")
+    trains = len(scene.entities) // TRAIN_ENTITIES
+    scene_doc = _scene_doc(scene, name or f"Generated plant of {trains} trains")
     points = list(scene.points)
     if points_per_device is not None:
         chunks = [points[i * points_per_device:(i + 1) * points_per_device]

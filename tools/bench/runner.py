@@ -19,6 +19,7 @@ SUITES: dict[str, str] = {
     "adapter": "tools.bench.adapter",
     "latency": "tools.bench.latency",
     "live": "tools.bench.live",
+    "scale": "tools.bench.scale",
 }
 """Suite name -> module with ``run(quick: bool) -> list[Row]``. Missing modules are skipped."""
 
