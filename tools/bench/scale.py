@@ -85,7 +85,7 @@ def run(quick: bool) -> list[Row]:
             note="100 devices"),
         Row(SUITE, f"viewer build (scene graph, ground, labels), {what}", r["build_s"], "s",
             TARGET_BUILD_S if n >= 10_000 else None, "lower",
-            "shared models; was 67 s (1,005 entities: 6.7 s)"),
+            "shared models; was 81 s here"),
         Row(SUITE, f"fps offscreen 1280x720, {what}, whole site in view", 1.0 / r["frame_s"],
             "fps", TARGET_FPS if n >= 10_000 else None, "higher",
             f"{r['frame_s'] * 1e3:.0f} ms/frame, {r['pipe']}"),
