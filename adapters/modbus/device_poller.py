@@ -11,13 +11,14 @@ device). Here:
 - a timeout, a lost connection or a reply the stream cannot explain (wrong transaction or unit
   id, bad MBAP header) throws the client away; the next connection is a fresh client with our
   own capped exponential back-off and jitter;
-- liveness is judged by missed replies, not by wall time since the last reply: a watchdog turns
-  every Good point Bad (no communication) once a request (or a connection attempt) has waited
-  one poll period without an answer, even while it still waits for its timeout, so a silent
-  device is Bad within two poll periods of its last reply (R5); a peer close marks the points
-  Bad at once. Time in which nothing was asked (a scheduler stall that delayed the next poll)
-  counts for nothing, and a reply that arrived during a stall is read before the watchdog runs,
-  so a stalled adapter does not publish a device that answered as Bad;
+- liveness is judged by missed replies, not by wall time alone: a watchdog turns every Good
+  point Bad (no communication) once a request (or a connection attempt) has waited one poll
+  period without an answer and no reply has come for ``stale_periods`` periods, even while the
+  request still waits for its timeout, so a silent device is Bad within two poll periods of its
+  last reply (R5); a peer close marks the points Bad at once. Time in which nothing was asked
+  (a scheduler stall that delayed the next poll) counts for nothing, and a reply that arrived
+  during a stall is read before the watchdog runs, so a stalled adapter does not publish a
+  device that answered as Bad;
 - one request is in flight per connection (an asyncio lock around each exchange), and writes
   take their turn between block reads.
 
@@ -104,8 +105,8 @@ class PollerOptions:
     jitter: float = 0.2
     stale_periods: float = 2.0
     """A silent device's Good points turn Bad within this many poll periods of its last reply
-    (R5): a request still unanswered ``stale_periods - 1`` periods (at least
-    :data:`MIN_MISS_S`) after it was sent is a missed reply."""
+    (R5), once a request has gone unanswered ``stale_periods - 1`` periods (at least
+    :data:`MIN_MISS_S`) after it was sent: a missed reply."""
     rng: random.Random | None = None
 
 
@@ -500,7 +501,10 @@ class DevicePoller:
         if since is None:
             return
         now = self._loop.time()
-        due = since + self.miss_s
+        # Missed: the request has waited a poll period unanswered, and the device has been
+        # silent for the whole bound. A slow device that answers every request late but within
+        # the bound stays Good, as it did when only the silence was judged.
+        due = max(since + self.miss_s, self._last_contact + self.stale_s)
         if now < due:
             self._arm_watchdog(due)
             return
