@@ -70,11 +70,13 @@ _QUADS = np.array([0, 1, 2, 0, 2, 3], dtype=np.uint32)
 class FarItem:
     """One asset (or pipe) of the far field: its node and the boxes that stand for it."""
 
-    __slots__ = ("node", "lo", "hi", "rgb")
+    __slots__ = ("node", "lo", "hi", "rgb", "top_only")
 
     def __init__(self, node: NodePath, lo: np.ndarray, hi: np.ndarray,
-                 rgb: tuple[float, float, float]) -> None:
+                 rgb: tuple[float, float, float], *, top_only: bool = False) -> None:
         self.node = node
+        self.top_only = top_only
+        """Draw only the top face (pipes: from afar a pipe is a line seen from above)."""
         self.lo = np.atleast_2d(np.asarray(lo, dtype=np.float32))
         """(k, 3) low corners of its k boxes, world metres."""
         self.hi = np.atleast_2d(np.asarray(hi, dtype=np.float32))
@@ -114,18 +116,11 @@ def add_far_field(root: NodePath, items: list[FarItem]) -> list[NodePath]:
 
 
 def _boxes_node(name: str, members: list[FarItem]) -> GeomNode:
-    lo = np.concatenate([m.lo for m in members])
-    hi = np.concatenate([m.hi for m in members])
-    rgb = np.concatenate([np.repeat([m.rgb], len(m.lo), axis=0) for m in members]).astype(
-        np.float32)
-    n = len(lo)
-    corners = lo[:, None, :] + _FACES[None, :, :] * (hi - lo)[:, None, :]  # (n, 20, 3)
-    colour = np.empty((n, len(_FACES), 4), dtype=np.float32)
-    colour[:, :, :3] = rgb[:, None, :] * _SHADE[None, :, None]
-    colour[:, :, 3] = 1.0
-    vertices = np.concatenate([corners, colour], axis=2).reshape(-1, 7)
-    tris = (_QUADS[None, None, :] + (np.arange(_N_FACES, dtype=np.uint32) * 4)[None, :, None]
-            + (np.arange(n, dtype=np.uint32) * len(_FACES))[:, None, None]).reshape(-1)
+    parts = [_box_mesh([m for m in members if m.top_only == top], _N_FACES if not top else 1)
+             for top in (False, True)]
+    vertices = np.concatenate([v for v, _ in parts])
+    offset = len(parts[0][0])
+    tris = np.concatenate([parts[0][1], parts[1][1] + np.uint32(offset)])
     vdata = GeomVertexData(name, _format(), GeomEnums.UH_static)
     vdata.unclean_set_num_rows(len(vertices))
     memoryview(vdata.modify_array(0)).cast("B")[:] = np.ascontiguousarray(
@@ -140,6 +135,27 @@ def _boxes_node(name: str, members: list[FarItem]) -> GeomNode:
     node = GeomNode(name)
     node.add_geom(geom)
     return node
+
+
+def _box_mesh(members: list[FarItem], faces: int) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices (k, 7) xyz + rgba, triangle indices) of the first ``faces`` faces of every
+    member's boxes (1: the top face only)."""
+    if not members:
+        return np.zeros((0, 7), np.float32), np.zeros(0, np.uint32)
+    lo = np.concatenate([m.lo for m in members])
+    hi = np.concatenate([m.hi for m in members])
+    rgb = np.concatenate([np.repeat([m.rgb], len(m.lo), axis=0) for m in members]).astype(
+        np.float32)
+    n, corners_per_box = len(lo), 4 * faces
+    pattern = _FACES[:corners_per_box]
+    corners = lo[:, None, :] + pattern[None, :, :] * (hi - lo)[:, None, :]
+    colour = np.empty((n, corners_per_box, 4), dtype=np.float32)
+    colour[:, :, :3] = rgb[:, None, :] * _SHADE[None, :corners_per_box, None]
+    colour[:, :, 3] = 1.0
+    vertices = np.concatenate([corners, colour], axis=2).reshape(-1, 7)
+    tris = (_QUADS[None, None, :] + (np.arange(faces, dtype=np.uint32) * 4)[None, :, None]
+            + (np.arange(n, dtype=np.uint32) * corners_per_box)[:, None, None]).reshape(-1)
+    return vertices, tris
 
 
 @functools.cache

@@ -97,7 +97,7 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
         highs.append(hi)
         visuals[conn.id] = AssetVisual(root=pipe_root, height_m=0.0)
         far_items.append(FarItem(pipe_root, *pipe_boxes(points, conn.diameter_m),
-                                 TYPE_RGB["pipe"]))
+                                 TYPE_RGB["pipe"], top_only=True))
     if models >= far_field_min:
         add_far_field(root, far_items)
 
