@@ -115,7 +115,8 @@ async def _request_rate(port: int, units: int, seconds: float) -> tuple[float, f
 
 async def _cpu(port: int, devices: int, window_s: float) -> tuple[float, float, int, float]:
     """CPU % of one core for ``devices`` pollers at 10 Hz, publishing via the bus Publisher."""
-    from adapters.modbus.adapter import column_publisher, tune_gc, wire_reading
+    from adapters.modbus.adapter import tune_gc, wire_reading
+    from adapters.modbus.coalesce import TickCoalescer
     from adapters.modbus.device_poller import DevicePoller
     from runtime.bus.endpoints import BusEndpoints
     from runtime.bus.publisher import Publisher
@@ -128,8 +129,9 @@ async def _cpu(port: int, devices: int, window_s: float) -> tuple[float, float, 
                         tuple(_points(f"D{i}"))) for i in range(devices)]
     pollers = [DevicePoller(s, lambda _d, r: publisher.publish(r), reading_factory=wire_reading)
                for s in specs]
+    coalescer = TickCoalescer(publisher)
     for p in pollers:  # as ModbusAdapter wires them
-        p.column_sink = column_publisher(publisher, p.point_ids)
+        p.column_sink = coalescer.sink_for(p.point_ids)
     gc_flags = gc.get_threshold()
     tune_gc()  # as ModbusAdapter.run does
     tasks = []
