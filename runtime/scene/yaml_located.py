@@ -64,7 +64,8 @@ def _convert(
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             try:
-                key = constructor.construct_object(key_node, deep=True)
+                key = (key_node.value if key_node.tag == _STR_TAG
+                       else constructor.construct_object(key_node, deep=True))
             except yaml.YAMLError as exc:
                 raise SceneError(
                     path, key_node.start_mark.line + 1, "", f"bad key: {exc}"
