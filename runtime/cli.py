@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("runtime.commands.replay", "republish a recording onto a bus"),
     "audit": ("runtime.commands.audit", "check the write audit log's hash chain"),
     "bench": ("runtime.commands.bench", "measure performance against targets"),
+    "generate": ("runtime.commands.generate", "write a generated plant of N assets"),
     "schema": ("runtime.commands.schema", "print the JSON Schema of scene files"),
 }
 """Subcommand name -> (module, one-line help). Modules not present yet are left out."""

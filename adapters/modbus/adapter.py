@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from adapters.modbus.coalesce import TickCoalescer
 from adapters.modbus.control_link import PollerReadings, PollerWriter, printable, wire_ack
 from adapters.modbus.device_poller import ColumnSink, DevicePoller, PollerOptions
 from adapters.modbus.write_policy import AdapterWritePolicy, served_devices
@@ -112,10 +113,11 @@ class ModbusAdapter:
                                reading_factory=wire_reading)
             for d in self.devices
         }
+        self.coalescer = TickCoalescer(self.publisher)
         for poller in self.pollers.values():
-            # Each poll batch goes out as columns in the poller's fixed point order: the layout
-            # (point names) is validated once here, not per batch.
-            poller.column_sink = column_publisher(self.publisher, poller.point_ids)
+            # Each poll batch goes out as columns in the poller's fixed point order, joined with
+            # the other devices' batches of the same loop pass into one message.
+            poller.column_sink = self.coalescer.sink_for(poller.point_ids)
         self.readings = PollerReadings(self.pollers)
         self.writer = PollerWriter(self.policy, self.pollers)
         self.executor = Executor(self.policy, audit, self.writer, self.readings, clock=clock)

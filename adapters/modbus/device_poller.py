@@ -11,9 +11,14 @@ device). Here:
 - a timeout, a lost connection or a reply the stream cannot explain (wrong transaction or unit
   id, bad MBAP header) throws the client away; the next connection is a fresh client with our
   own capped exponential back-off and jitter;
-- a watchdog turns every Good point Bad (no communication) once no reply has arrived for
-  ``stale_periods`` poll periods, even while a request is still waiting for its timeout, and a
-  peer close marks the points Bad at once;
+- liveness is judged by missed replies, not by wall time alone: a watchdog turns every Good
+  point Bad (no communication) once a request (or a connection attempt) has waited one poll
+  period without an answer and no reply has come for ``stale_periods`` periods, even while the
+  request still waits for its timeout, so a silent device is Bad within two poll periods of its
+  last reply (R5); a peer close marks the points Bad at once. Time in which nothing was asked
+  (a scheduler stall that delayed the next poll) counts for nothing, and a reply that arrived
+  during a stall is read before the watchdog runs, so a stalled adapter does not publish a
+  device that answered as Bad;
 - one request is in flight per connection (an asyncio lock around each exchange), and writes
   take their turn between block reads.
 
@@ -75,6 +80,9 @@ class PointReading:
 
 TICK_GRID_S = 0.005
 """Poll ticks are aligned to this grid (at most 1/20 of the poll period)."""
+MIN_MISS_S = 0.005
+"""A reply is not counted missed sooner than this after its request: below a few ms a loaded
+machine's scheduler, not the device, decides when a reply is read (1 ms polls)."""
 
 BatchSink = Callable[[str, list[Any]], None]
 """Receives ``(device_id, readings)`` once per poll batch; must not block."""
@@ -96,7 +104,9 @@ class PollerOptions:
     """Capped so a returning server is polled again well within 1 s (R5)."""
     jitter: float = 0.2
     stale_periods: float = 2.0
-    """Good points turn Bad after this many poll periods without any reply (R5)."""
+    """A silent device's Good points turn Bad within this many poll periods of its last reply
+    (R5), once a request has gone unanswered ``stale_periods - 1`` periods (at least
+    :data:`MIN_MISS_S`) after it was sent: a missed reply."""
     rng: random.Random | None = None
 
 
@@ -172,6 +182,8 @@ class DevicePoller:
         self.period_s = device.poll_period_ms / 1000.0
         self.timeout_s = device.timeout_ms / 1000.0
         self.stale_s = self.options.stale_periods * self.period_s
+        self.miss_s = max(self.stale_s - self.period_s, MIN_MISS_S)
+        """A request unanswered this long is a missed reply."""
         self.port = device.port + self.options.port_offset
         planned = plan_blocks(device.points)
         # Points are kept in block order, so each block owns one contiguous slice of the state
@@ -206,6 +218,7 @@ class DevicePoller:
         self._unit_backoff: Backoff | None = None
         self._unit_reason = Reason.NONE
         self._last_contact = -math.inf
+        self._connecting_since: float | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._sleeper: asyncio.Future[None] | None = None
         self._stopping = False
@@ -235,10 +248,6 @@ class DevicePoller:
         # (100 devices: a few hundred loop passes a second instead of thousands).
         quantum = min(TICK_GRID_S, self.period_s / 20)
         next_tick = math.ceil(self._loop.time() / quantum) * quantum
-        # A device that never answers must also turn Bad (no communication) within the bound,
-        # even while the first request still waits for its timeout.
-        self._last_contact = next_tick
-        self._watchdog = self._loop.call_at(next_tick + self.stale_s, self._check_stale)
         try:
             while not self._stopping:
                 await self._tick()
@@ -430,6 +439,8 @@ class DevicePoller:
             if client is None or not self._link_up:
                 raise NoCommunicationError("not connected")
             self.stats.requests += 1
+            if self._watchdog is None:
+                self._arm_watchdog(self._loop.time() + self.miss_s)  # type: ignore[union-attr]
             try:
                 result = await op(client, *args)
             except ReplyTimeoutError:
@@ -462,25 +473,44 @@ class DevicePoller:
             return result
 
     def _contact(self) -> None:
-        """A reply arrived: the device is alive, reset the reconnect back-off, arm the watchdog."""
+        """A reply arrived: the device is alive, reset the reconnect back-off."""
         assert self._loop is not None
         self._last_contact = self._loop.time()
         self._connect_backoff.reset()
-        if self._watchdog is None:
-            self._watchdog = self._loop.call_at(self._last_contact + self.stale_s,
-                                                self._check_stale)
+
+    def _awaiting_since(self) -> float | None:
+        """When the request (or connection attempt) now waiting for the device was started;
+        None when nothing waits for it (between polls, or a stall delayed the next one)."""
+        if self._connecting_since is not None:
+            return self._connecting_since
+        client = self._client
+        if client is None or not self._link_up:
+            return None
+        return client.awaiting_reply_since
+
+    def _arm_watchdog(self, when: float) -> None:
+        assert self._loop is not None
+        self._watchdog = self._loop.call_at(when, self._check_stale)
 
     def _check_stale(self) -> None:
+        """Judge the device by missed replies. Disarms itself when nothing is waiting; the next
+        request arms it again (one timer per poll period at most, none per request)."""
         assert self._loop is not None
         self._watchdog = None
+        since = self._awaiting_since()
+        if since is None:
+            return
         now = self._loop.time()
-        due = self._last_contact + self.stale_s
+        # Missed: the request has waited a poll period unanswered, and the device has been
+        # silent for the whole bound. A slow device that answers every request late but within
+        # the bound stays Good, as it did when only the silence was judged.
+        due = max(since + self.miss_s, self._last_contact + self.stale_s)
         if now < due:
-            self._watchdog = self._loop.call_at(due, self._check_stale)
+            self._arm_watchdog(due)
             return
         if self._mark_all(Reason.NO_COMMUNICATION, only_live=True):
-            log.info("%s: no reply for %.0f ms, points Bad", self.device.id,
-                     (now - self._last_contact) * 1000)
+            log.info("%s: no reply for %.0f ms (last one %.0f ms ago), points Bad",
+                     self.device.id, (now - since) * 1000, (now - self._last_contact) * 1000)
             self.publish()
 
     async def _connect(self) -> bool:
@@ -493,12 +523,17 @@ class DevicePoller:
             on_lost=lambda: self._on_link(generation, False),
         )
         self.stats.connects += 1
+        self._connecting_since = self._loop.time()
+        if self._watchdog is None:
+            self._arm_watchdog(self._connecting_since + self.miss_s)
         try:
             await client.connect()
             ok = True
         except NoCommunicationError as exc:
             log.debug("%s: connect failed: %s", self.device.id, exc)
             ok = False
+        finally:
+            self._connecting_since = None
         if not ok or not client.connected:
             client.close()
             self.stats.connect_failures += 1

@@ -93,12 +93,24 @@ class ModbusTcpClient:
         self._pending: tuple[int, int, asyncio.Future[bytes]] | None = None
         self._deadline = 0.0
         """Loop time by which the request in flight must be answered."""
+        self._sent_at = 0.0
+        """Loop time the request in flight was written."""
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
 
     @property
     def connected(self) -> bool:
         return self._transport is not None and not self._closed
+
+    @property
+    def awaiting_reply_since(self) -> float | None:
+        """Loop time the request in flight was sent, or None when no request waits for a reply.
+
+        The reply clears it as soon as its bytes are read (in ``data_received``), which the
+        event loop does before it runs the timers that came due meanwhile: after a stall, a
+        reply that arrived during the stall is seen before any watchdog judges the device.
+        """
+        return None if self._pending is None else self._sent_at
 
     async def connect(self) -> None:
         """Open the connection within the timeout; raises NoCommunicationError."""
@@ -187,7 +199,8 @@ class ModbusTcpClient:
         fut: asyncio.Future[bytes] = loop.create_future()
         self._pending = (tid, unit, fut)
         transport.write(_MBAP.pack(tid, 0, len(pdu) + 1, unit) + pdu)
-        self._deadline = loop.time() + self.timeout_s
+        self._sent_at = now = loop.time()
+        self._deadline = now + self.timeout_s
         if self._timer is None:  # an armed timer fires before this deadline and re-arms
             self._timer = loop.call_at(self._deadline, self._check_deadline)
         try:

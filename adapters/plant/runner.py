@@ -68,8 +68,9 @@ class PlantRunner:
             await self.board.apply(fault)
 
     def refresh(self) -> None:
+        """The model stepped: every image encodes again on its next read (lazily)."""
         for image in self.images.values():
-            image.refresh()
+            image.invalidate()
 
     async def run_until(self, stop: asyncio.Event,
                         on_batch: Callable[[int], None] | None = None) -> None:

@@ -15,6 +15,9 @@ from runtime.render.materials import Materials
 
 MINOR_RGBA = (0.36, 0.37, 0.38, 1.0)
 MAJOR_RGBA = (0.22, 0.23, 0.24, 1.0)
+MINOR_MAX_SPAN_M = 200
+"""Sites wider than this get only the 5 m lines: a metre grid over a 500 m generated plant is
+thousands of sub-pixel lines that cost software rendering a third of its frame."""
 
 
 def build_ground(parent: NodePath, materials: Materials,
@@ -44,11 +47,12 @@ def _grid_lines(x0: int, y0: int, x1: int, y1: int):  # noqa: ANN202 - returns a
     minor.set_color(MINOR_RGBA)
     major.set_color(MAJOR_RGBA)
     major.set_thickness(2.0)
-    for x in range(x0, x1 + 1):
+    step = 1 if max(x1 - x0, y1 - y0) <= MINOR_MAX_SPAN_M else 5
+    for x in range(x0, x1 + 1, step):
         segs = major if x % 5 == 0 else minor
         segs.move_to(x, y0, 0)
         segs.draw_to(x, y1, 0)
-    for y in range(y0, y1 + 1):
+    for y in range(y0, y1 + 1, step):
         segs = major if y % 5 == 0 else minor
         segs.move_to(x0, y, 0)
         segs.draw_to(x1, y, 0)

@@ -8,6 +8,7 @@ from typing import Any
 
 from runtime.scene.errors import SceneError
 from runtime.scene.fields import Doc, Path_
+from runtime.scene.gc_pause import gc_paused
 from runtime.scene.model import (
     DATA_TYPES,
     DEVICE_TABLES,
@@ -64,7 +65,11 @@ _MAX_ADDRESS = 65535
 
 def load_devices(path: str | Path, scene: Scene | None = None) -> Devices:
     """Read and validate a devices file; with ``scene``, every point must be declared there."""
-    path = Path(path)
+    with gc_paused():
+        return _load_devices(Path(path), scene)
+
+
+def _load_devices(path: Path, scene: Scene | None) -> Devices:
     if path.is_dir():
         path = path / "devices.yaml"
     data, lines = load_located(path)
@@ -214,7 +219,7 @@ def _device(doc: Doc, raw: dict[str, Any], at: Path_, scene: Scene | None) -> De
         port=doc.integer(raw, at, "port", lo=1, hi=65535),
         unit_id=doc.integer(raw, at, "unit_id", default=1, lo=0, hi=255),
         word_order=doc.choice(raw, at, "word_order", WORD_ORDERS, default="big"),
-        poll_period_ms=doc.integer(raw, at, "poll_period_ms", default=1000, lo=10, hi=3_600_000),
+        poll_period_ms=doc.integer(raw, at, "poll_period_ms", default=1000, lo=1, hi=3_600_000),
         timeout_ms=doc.integer(raw, at, "timeout_ms", default=1000, lo=10, hi=60_000),
         points=points,
         line=doc.line(at) or 0,

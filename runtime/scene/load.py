@@ -14,6 +14,7 @@ from runtime.scene.components import (
 )
 from runtime.scene.errors import SceneError
 from runtime.scene.fields import Doc, Path_
+from runtime.scene.gc_pause import gc_paused
 from runtime.scene.model import (
     ASSET_TYPES,
     POINT_KINDS,
@@ -49,6 +50,11 @@ def resolve_scene_dir(scene: str | Path) -> Path:
 
 def load_scene(scene: str | Path) -> Scene:
     """Read, validate and build a scene. Raises SceneError naming file, line and key."""
+    with gc_paused():
+        return _load_scene(scene)
+
+
+def _load_scene(scene: str | Path) -> Scene:
     folder = resolve_scene_dir(scene)
     path = Path(scene) if Path(scene).is_file() else folder / "scene.yaml"
     data, lines = load_located(path)

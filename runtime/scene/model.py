@@ -106,18 +106,22 @@ class Scene:
     """All points of all entities, in entity order: the order of the world's point columns."""
     viewpoints: tuple[Viewpoint, ...] = ()
     """Camera poses on the keys 1-9, in file order."""
+    _index: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Id -> entity and id -> point, built on the first lookup (a device file of 10,000 points
+    asks once per point: a scan each time made loading it quadratic)."""
 
     def entity(self, entity_id: str) -> Entity:
-        for e in self.entities:
-            if e.id == entity_id:
-                return e
-        raise KeyError(entity_id)
+        return self._lookup("entities", entity_id)
 
     def point(self, point_id: str) -> PointSpec:
-        for p in self.points:
-            if p.id == point_id:
-                return p
-        raise KeyError(point_id)
+        return self._lookup("points", point_id)
+
+    def _lookup(self, kind: str, ident: str) -> Any:
+        if not self._index:
+            # First occurrence wins, as the scan this replaces did.
+            self._index["entities"] = {e.id: e for e in reversed(self.entities)}
+            self._index["points"] = {p.id: p for p in reversed(self.points)}
+        return self._index[kind][ident]
 
 
 DEVICE_TABLES = ("holding", "input", "coil", "discrete")
@@ -225,17 +229,23 @@ class Devices:
     path: Path
     devices: tuple[DeviceSpec, ...]
     interlocks: tuple[Interlock, ...] = ()
+    _index: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Id -> device and point id -> (device, mapping), built on the first lookup."""
 
     def device(self, device_id: str) -> DeviceSpec:
-        for d in self.devices:
-            if d.id == device_id:
-                return d
-        raise KeyError(device_id)
+        if not self._index:
+            self._build_index()
+        return self._index["devices"][device_id]
 
     def owner_of(self, point_id: str) -> tuple[DeviceSpec, DevicePoint] | None:
         """The device and mapping that serve ``point_id``, or None."""
-        for d in self.devices:
-            for p in d.points:
-                if p.point == point_id:
-                    return d, p
-        return None
+        if not self._index:
+            self._build_index()
+        return self._index["owners"].get(point_id)
+
+    def _build_index(self) -> None:
+        # Reversed so that the first occurrence wins, as a scan would.
+        self._index["devices"] = {d.id: d for d in reversed(self.devices)}
+        self._index["owners"] = {
+            p.point: (d, p) for d in reversed(self.devices) for p in reversed(d.points)
+        }

@@ -19,6 +19,7 @@ Lines = dict[tuple[str | int, ...], int]
 _MAX_FILE_BYTES = 16 * 1024 * 1024
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML was built with it: same marks, several times faster."""
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def load_located(path: Path) -> tuple[Any, Lines]:
@@ -63,7 +64,8 @@ def _convert(
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             try:
-                key = constructor.construct_object(key_node, deep=True)
+                key = (key_node.value if key_node.tag == _STR_TAG
+                       else constructor.construct_object(key_node, deep=True))
             except yaml.YAMLError as exc:
                 raise SceneError(
                     path, key_node.start_mark.line + 1, "", f"bad key: {exc}"
@@ -82,6 +84,8 @@ def _convert(
             _convert(child, at + (i,), lines, constructor, path)
             for i, child in enumerate(node.value)
         ]
+    if node.tag == _STR_TAG:  # most scalars: what SafeConstructor would return, 3x sooner
+        return node.value
     try:
         return constructor.construct_object(node, deep=True)
     except yaml.YAMLError as exc:

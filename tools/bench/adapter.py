@@ -115,7 +115,8 @@ async def _request_rate(port: int, units: int, seconds: float) -> tuple[float, f
 
 async def _cpu(port: int, devices: int, window_s: float) -> tuple[float, float, int, float]:
     """CPU % of one core for ``devices`` pollers at 10 Hz, publishing via the bus Publisher."""
-    from adapters.modbus.adapter import column_publisher, tune_gc, wire_reading
+    from adapters.modbus.adapter import tune_gc, wire_reading
+    from adapters.modbus.coalesce import TickCoalescer
     from adapters.modbus.device_poller import DevicePoller
     from runtime.bus.endpoints import BusEndpoints
     from runtime.bus.publisher import Publisher
@@ -128,8 +129,9 @@ async def _cpu(port: int, devices: int, window_s: float) -> tuple[float, float, 
                         tuple(_points(f"D{i}"))) for i in range(devices)]
     pollers = [DevicePoller(s, lambda _d, r: publisher.publish(r), reading_factory=wire_reading)
                for s in specs]
+    coalescer = TickCoalescer(publisher)
     for p in pollers:  # as ModbusAdapter wires them
-        p.column_sink = column_publisher(publisher, p.point_ids)
+        p.column_sink = coalescer.sink_for(p.point_ids)
     gc_flags = gc.get_threshold()
     tune_gc()  # as ModbusAdapter.run does
     tasks = []
@@ -157,6 +159,196 @@ async def _cpu(port: int, devices: int, window_s: float) -> tuple[float, float, 
         gc.unfreeze()
         gc.set_threshold(*gc_flags)
     return 100.0 * cpu / wall, replies / wall, bad if batches else devices, sys_share
+
+
+class _Plant:
+    """``twinstage plant pump_station`` in a process, on free ports (the plant's own server)."""
+
+    def __init__(self) -> None:
+        from runtime import DEFAULT_SCENE
+        from runtime.scene import load_devices, load_scene
+
+        self.devices = load_devices(DEFAULT_SCENE / "devices.yaml", load_scene(DEFAULT_SCENE))
+        first = min(d.port for d in self.devices.devices)
+        self.offset = _free_port() - first
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "plant", str(DEFAULT_SCENE), "--port-offset",
+             str(self.offset), "--control-port", "0"],
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("plant ready"):
+                return
+        self.close()
+        raise RuntimeError("bench plant did not start")
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+class _Bus:
+    """``twinstage bus`` in a process on free ports; ``cpu_s()`` reads its CPU from /proc."""
+
+    def __init__(self) -> None:
+        from tools.bench.bus import _free_base
+
+        self.addr = f"tcp://127.0.0.1:{_free_base()}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "bus", "--bind", self.addr], cwd=REPO_ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        assert self.proc.stdout is not None
+        self.proc.stdout.readline()  # "listening": the ports are bound
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+async def _poll_floor(specs: list, port_offset: int, window_s: float, coalesce: bool = True,
+                      bus: _Bus | None = None) -> tuple[float, float, int, float, float]:
+    """Devices polled every 1 ms by real DevicePollers (one connection each), their batches
+    through the adapter's TickCoalescer (or one message per batch) and bus Publisher, to
+    ``bus`` or to an address nobody listens on: (replies/s, µs of this process's CPU per reply,
+    Bad points at the end, device batches per bus message, µs of the bus's CPU per reply)."""
+    from adapters.modbus.adapter import column_publisher, wire_reading
+    from adapters.modbus.coalesce import TickCoalescer
+    from adapters.modbus.device_poller import DevicePoller, PollerOptions
+    from runtime.bus.endpoints import BusEndpoints
+    from runtime.bus.publisher import Publisher
+
+    addr = bus.addr if bus is not None else f"tcp://127.0.0.1:{_free_port()}"
+    publisher = Publisher(BusEndpoints.from_address(addr), "bench-floor",
+                          points=[p.point for s in specs for p in s.points])
+    coalescer = TickCoalescer(publisher)
+    pollers = []
+    for spec in specs:
+        poller = DevicePoller(spec, lambda _d, r: publisher.publish(r),
+                              reading_factory=wire_reading,
+                              options=PollerOptions(port_offset=port_offset))
+        poller.column_sink = (coalescer.sink_for(poller.point_ids) if coalesce
+                              else column_publisher(publisher, poller.point_ids))
+        pollers.append(poller)
+    tasks = [asyncio.create_task(p.run()) for p in pollers]
+    try:
+        await asyncio.sleep(0.5)
+        publisher.heartbeat()
+        replies0 = sum(p.stats.replies for p in pollers)
+        batches0, messages0 = coalescer.batches, coalescer.messages
+        bus0 = bus.cpu_s() if bus is not None else 0.0
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        await asyncio.sleep(window_s)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        bus_cpu = bus.cpu_s() - bus0 if bus is not None else float("nan")
+        replies = sum(p.stats.replies for p in pollers) - replies0
+        per_message = (coalescer.batches - batches0) / max(coalescer.messages - messages0, 1)
+        bad = sum(1 for p in pollers for q in p.quality if q != 0)
+    finally:
+        for p in pollers:
+            p.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        publisher.close()
+    return (replies / wall, 1e6 * cpu / max(replies, 1), bad, per_message,
+            1e6 * bus_cpu / max(replies, 1))
+
+
+def _poll_floor_rows(quick: bool) -> list[Row]:
+    """The poll floor: one device at 1 ms, 10 devices at 1 ms through a real bus process with
+    and without coalescing (the fixed cost of a message at the bus, shared), and one device of
+    the virtual plant at 1 ms on the plant's own server."""
+    from dataclasses import replace
+
+    from runtime.scene.model import DeviceSpec
+
+    window = 1.0 if quick else 5.0
+    rows = []
+    server = _Server(1, "lean")
+    try:
+        spec = DeviceSpec("F1", "F1", "127.0.0.1", server.port, 1, "big", 1, 250,
+                          tuple(_points("F1")))
+        rps, us, bad, _, _ = asyncio.run(_poll_floor([spec], 0, window))
+    finally:
+        server.close()
+    note = ("125 registers, DevicePoller + coalescer + publisher, lean server; was: 10 ms "
+            "floor (100 req/s)" + (f", {bad} points Bad" if bad else ""))
+    rows.append(Row(SUITE, "1 ms poll, one device: requests/s", rps, "req/s", 800.0, "higher",
+                    note))
+    rows.append(Row(SUITE, "1 ms poll, one device: adapter CPU per request", us, "µs", 60.0,
+                    "lower", note))
+    n_dev = 10
+    results = {}
+    for coalesce in (False, True):
+        server, bus = _Server(n_dev, "lean"), _Bus()
+        try:
+            specs = [DeviceSpec(f"F{u}", f"F{u}", "127.0.0.1", server.port, u, "big", 1, 250,
+                                tuple(_points(f"F{u}"))) for u in range(1, n_dev + 1)]
+            results[coalesce] = asyncio.run(_poll_floor(specs, 0, window, coalesce, bus))
+        finally:
+            server.close()
+            bus.close()
+    (rps0, us0, _, _, bus0), (rps, us, bad, per_msg, bus_us) = results[False], results[True]
+    note = (f"{n_dev} devices, a connection each, 125 registers, lean server, twinstage bus "
+            f"process; {per_msg:.1f} batches/message" + (f", {bad} points Bad" if bad else ""))
+    rows.append(Row(SUITE, f"1 ms poll, {n_dev} devices: requests/s", rps, "req/s", None,
+                    "higher", note + f"; {rps0:.0f} with a message per batch"))
+    rows.append(Row(SUITE, f"1 ms poll, {n_dev} devices: adapter CPU per request", us, "µs",
+                    60.0, "lower", note + f"; {us0:.0f} µs with a message per batch"))
+    rows.append(Row(SUITE, f"1 ms poll, {n_dev} devices: bus CPU per request", bus_us, "µs",
+                    None, "lower", note + f"; {bus0:.0f} µs with a message per batch"))
+    plant = _Plant()
+    try:
+        plc = replace(plant.devices.devices[0], poll_period_ms=1)
+        rps, us, bad, _, _ = asyncio.run(_poll_floor([plc], plant.offset, window))
+    finally:
+        plant.close()
+    note = (f"{plc.id} ({len(plc.points)} points, several blocks a poll) of the virtual plant, "
+            "its pymodbus server (server-bound)" + (f", {bad} points Bad" if bad else ""))
+    rows.append(Row(SUITE, "1 ms poll, plant server: requests/s", rps, "req/s", None, "higher",
+                    note))
+    rows.append(Row(SUITE, "1 ms poll, plant server: adapter CPU per request", us, "µs", 60.0,
+                    "lower", note))
+    return rows
+
+
+async def _stalls(port: int, stalls: int) -> tuple[int, int]:
+    """(batches published with a Bad point, batches) for one device polled every 10 ms while the
+    event loop stalls ``stalls`` times for 20-35 ms at random phases; the server (another
+    process) answers throughout, so every Bad is false."""
+    import random
+
+    from adapters.modbus.device_poller import DevicePoller
+    from runtime.scene.model import DeviceSpec
+
+    spec = DeviceSpec("S", "S", "127.0.0.1", port, 1, "big", 10, 250, tuple(_points("S")))
+    batches: list[bool] = []
+    poller = DevicePoller(spec, lambda _d, rs: batches.append(any(r.quality for r in rs)))
+    task = asyncio.create_task(poller.run())
+    rng = random.Random(17)
+    try:
+        deadline = time.monotonic() + 5.0
+        while not (batches and not batches[-1]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        first = len(batches)
+        for _ in range(stalls):
+            await asyncio.sleep(rng.uniform(0.0, 0.02))
+            time.sleep(rng.uniform(0.020, 0.035))  # the stall: the loop runs nothing
+        await asyncio.sleep(0.05)
+        window = batches[first:]
+    finally:
+        poller.stop()
+        await asyncio.gather(task, return_exceptions=True)
+    return sum(window), len(window)
 
 
 def run(quick: bool) -> list[Row]:
@@ -193,6 +385,16 @@ def run(quick: bool) -> list[Row]:
             + (f", {bad} devices not all Good" if bad else "")
             + (" (quick: 20 devices)" if quick else ""))
     rows.append(Row(SUITE, "adapter CPU", cpu, "% of a core", 20.0, "lower", note))
+    stalls = 10 if quick else 50
+    server = _Server(1, "lean")
+    try:
+        false_bad, batches = asyncio.run(_stalls(server.port, stalls))
+    finally:
+        server.close()
+    rows.append(Row(SUITE, f"false Bad batches, 10 ms poll, {stalls} stalls of 20-35 ms",
+                    false_bad, "batches", 0.0, "lower",
+                    f"of {batches}; was 50 of 173 (50 stalls)"))
+    rows += _poll_floor_rows(quick)
     return rows
 
 

@@ -21,6 +21,7 @@ SUITES: dict[str, str] = {
     "live": "tools.bench.live",
     "recording": "tools.bench.recording",
     "replay": "tools.bench.replay",
+    "scale": "tools.bench.scale",
 }
 """Suite name -> module with ``run(quick: bool) -> list[Row]``. Missing modules are skipped."""
 

@@ -21,6 +21,8 @@ import numpy as np
 from tools.bench.row import Row
 
 TARGET = 0.4e9
+PLANT_TARGET = 0.2e9
+"""Issue 17's target for the full plant step (the families' is 0.4 G each)."""
 _TRAINS = 64
 """Trains in the generated plant whose rows are tiled into the family tables."""
 
@@ -141,5 +143,5 @@ def run(quick: bool) -> list[Row]:
     for size in sizes:
         rate, n = _plant_rate(size, budget)
         rows.append(Row("sim", f"full plant step, generated plant of {n:,} entities", rate,
-                        "entity-steps/s", TARGET, "higher", "incl. network solve"))
+                        "entity-steps/s", PLANT_TARGET, "higher", "incl. network solve"))
     return rows

@@ -1,0 +1,167 @@
+"""The far field of a large scene: distant assets drawn as a few coloured boxes per site cell.
+
+A generated plant of 10,000 assets is about 15 million triangles in ~35,000 GeomNodes: software
+OpenGL (llvmpipe) draws that at under one frame a second, whatever the sharing of meshes. Seen
+from afar an asset is a few pixels, so the scene is cut into square cells of ``CELL_M``; each
+cell is a Panda3D ``LODNode`` with two children: the real models (within ``SWITCH_M`` of the
+camera: moving parts, quality cues and picking work as before) and, beyond it, one GeomNode with
+a box per asset and per pipe leg, coloured by asset type and shaded per face (unlit, so it looks
+the same under every pipeline). The whole site in view then costs one draw per cell.
+
+Only scenes with at least ``MIN_MODELS`` modelled assets get a far field; smaller ones (the
+bundled scenes) are drawn exactly as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import defaultdict
+
+import numpy as np
+from panda3d.core import (
+    Geom,
+    GeomEnums,
+    GeomNode,
+    GeomTriangles,
+    GeomVertexArrayFormat,
+    GeomVertexData,
+    GeomVertexFormat,
+    InternalName,
+    LODNode,
+    NodePath,
+)
+
+MIN_MODELS = 2000
+"""Modelled assets (pipes excluded) from which a scene gets a far field."""
+CELL_M = 60.0
+"""Side of a far-field cell, metres."""
+SWITCH_M = 150.0
+"""Camera distance to a cell's centre beyond which the cell shows its boxes."""
+
+TYPE_RGB: dict[str, tuple[float, float, float]] = {
+    "tank": (0.78, 0.78, 0.74),
+    "pump": (0.18, 0.36, 0.72),
+    "motor": (0.36, 0.42, 0.48),
+    "valve": (0.88, 0.70, 0.14),
+    "junction": (0.55, 0.56, 0.58),
+    "transmitter": (0.86, 0.86, 0.86),
+    "controller": (0.62, 0.62, 0.60),
+    "pipe": (0.52, 0.60, 0.68),
+}
+"""Far-field colour of each asset type (linear RGB)."""
+_OTHER_RGB = (0.6, 0.6, 0.6)
+
+# Five faces of a box (no bottom: the far field is seen from above), 4 corners each,
+# counter-clockwise from outside; a corner is (x, y, z) picking low (0) or high (1). Then each
+# face's shade: a fixed sun from the default camera's side.
+_FACES = np.array([
+    [(0, 0, 1), (1, 0, 1), (1, 1, 1), (0, 1, 1)],  # +Z
+    [(1, 0, 0), (1, 1, 0), (1, 1, 1), (1, 0, 1)],  # +X
+    [(0, 0, 0), (0, 0, 1), (0, 1, 1), (0, 1, 0)],  # -X
+    [(0, 1, 0), (0, 1, 1), (1, 1, 1), (1, 1, 0)],  # +Y
+    [(0, 0, 0), (1, 0, 0), (1, 0, 1), (0, 0, 1)],  # -Y
+], dtype=np.float32).reshape(-1, 3)
+_N_FACES = len(_FACES) // 4
+_SHADE = np.repeat(np.array([1.0, 0.8, 0.7, 0.6, 0.9], dtype=np.float32), 4)
+_QUADS = np.array([0, 1, 2, 0, 2, 3], dtype=np.uint32)
+
+
+class FarItem:
+    """One asset (or pipe) of the far field: its node and the boxes that stand for it."""
+
+    __slots__ = ("node", "lo", "hi", "rgb", "top_only")
+
+    def __init__(self, node: NodePath, lo: np.ndarray, hi: np.ndarray,
+                 rgb: tuple[float, float, float], *, top_only: bool = False) -> None:
+        self.node = node
+        self.top_only = top_only
+        """Draw only the top face (pipes: from afar a pipe is a line seen from above)."""
+        self.lo = np.atleast_2d(np.asarray(lo, dtype=np.float32))
+        """(k, 3) low corners of its k boxes, world metres."""
+        self.hi = np.atleast_2d(np.asarray(hi, dtype=np.float32))
+        self.rgb = rgb
+
+
+def pipe_boxes(points: list[np.ndarray], diameter_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """One box per leg of a pipe route (legs are axis-aligned, so the boxes fit them)."""
+    pts = np.asarray(points, dtype=np.float64)
+    r = 0.5 * diameter_m
+    return (np.minimum(pts[:-1], pts[1:]) - r, np.maximum(pts[:-1], pts[1:]) + r)
+
+
+def add_far_field(root: NodePath, items: list[FarItem]) -> list[NodePath]:
+    """Move ``items``' nodes under per-cell LOD nodes below ``root``; returns the cells."""
+    cells: dict[tuple[int, int], list[FarItem]] = defaultdict(list)
+    for item in items:
+        centre = 0.5 * (item.lo.min(axis=0) + item.hi.max(axis=0))
+        cells[(math.floor(centre[0] / CELL_M), math.floor(centre[1] / CELL_M))].append(item)
+    out = []
+    for (cx, cy), members in sorted(cells.items()):
+        lod = LODNode(f"far-cell {cx},{cy}")
+        cell = root.attach_new_node(lod)
+        near = cell.attach_new_node("near")
+        far = cell.attach_new_node(_boxes_node("far", members))
+        far.set_light_off(1)
+        far.set_shader_off(1)
+        lod.add_switch(SWITCH_M, 0.0)  # child 0, the models: from 0 to SWITCH_M
+        lod.add_switch(1.0e9, SWITCH_M)  # child 1, the boxes: beyond
+        lo = np.min([m.lo.min(axis=0) for m in members], axis=0)
+        hi = np.max([m.hi.max(axis=0) for m in members], axis=0)
+        lod.set_center(tuple(map(float, 0.5 * (lo + hi))))
+        for m in members:
+            m.node.reparent_to(near)
+        out.append(cell)
+    return out
+
+
+def _boxes_node(name: str, members: list[FarItem]) -> GeomNode:
+    parts = [_box_mesh([m for m in members if m.top_only == top], _N_FACES if not top else 1)
+             for top in (False, True)]
+    vertices = np.concatenate([v for v, _ in parts])
+    offset = len(parts[0][0])
+    tris = np.concatenate([parts[0][1], parts[1][1] + np.uint32(offset)])
+    vdata = GeomVertexData(name, _format(), GeomEnums.UH_static)
+    vdata.unclean_set_num_rows(len(vertices))
+    memoryview(vdata.modify_array(0)).cast("B")[:] = np.ascontiguousarray(
+        vertices, dtype=np.float32).tobytes()
+    prim = GeomTriangles(GeomEnums.UH_static)
+    prim.set_index_type(GeomEnums.NT_uint32)
+    handle = prim.modify_vertices()
+    handle.unclean_set_num_rows(len(tris))
+    memoryview(handle).cast("B")[:] = tris.tobytes()
+    geom = Geom(vdata)
+    geom.add_primitive(prim)
+    node = GeomNode(name)
+    node.add_geom(geom)
+    return node
+
+
+def _box_mesh(members: list[FarItem], faces: int) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices (k, 7) xyz + rgba, triangle indices) of the first ``faces`` faces of every
+    member's boxes (1: the top face only)."""
+    if not members:
+        return np.zeros((0, 7), np.float32), np.zeros(0, np.uint32)
+    lo = np.concatenate([m.lo for m in members])
+    hi = np.concatenate([m.hi for m in members])
+    rgb = np.concatenate([np.repeat([m.rgb], len(m.lo), axis=0) for m in members]).astype(
+        np.float32)
+    n, corners_per_box = len(lo), 4 * faces
+    pattern = _FACES[:corners_per_box]
+    corners = lo[:, None, :] + pattern[None, :, :] * (hi - lo)[:, None, :]
+    colour = np.empty((n, corners_per_box, 4), dtype=np.float32)
+    colour[:, :, :3] = rgb[:, None, :] * _SHADE[None, :corners_per_box, None]
+    colour[:, :, 3] = 1.0
+    vertices = np.concatenate([corners, colour], axis=2).reshape(-1, 7)
+    tris = (_QUADS[None, None, :] + (np.arange(faces, dtype=np.uint32) * 4)[None, :, None]
+            + (np.arange(n, dtype=np.uint32) * corners_per_box)[:, None, None]).reshape(-1)
+    return vertices, tris
+
+
+@functools.cache
+def _format() -> GeomVertexFormat:
+    """Position and float RGBA colour, interleaved (registered with Panda3D once)."""
+    array = GeomVertexArrayFormat()
+    array.add_column(InternalName.get_vertex(), 3, GeomEnums.NT_float32, GeomEnums.C_point)
+    array.add_column(InternalName.get_color(), 4, GeomEnums.NT_float32, GeomEnums.C_color)
+    return GeomVertexFormat.register_format(GeomVertexFormat(array))

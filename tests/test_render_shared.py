@@ -1,0 +1,89 @@
+"""Assets of the same kind share one procedural model's meshes (issue 17, item 6): a generated
+plant of thousands of assets builds each kind once, and every copy keeps its own moving parts.
+
+No ShowBase: the scene graph is built on a bare NodePath in the test process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from panda3d.core import NodePath
+
+from runtime.render.materials import Materials
+from runtime.render.procedural import BUILDERS
+from runtime.render.scene_graph import build_scene_graph
+from runtime.scene import load_scene
+from runtime.scene.generated import write_generated_plant
+
+
+def _geom_data(node: NodePath) -> list[int]:
+    return [g.node().get_geom(0).get_vertex_data().this
+            for g in node.find_all_matches("**/+GeomNode") if g.node().get_num_geoms()]
+
+
+def test_same_kind_shares_meshes_and_keeps_its_own_parts(tmp_path: Path) -> None:
+    write_generated_plant(tmp_path, 45, devices=1)  # 3 trains
+    scene = load_scene(tmp_path)
+    view = build_scene_graph(scene, NodePath("top"))
+    for a, b in (("P-00000", "P-00002"), ("FV-00000", "FV-00001"), ("TP-00000", "TP-00002"),
+                 ("LT-00000", "LT-00001")):
+        va, vb = view.visuals[a], view.visuals[b]
+        assert va.root.get_name() == a and vb.root.get_name() == b
+        assert _geom_data(va.root) == _geom_data(vb.root), f"{a}/{b}: meshes not shared"
+        assert va.parts.keys() == vb.parts.keys()
+        for name in va.parts:  # each copy moves its own parts
+            assert va.parts[name].node() != vb.parts[name].node()
+            assert va.parts[name].get_name() == vb.parts[name].get_name()
+            assert va.root.is_ancestor_of(va.parts[name])
+    # Moving one pump's rotor leaves the other's alone.
+    view.visuals["P-00000"].parts["rotor"].set_p(45.0)
+    assert view.visuals["P-00002"].parts["rotor"].get_p() == 0.0
+    # A copy is placed like a fresh build: same tight bounds relative to its own root.
+    entity = next(e for e in scene.entities if e.id == "TP-00002")
+    fresh = BUILDERS[entity.model_procedural](entity, Materials())
+    lo, hi = view.visuals["TP-00002"].root.get_tight_bounds(view.visuals["TP-00002"].root)
+    flo, fhi = fresh.root.get_tight_bounds()
+    assert np.allclose([*lo, *hi], [*flo, *fhi])
+
+
+def test_scene_bounds_cover_every_model(tmp_path: Path) -> None:
+    write_generated_plant(tmp_path, 45, devices=1)
+    view = build_scene_graph(load_scene(tmp_path), NodePath("top"))
+    lo, hi = view.root.get_tight_bounds()
+    assert np.allclose(view.bounds, (lo.x, lo.y, lo.z, hi.x, hi.y, hi.z), atol=1e-4)
+
+
+def test_large_scene_gets_a_far_field_of_boxes(tmp_path: Path) -> None:
+    from panda3d.core import LODNode
+
+    from runtime.render.far_field import SWITCH_M
+
+    write_generated_plant(tmp_path, 150, devices=1)  # 10 trains, 4 rows of the site layout
+    scene = load_scene(tmp_path)
+    view = build_scene_graph(scene, NodePath("top"), far_field_min=10)
+    cells = view.root.find_all_matches("**/+LODNode")
+    assert cells.get_num_paths() >= 2
+    triangles = 0
+    for cell in cells:
+        lod = cell.node()
+        assert isinstance(lod, LODNode) and lod.get_num_switches() == 2
+        assert (lod.get_in(0), lod.get_out(0)) == (SWITCH_M, 0.0)  # models near
+        near, far = cell.get_child(0), cell.get_child(1)
+        assert near.get_name() == "near" and far.get_name() == "far"
+        triangles += far.node().get_geom(0).get_primitive(0).get_num_primitives()
+    legs = sum(len(r) - 1 for r in view.pipe_routes.values())
+    modelled = [e for e in scene.entities if e.type != "pipe"]
+    assert triangles == 10 * len(modelled) + 2 * legs  # 5 faces a model, a pipe leg's top
+    for e in scene.entities:  # every asset moved under its cell's models, nothing lost
+        root = view.visuals[e.id].root
+        assert root.get_parent().get_name() == "near"
+    # Moving parts still belong to their own assets.
+    assert view.root.is_ancestor_of(view.visuals["P-00003"].parts["rotor"])
+
+
+def test_small_scene_has_no_far_field(tmp_path: Path) -> None:
+    write_generated_plant(tmp_path, 150, devices=1)
+    view = build_scene_graph(load_scene(tmp_path), NodePath("top"))
+    assert view.root.find_all_matches("**/+LODNode").get_num_paths() == 0
