@@ -11,14 +11,13 @@ clear message; the bus and everyone else on it carry on.
 from __future__ import annotations
 
 import argparse
-import signal
 import socket
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 
 from runtime.bus.endpoints import DEFAULT_ADDRESS, BusEndpoints
+from runtime.commands.stop_signal import StopSignal
 from runtime.errors import UsageError
 
 HELP = "record the bus into MCAP files (or: record repair FILE)"
@@ -73,14 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from runtime.recording.recorder import Recorder
     from runtime.recording.writer import RecordingWriter
 
-    stopping = False
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = StopSignal()
     writer = RecordingWriter(args.out, prefix=args.prefix, split_s=split_s,
                              keyframe_s=keyframe_s, scene=args.scene, host=socket.gethostname())
     subscriber = Subscriber(endpoints, acks=True)
@@ -91,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     next_progress = started + PROGRESS_EVERY_S
     warned = False
     try:
-        while not stopping:
+        while not stop.requested:
             if args.seconds is not None and time.monotonic() - started >= args.seconds:
                 break
             if not recorder.run_once():

@@ -4,11 +4,10 @@ watches it as if the plant were live (``--speed``, ``--from``, ``--to``)."""
 from __future__ import annotations
 
 import argparse
-import signal
 from pathlib import Path
-from types import FrameType
 
 from runtime.bus.endpoints import DEFAULT_ADDRESS, BusEndpoints
+from runtime.commands.stop_signal import StopSignal
 from runtime.errors import UsageError
 
 HELP = "republish a recording onto a bus (--speed, --from, --to)"
@@ -47,20 +46,13 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--to is before --from")
         for warning in recording.warnings:
             print(f"twinstage replay: {warning}", flush=True)
-        stopping = False
-
-        def _stop(signum: int, frame: FrameType | None) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
+        stop = StopSignal()
         rep = Republisher(recording, endpoints, from_ns=from_ns, to_ns=to_ns, speed=speed)
         try:
             print(f"replaying {args.recording} onto {args.bus} at {args.speed}x "
                   f"({(to_ns - from_ns) / 1e9:.1f} s of recording)", flush=True)
             rep.start()
-            rep.play(lambda: stopping)
+            rep.play(stop)
             print(f"replay done: {rep.batches} batches, {rep.readings} readings from "
                   f"{len(rep.publishers)} sources", flush=True)
         finally:

@@ -59,6 +59,25 @@ def _devices_yaml(scene: Scene) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bench_scene(n_assets: int, folder: Path) -> tuple[Scene, list[str], list[str]]:
+    """(scene, served points, their units) in ``folder``: the generated plant of ``n_assets``
+    with one device per train, or with 0 the bundled pump station and its own devices."""
+    import shutil
+
+    from runtime.scene import load_devices, load_scene
+    from runtime.sim.generate import generated_scene
+
+    if n_assets:
+        folder.mkdir(parents=True, exist_ok=True)
+        scene = dataclasses.replace(generated_scene(n_assets), path=folder)
+        (folder / "devices.yaml").write_text(_devices_yaml(scene))
+        return scene, [p.id for p in scene.points], [p.unit for p in scene.points]
+    shutil.copytree(load_scene("pump_station").path, folder, dirs_exist_ok=True)
+    scene = load_scene(folder)
+    served = [p for d in load_devices(folder / "devices.yaml", scene).devices for p in d.points]
+    return scene, [p.point for p in served], [p.unit for p in served]
+
+
 def _publish(endpoints: BusEndpoints, points: list[str], units: list[str],
              stop: threading.Event, sent: list[int]) -> None:
     """Every point, every 1/PUBLISH_HZ s, as one column batch (the adapter's cheap path)."""
@@ -90,27 +109,11 @@ def _child(n_assets: int, seconds: float) -> None:
     from runtime.commands import view
     from runtime.render.app import make_app
     from runtime.render.viewer import Viewer
-    from runtime.sim.generate import generated_scene
     from runtime.supervisor import free_port_block
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        if n_assets:
-            scene = dataclasses.replace(generated_scene(n_assets), path=folder)
-            (folder / "devices.yaml").write_text(_devices_yaml(scene))
-            points = [p.id for p in scene.points]
-            units = [p.unit for p in scene.points]
-        else:  # the bundled pump station: the points its devices serve
-            import shutil
-
-            from runtime.scene import load_devices, load_scene
-
-            shutil.copytree(load_scene("pump_station").path, folder, dirs_exist_ok=True)
-            scene = load_scene(folder)
-            served = [p for d in load_devices(folder / "devices.yaml", scene).devices
-                      for p in d.points]
-            points = [p.point for p in served]
-            units = [p.unit for p in served]
+        scene, points, units = bench_scene(n_assets, folder)
 
         address = f"tcp://127.0.0.1:{free_port_block(5)}"
         server = BusServer(BusEndpoints.from_address(address))

@@ -10,7 +10,6 @@ prints the frame rate from the viewer's stats. Target (issue 9): >= 60 fps.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import os
@@ -55,28 +54,15 @@ def _write_recording(folder: Path, points: list[str], units: list[str], seconds:
 
 def _child(n_assets: int, seconds: float) -> None:
     """``n_assets`` 0: the bundled pump station; else the generated plant of that size."""
-    import shutil
-
     from runtime.app.run_view import run_twin
     from runtime.commands import view
     from runtime.render.app import make_app
     from runtime.render.viewer import Viewer
-    from runtime.scene import load_devices, load_scene
-    from runtime.sim.generate import generated_scene
-    from tools.bench.live import _devices_yaml
+    from tools.bench.live import bench_scene
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        if n_assets:
-            scene = dataclasses.replace(generated_scene(n_assets), path=folder)
-            (folder / "devices.yaml").write_text(_devices_yaml(scene))
-        else:
-            src = load_scene("pump_station").path
-            shutil.copytree(src, folder, dirs_exist_ok=True)
-            scene = load_scene(folder)
-        devices = load_devices(folder / "devices.yaml", scene)
-        points = [p.point for d in devices.devices for p in d.points]
-        units = [p.unit for d in devices.devices for p in d.points]
+        scene, points, units = bench_scene(n_assets, folder / "scene")
         rec = folder / "rec"
         t0 = time.perf_counter()
         _write_recording(rec, points, units, seconds * SPEED + 30)
@@ -85,7 +71,7 @@ def _child(n_assets: int, seconds: float) -> None:
         view.add_arguments(parser)
         stats_path = folder / "stats.json"
         args = parser.parse_args([
-            str(folder), "--headless", "--size", SIZE, "--replay", str(rec),
+            str(folder / "scene"), "--headless", "--size", SIZE, "--replay", str(rec),
             "--speed", str(SPEED), "--seconds", str(seconds), "--stats-json", str(stats_path),
             "--screenshot-every", "1000", "--max-fps", "1000"])
         view.check_args(args)
