@@ -307,6 +307,7 @@ def _child_render_live(out_dir: Path) -> None:
                 time.monotonic_ns())
     world.refresh_entity_quality()
     live.select("T-102")
+    live.toggle_engineering()  # the engineering table: every point, quality, age, residual
     viewer.step(3)
     np.save(out_dir / "bad.npy", capture_rgb(app))
     save_png(app, out_dir / "bad.png")

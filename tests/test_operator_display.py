@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from bus_fixtures import wait_until
 from conftest import PUMP_STATION, REPO_ROOT
-from live_fixtures import live_bus
+from live_fixtures import live_bus_server
 
 from runtime.live.bindings import build_bindings
 from runtime.quality import Quality, Reason
@@ -78,10 +78,14 @@ def test_status_bar_and_the_one_banner_for_a_lost_bus() -> None:
     one_silent = _inputs(publishers=(PublisherState("PLC-101", True, 0.0),
                                      PublisherState("RTU-101", False, 12.0)))
     assert banner_text(one_silent) == "" and "RTU-101 SILENT 12 s" in status_text(one_silent)
-    lost = _inputs(publishers=(PublisherState("PLC-101", False, 5.0),
-                               PublisherState("RTU-101", False, 7.0)))
+    all_silent = _inputs(publishers=(PublisherState("PLC-101", False, 5.0),))
+    assert banner_text(all_silent) == ""  # the adapters are silent, the bus stands
+    lost = _inputs(bus_down_s=5.0, publishers=(PublisherState("PLC-101", False, 5.0),
+                                               PublisherState("RTU-101", False, 7.0)))
     assert banner_text(lost).startswith("bus connection lost since ")
     assert banner_text(lost).endswith("(5 s) - values held")
+    assert "LOST" in status_text(lost)
+    assert banner_text(_inputs(bus_down_s=1.0)) == ""  # a blip is not a banner
     replay = _inputs(mode="replay", speed=4.0, paused=True, publishers=())
     assert "REPLAY 4x paused" in status_text(replay) and banner_text(replay) == ""
 
@@ -92,16 +96,16 @@ def _view(*args: str) -> subprocess.Popen:
                             text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
 
 
-def _run(tmp_path: Path, name: str, size: str, silence_all: bool = False) -> dict:
+def _run(tmp_path: Path, name: str, size: str, stop_bus: bool = False) -> dict:
     shots, hud = tmp_path / name, tmp_path / f"{name}.json"
-    with live_bus() as (address, plant):
+    with live_bus_server() as (address, _plant, server):
         proc = _view("--bus", address, "--headless", "--seconds", "120", "--size", size,
                      "--screenshot-dir", str(shots), "--screenshot-every", "1",
                      "--select", "T-102", "--hud-json", str(hud), "--max-fps", "20")
         try:
             wait_until(lambda: (shots / "live-002.png").exists(), timeout_s=90)
-            if silence_all:
-                plant.silent.update(plant.values)
+            if stop_bus:
+                server.stop()  # the bus process dies: the viewer's connection drops
                 wait_until(lambda: (shots / "live-007.png").exists(), timeout_s=60)
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=60)
@@ -135,7 +139,7 @@ def test_every_asset_shows_its_values_with_units_clear_of_panels(tmp_path: Path)
 
 
 def test_losing_the_bus_is_one_banner_not_a_bad_per_asset(tmp_path: Path) -> None:
-    hud = _run(tmp_path, "lost", "1280x720", silence_all=True)
+    hud = _run(tmp_path, "lost", "1280x720", stop_bus=True)
     elements = hud["elements"]
     (banner,) = [e for e in elements if e["kind"] == "banner"]
     assert banner["text"].startswith("bus connection lost since ")

@@ -57,6 +57,7 @@ class StatusPlugin:
             wall_s=time.time(), mode=session.mode, virtual_s=frame.now_ns / 1e9,
             speed=frame.speed, paused=frame.paused, bus=self.where,
             synced=source.synced if source is not None else True,
+            bus_down_s=source.bus_down_s(frame.now_ns) if source is not None else None,
             publishers=tuple(source.publishers(frame.now_ns)) if source is not None else (),
             user=self.user, role=self.role)
         self.bar.show(status_text(self.inputs), banner_text(self.inputs))

@@ -243,6 +243,11 @@ class Subscriber:
         self._acks.clear()
         return out
 
+    @property
+    def readings_socket(self) -> zmq.Socket:
+        """The SUB socket, for a connection monitor (the viewer's bus-lost banner)."""
+        return self._sub
+
     def liveness(self) -> dict[str, SourceStatus]:
         """Per-source status (the live objects: read them, do not change them)."""
         return self._sources

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from panda3d.core import CardMaker, NodePath
 
-FIELD_RGBA = (0.46, 0.49, 0.45, 1.0)
-"""Muted grey-green: calm, darker than the slab so the site stands out (hmi.md: grey)."""
+FIELD_RGBA = (0.40, 0.45, 0.33, 1.0)
+"""Muted dark olive: calm, well apart from the steel greys of the site (hmi.md)."""
 FIELD_HALF_M = 4000.0
 
 

@@ -33,7 +33,7 @@ TEXT_RGBA = (1.0, 1.0, 1.0, 1.0)
 STATUS_RGBA = (1.0, 0.82, 0.25, 1.0)
 MAX_SHOWN = 400
 """Cards placed per frame, nearest first; the rest are hidden (they could not be read anyway)."""
-MAX_NUDGES = 8
+MAX_NUDGES = 12
 """A card that would have to climb over more cards than this is hidden: it stands in a crowd."""
 NUDGE_GAP = 0.004
 """Vertical gap left between a nudged card and the card it cleared, aspect2d units."""
@@ -72,6 +72,8 @@ class Label:
     far: str = ""
     """The most important value (far from the camera)."""
     grey: bool = False
+    box_m: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
+    """The asset's extent (min and max corners, metres): cards keep off other assets."""
     level: str = "near"
     """Which form the card shows now: ``near`` or ``far``."""
     card: tuple[float, float, float, float] | None = None
@@ -125,7 +127,9 @@ class LabelLayer:
         self._frames_since_layout = 0
         self.text_relayout_frames = TEXT_RELAYOUT_FRAMES
 
-    def add(self, entity_id: str, title: str, anchor_m: tuple[float, float, float]) -> Label:
+    def add(self, entity_id: str, title: str, anchor_m: tuple[float, float, float],
+            box_m: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
+            ) -> Label:
         tn = TextNode(f"label-{entity_id}")
         tn.set_text(title)
         tn.set_align(TextNode.A_center)
@@ -137,7 +141,7 @@ class LabelLayer:
         tn.set_card_decal(True)
         np_ = self._root.attach_new_node(tn)
         np_.set_scale(TEXT_SCALE)
-        label = Label(entity_id, Point3(*anchor_m), tn, np_, title)
+        label = Label(entity_id, Point3(*anchor_m), tn, np_, title, box_m=box_m)
         self.labels.append(label)
         self.by_id[entity_id] = label
         self._version += 1
@@ -224,6 +228,14 @@ class LabelLayer:
             placed.append(((left + right) / 2, bottom, right - left, top - bottom))
             for cell in _cells(left, right, bottom, top):
                 cells.setdefault(cell, []).append(index)
+        owners = [-1] * len(placed)
+        for i, rect in self._equipment_rects(order[:MAX_SHOWN], to_cam, projection):
+            index = len(placed)
+            left, right, bottom, top = rect
+            placed.append(((left + right) / 2, bottom, right - left, top - bottom))
+            owners.append(i)
+            for cell in _cells(left, right, bottom, top):
+                cells.setdefault(cell, []).append(index)
         show = np.zeros(len(self.labels), dtype=bool)
         top_of_screen = 1.0
         leaders = LineSegs("leaders")
@@ -240,7 +252,8 @@ class LabelLayer:
             left, right, bottom, top = label.card_actual()
             w = (right - left) * TEXT_SCALE
             h = (top - bottom) * TEXT_SCALE
-            yb = _free_spot(placed, cells, x, w, h, p2.y, top_of_screen, len(reserved))
+            yb = _free_spot(placed, cells, owners, i, x, w, h, p2.y, top_of_screen,
+                            len(reserved))
             if yb is None:
                 continue  # in a crowd, boxed in by panels: nothing to read
             leaders.move_to(x, 0, p2.y)
@@ -252,6 +265,7 @@ class LabelLayer:
             label.node.set_pos(x, 0, yb - bottom * TEXT_SCALE)
             index = len(placed)
             placed.append((x, yb, w, h))
+            owners.append(-1)
             for cell in _cells(x - w / 2, x + w / 2, yb, yb + h):
                 cells.setdefault(cell, []).append(index)
         for label, on in zip(self.labels, show.tolist(), strict=True):
@@ -260,6 +274,29 @@ class LabelLayer:
                 label.shown = False
         self._leaders.remove_node()
         self._leaders = self._root.attach_new_node(leaders.create(), -1)  # under the cards
+
+    def _equipment_rects(self, rows: np.ndarray, to_cam: np.ndarray, projection: np.ndarray
+                         ) -> list[tuple[int, Rect]]:
+        """(label index, screen rectangle) of each listed asset's box that is wholly in front
+        of the camera: the cards of the others keep off it."""
+        rows = [i for i in rows.tolist() if self.labels[i].box_m is not None]
+        if not rows:
+            return []
+        boxes = np.array([self.labels[i].box_m for i in rows], dtype=np.float64)  # (n, 2, 3)
+        corners = np.empty((len(rows), 8, 4))
+        for k, (a, b, c) in enumerate(np.ndindex(2, 2, 2)):
+            corners[:, k, 0] = boxes[:, a, 0]
+            corners[:, k, 1] = boxes[:, b, 1]
+            corners[:, k, 2] = boxes[:, c, 2]
+        corners[:, :, 3] = 1.0
+        p_cam = corners @ to_cam
+        full = p_cam @ projection
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = full[:, :, 0] / full[:, :, 3] * self._aspect
+            y = full[:, :, 1] / full[:, :, 3]
+        front = (p_cam[:, :, 1] > 0).all(axis=1) & (full[:, :, 3] > 0).all(axis=1)
+        return [(i, (float(x[k].min()), float(x[k].max()), float(y[k].min()), float(y[k].max())))
+                for k, i in enumerate(rows) if front[k]]
 
     def screen_rects(self) -> dict[str, tuple[float, float, float, float]]:
         """Entity id -> card (left, right, bottom, top) in aspect2d units, for visible labels.
@@ -278,13 +315,14 @@ class LabelLayer:
 
 
 def _free_spot(placed: list[tuple[float, float, float, float]],
-               cells: dict[tuple[int, int], list[int]], x: float, w: float, h: float,
-               anchor_y: float, top_of_screen: float, panels: int) -> float | None:
-    """Where a card's bottom edge can stand: above the anchor (nudged up past the cards and
-    panels in the way), else below it (nudged down), else None."""
+               cells: dict[tuple[int, int], list[int]], owners: list[int], me: int, x: float,
+               w: float, h: float, anchor_y: float, top_of_screen: float,
+               panels: int) -> float | None:
+    """Where a card's bottom edge can stand: above the anchor (nudged up past the cards,
+    panels and other assets in the way), else below it (nudged down), else None."""
     yb = anchor_y + LIFT
     for _ in range(MAX_NUDGES + 1 + panels):
-        clash = _first_clash(placed, cells, x, w, yb, h)
+        clash = _first_clash(placed, cells, owners, me, x, w, yb, h)
         if clash is None:
             if yb + h <= top_of_screen:
                 return yb
@@ -294,7 +332,7 @@ def _free_spot(placed: list[tuple[float, float, float, float]],
             break
     yb = anchor_y - LIFT - h
     for _ in range(MAX_NUDGES + 1 + panels):
-        clash = _first_clash(placed, cells, x, w, yb, h)
+        clash = _first_clash(placed, cells, owners, me, x, w, yb, h)
         if clash is None:
             return yb if yb >= -1.0 else None
         yb = placed[clash][1] - h - NUDGE_GAP
@@ -311,13 +349,14 @@ def _cells(x0: float, x1: float, y0: float, y1: float) -> list[tuple[int, int]]:
 
 
 def _first_clash(placed: list[tuple[float, float, float, float]],
-                 cells: dict[tuple[int, int], list[int]], x: float, w: float, yb: float,
-                 h: float) -> int | None:
-    """Index of the earliest placed card that a (w x h) card at (x, yb) would overlap."""
+                 cells: dict[tuple[int, int], list[int]], owners: list[int], me: int,
+                 x: float, w: float, yb: float, h: float) -> int | None:
+    """Index of the earliest placed box (panel, asset other than ``me``, card) that a
+    (w x h) card at (x, yb) would overlap."""
     best: int | None = None
     for cell in _cells(x - w / 2, x + w / 2, yb, yb + h):
         for k in cells.get(cell, ()):
-            if best is not None and k >= best:
+            if (best is not None and k >= best) or owners[k] == me:
                 continue
             rx, ry, rw, rh = placed[k]
             if abs(rx - x) < (rw + w) / 2 and yb < ry + rh and ry < yb + h:

@@ -22,9 +22,20 @@ from runtime.render.labels import LabelLayer
 from runtime.render.lighting import add_lights
 from runtime.render.materials import Materials
 from runtime.render.scene_graph import SceneView, build_scene_graph
-from runtime.scene.model import Scene
+from runtime.scene.model import Entity, Scene
 
 FOV_V_DEG = 40.0
+
+
+def _asset_box(entity: Entity, height_m: float
+               ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """An asset's rough extent for badge placement: a tank's diameter, else a metre or so."""
+    x, y, z = entity.position_m
+    if entity.type == "tank":
+        r = 0.5 * float(entity.params.get("diameter_m", 2.0))
+    else:
+        r = max(0.4, min(1.2, 0.5 * height_m))
+    return (x - r, y - r, z), (x + r, y + r, z + max(height_m, 0.3))
 
 
 class Viewer:
@@ -52,7 +63,8 @@ class Viewer:
         for entity in scene.entities:
             anchor = self.view.label_anchors.get(entity.id)
             if anchor is not None:
-                self.labels.add(entity.id, f"{entity.id}  {entity.name}", anchor)
+                self.labels.add(entity.id, f"{entity.id}  {entity.name}", anchor,
+                                _asset_box(entity, self.view.visuals[entity.id].height_m))
         self.view.sync.labels = self.labels
 
         self.camera = OrbitCamera(app, default_view(self.view.bounds, FOV_V_DEG, self.aspect))

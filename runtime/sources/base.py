@@ -50,6 +50,11 @@ class ReadingSource(Protocol):
         """Whether the source has its starting state (live: the bus answered a snapshot)."""
         ...
 
+    def bus_down_s(self, now_ns: int) -> float | None:
+        """Seconds the connection to the bus has been down (live), None while it stands or
+        where there is no bus (replay)."""
+        ...
+
     def publishers(self, now_ns: int) -> list[PublisherState]:
         """Each publisher (adapter) this source has heard of, alive or silent, at ``now_ns``."""
         ...

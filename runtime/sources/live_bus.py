@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from runtime.bus.link import BusLink
 from runtime.bus.subscriber import Subscriber
 from runtime.sources.base import PublisherState
 from runtime.sources.world_writer import WorldWriter
@@ -25,6 +26,8 @@ class LiveBusSource:
         self.writer = WorldWriter(world)
         self.last_batch_ns = -1
         """Virtual time of the last frame that received anything."""
+        self.link = BusLink(subscriber.readings_socket)
+        """Whether the TCP connection to the bus stands (not whether adapters speak)."""
 
     @property
     def stats(self) -> dict[str, int]:
@@ -35,6 +38,10 @@ class LiveBusSource:
     def synced(self) -> bool:
         return self.subscriber.synced
 
+    def bus_down_s(self, now_ns: int) -> float | None:
+        since = self.link.down_since_ns
+        return None if self.link.up or since is None else max(0.0, (now_ns - since) / 1e9)
+
     def publishers(self, now_ns: int) -> list[PublisherState]:
         """Live virtual now is the monotonic clock the subscriber judges liveness by."""
         return [PublisherState(name, st.alive, 0.0 if st.alive
@@ -42,6 +49,7 @@ class LiveBusSource:
                 for name, st in self.subscriber.liveness().items()]
 
     def drain(self, world: World, until_ns: int, budget_ns: int) -> int:
+        self.link.poll(until_ns)
         count = 0
         for block in self.subscriber.poll_blocks(budget_ns):
             count += len(self.writer.write(block.columns, until_ns, block.seq))
@@ -53,4 +61,5 @@ class LiveBusSource:
         raise ValueError("the live bus cannot seek; replay a recording to travel in time")
 
     def close(self) -> None:
+        self.link.close()
         self.subscriber.close()

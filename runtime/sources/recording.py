@@ -75,6 +75,9 @@ class RecordingSource:
 
     synced = True
 
+    def bus_down_s(self, now_ns: int) -> float | None:
+        return None  # a recording has no bus connection to lose
+
     def publishers(self, now_ns: int) -> list[PublisherState]:
         """The recorded publishers as they were at the replayed instant."""
         return [PublisherState(name, track.alive, 0.0 if track.alive

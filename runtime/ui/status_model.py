@@ -33,6 +33,8 @@ class StatusInputs:
     publishers: tuple[PublisherState, ...]
     user: str
     role: str
+    bus_down_s: float | None = None
+    """Live: seconds the connection to the bus has been down; None while it stands."""
 
 
 def _clock(t_s: float) -> str:
@@ -40,14 +42,13 @@ def _clock(t_s: float) -> str:
 
 
 def bus_lost_since(inputs: StatusInputs) -> float | None:
-    """Unix time since when the bus is lost (live only), or None while data flows."""
-    if inputs.mode != "live":
+    """Unix time since when the bus connection is lost (live only), or None while it stands.
+    Adapters falling silent on a standing bus are theirs to report, per asset."""
+    if inputs.mode != "live" or inputs.bus_down_s is None:
         return None
-    if not inputs.publishers:
-        return None if inputs.synced else inputs.wall_s
-    if any(p.alive for p in inputs.publishers):
+    if inputs.bus_down_s < BUS_LOST_AFTER_S:
         return None
-    return inputs.wall_s - min(p.silent_s for p in inputs.publishers)
+    return inputs.wall_s - inputs.bus_down_s
 
 
 def banner_text(inputs: StatusInputs) -> str:
@@ -55,8 +56,8 @@ def banner_text(inputs: StatusInputs) -> str:
     since = bus_lost_since(inputs)
     if since is None:
         return ""
-    if not inputs.publishers:
-        return f"no answer from the bus at {inputs.bus} - waiting for data"
+    if not inputs.publishers and not inputs.synced:
+        return f"no connection to the bus at {inputs.bus} - waiting for it"
     return (f"bus connection lost since {_clock(since)} "
             f"({format_age(inputs.wall_s - since)}) - values held")
 
