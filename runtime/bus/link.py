@@ -36,5 +36,12 @@ class BusLink:
                 self.up = False
                 self.down_since_ns = now_ns
 
+    def heard(self) -> None:
+        """Data arrived: the connection stands, even if its connect event came before this
+        monitor was attached (a client connects as it is built)."""
+        if not self.ever_up:
+            self.up = self.ever_up = True
+            self.down_since_ns = None
+
     def close(self) -> None:
         self._monitor.close(linger=0)

@@ -55,6 +55,8 @@ class LiveBusSource:
             count += len(self.writer.write(block.columns, until_ns, block.seq))
         if count:
             self.last_batch_ns = until_ns
+        if self.subscriber.synced:
+            self.link.heard()
         return count
 
     def reset(self, world: World, t_ns: int) -> None:
