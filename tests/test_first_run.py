@@ -24,6 +24,8 @@ BAD_PORTS = [
     ("fault", "list", "--port-offset", "60000"),
     ("tap", "--bus", "tcp://127.0.0.1:99999"),
     ("write", "P-101/run_cmd", "1", "--bus", "tcp://127.0.0.1:99999"),
+    ("record", "--bus", "tcp://127.0.0.1:99999", "--out", "out/never-written"),
+    ("view", "pump_station", "--headless", "--bus", "tcp://127.0.0.1:99999"),
 ]
 
 
