@@ -24,6 +24,8 @@ BAD_PORTS = [
     ("fault", "list", "--port-offset", "60000"),
     ("tap", "--bus", "tcp://127.0.0.1:99999"),
     ("write", "P-101/run_cmd", "1", "--bus", "tcp://127.0.0.1:99999"),
+    ("record", "--bus", "tcp://127.0.0.1:99999", "--out", "out/never-written"),
+    ("view", "pump_station", "--headless", "--bus", "tcp://127.0.0.1:99999"),
 ]
 
 
@@ -234,7 +236,7 @@ def _run_with_env(env: dict[str, str], *args: str):
 def test_demo_from_a_cold_cache_shows_the_compile_and_runs(tmp_path) -> None:
     """The first ``make demo`` on a busy machine: no numba cache (NUMBA_CACHE_DIR points at an
     empty folder, so the checkout's own cache is neither used nor touched). The demo shows the
-    plant's progress, waits through the whole compile and runs."""
+    plant's progress, waits through the whole compile and runs; ``--role`` reaches the viewer."""
     import os
 
     from runtime.supervisor import free_port_block
@@ -243,7 +245,8 @@ def test_demo_from_a_cold_cache_shows_the_compile_and_runs(tmp_path) -> None:
     bus_port = free_port_block(5, start=36000)
     offset = free_port_block(4, start=38000) - 15019
     r = _run_with_env(env, "demo", "--headless", "--seconds", "3", "--bus-port", str(bus_port),
-                      "--port-offset", str(offset), "--out", str(tmp_path / "demo"))
+                      "--port-offset", str(offset), "--out", str(tmp_path / "demo"),
+                      "--role", "operator")
     assert r.returncode == 0, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     progress = [line for line in lines if line.startswith("plant    compiling the plant model")]
@@ -252,6 +255,7 @@ def test_demo_from_a_cold_cache_shows_the_compile_and_runs(tmp_path) -> None:
     assert any(line.startswith("plant    compiled the plant model in ") for line in lines)
     assert "all ports freed" in r.stdout
     assert list((tmp_path / "numba-cache").rglob("*.nbi"))  # the next run loads these
+    assert "role operator" in (tmp_path / "demo" / "logs" / "viewer.log").read_text()
 
 
 @pytest.mark.soak
