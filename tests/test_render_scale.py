@@ -72,3 +72,20 @@ def test_layout_is_redone_when_a_text_changes_or_the_camera_moves() -> None:
     layer.update(root)
     moved = layer.screen_rects()
     assert moved.keys() == with_status.keys() and moved != with_status
+
+
+def test_hidden_cards_take_their_new_status_when_shown_again() -> None:
+    layer, scene_root = _layer(30)
+    layer.update(scene_root)
+    hidden = [lb for lb in layer.labels if not lb.shown]
+    shown = [lb for lb in layer.labels if lb.shown]
+    assert shown
+    layer.set_status(shown[0].entity_id, "BAD no communication - 3 s")
+    assert shown[0].text.get_text().endswith("3 s")  # a shown card changes at once
+    target = hidden[0] if hidden else shown[-1]
+    target.node.hide()
+    target.shown = False
+    layer.set_status(target.entity_id, "UNCERTAIN stale - 7 s")
+    assert not target.text.get_text().endswith("7 s")  # deferred while hidden
+    assert target.card_actual()  # measured when needed: the new text first
+    assert target.text.get_text() == f"{target.title}\nUNCERTAIN stale - 7 s"

@@ -87,3 +87,26 @@ def test_small_scene_has_no_far_field(tmp_path: Path) -> None:
     write_generated_plant(tmp_path, 150, devices=1)
     view = build_scene_graph(load_scene(tmp_path), NodePath("top"))
     assert view.root.find_all_matches("**/+LODNode").get_num_paths() == 0
+
+
+def test_quality_signs_live_in_their_far_field_cell(tmp_path: Path) -> None:
+    from runtime.quality import Quality
+    from runtime.render.cues import QualityIcons, icon_placement
+
+    write_generated_plant(tmp_path, 150, devices=1)
+    scene = load_scene(tmp_path)
+    for far_field_min, in_cell in ((10, True), (10_000, False)):
+        view = build_scene_graph(scene, NodePath("top"), far_field_min=far_field_min)
+        rows = {i: e for i, e in enumerate(scene.entities) if e.type != "pipe"}
+        heights = {i: view.visuals[e.id].height_m for i, e in rows.items()}
+        positions, sizes = icon_placement(heights, {i: e.position_m for i, e in rows.items()})
+        icons = QualityIcons(view.root, positions, sizes)
+        for row in rows:
+            icons.set_quality(row, int(Quality.BAD))
+        assert len(icons.shown()) == len(rows)
+        signs = view.root.find_all_matches("**/quality-icon-*")
+        assert signs.get_num_paths() == len(rows)
+        for sign in signs:
+            holder = sign.get_parent()
+            assert holder.get_name() == "quality-icons"
+            assert (holder.get_parent().get_name() == "near") == in_cell

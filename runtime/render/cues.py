@@ -5,6 +5,10 @@ non-Good asset gets a shape as well: a billboard that always faces the camera, d
 asset's own body (depth test off, fixed bin) so it cannot hide behind a tank wall, and large
 enough to read from across the plant. The label's status line carries the same cue in words.
 Markers are built on first use and then only shown, hidden or relabelled on a quality change.
+In a scene with a far field (:mod:`runtime.render.far_field`) a marker lives in its asset's
+cell, beside the real models, so it is drawn only when the cell is near: thousands of Bad
+assets seen from afar would otherwise be thousands of billboards a frame (seconds per frame in
+software rendering); from afar the labels carry the cue.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from panda3d.core import NodePath, TextNode, TransparencyAttrib
 
 from runtime.quality import Quality
+from runtime.render.far_field import cell_of, near_nodes
 
 GLYPH = {int(Quality.UNCERTAIN): "?", int(Quality.BAD): "!"}
 CARD_RGBA = {int(Quality.UNCERTAIN): (0.95, 0.75, 0.10, 1.0),
@@ -38,13 +43,9 @@ class QualityIcons:
 
     def __init__(self, parent: NodePath, positions_m: dict[int, tuple[float, float, float]],
                  sizes_m: dict[int, float]) -> None:
-        self._root = parent.attach_new_node("quality-icons")
-        self._root.set_light_off(1)
-        self._root.set_shader_off(1)
-        self._root.set_depth_test(False)
-        self._root.set_depth_write(False)
-        self._root.set_bin("fixed", ICON_BIN_SORT)
-        self._root.set_transparency(TransparencyAttrib.M_alpha)
+        self._root = _icon_root(parent)
+        self._cells = near_nodes(parent)
+        self._cell_roots: dict[tuple[int, int], NodePath] = {}
         self._positions = positions_m
         self._sizes = sizes_m
         self._icons: dict[int, _Icon] = {}
@@ -82,13 +83,37 @@ class QualityIcons:
         tn.set_frame_as_margin(0.35, 0.35, 0.15, 0.1)
         tn.set_frame_line_width(3.0)
         tn.set_card_decal(True)
-        np_ = self._root.attach_new_node(tn)
+        x, y, z = self._positions[row]
+        np_ = self._holder(x, y).attach_new_node(tn)
         np_.set_billboard_point_eye()
         size = self._sizes.get(row, MIN_SIZE_M)
         np_.set_scale(size)
-        x, y, z = self._positions[row]
         np_.set_pos(x, y, z - 0.35 * size)
         return _Icon(np_, tn, int(Quality.GOOD))
+
+
+    def _holder(self, x: float, y: float) -> NodePath:
+        """Where a marker at (x, y) hangs: its far-field cell's models, or the one root."""
+        key = cell_of(x, y)
+        holder = self._cell_roots.get(key)
+        if holder is None:
+            near = self._cells.get(key)
+            if near is None:
+                return self._root
+            holder = self._cell_roots[key] = _icon_root(near)
+        return holder
+
+
+def _icon_root(parent: NodePath) -> NodePath:
+    """A node drawing its markers unlit, over everything, in the fixed bin."""
+    root = parent.attach_new_node("quality-icons")
+    root.set_light_off(1)
+    root.set_shader_off(1)
+    root.set_depth_test(False)
+    root.set_depth_write(False)
+    root.set_bin("fixed", ICON_BIN_SORT)
+    root.set_transparency(TransparencyAttrib.M_alpha)
+    return root
 
 
 def icon_placement(visual_heights_m: dict[int, float],

@@ -90,15 +90,37 @@ def pipe_boxes(points: list[np.ndarray], diameter_m: float) -> tuple[np.ndarray,
     return (np.minimum(pts[:-1], pts[1:]) - r, np.maximum(pts[:-1], pts[1:]) + r)
 
 
+def cell_of(x: float, y: float) -> tuple[int, int]:
+    """The far-field cell holding the point (x, y), metres."""
+    return math.floor(x / CELL_M), math.floor(y / CELL_M)
+
+
+def cell_name(cell: tuple[int, int]) -> str:
+    return f"far-cell {cell[0]},{cell[1]}"
+
+
+def near_nodes(root: NodePath) -> dict[tuple[int, int], NodePath]:
+    """Cell -> the node holding that cell's real models, for a scene with a far field (empty
+    otherwise): whatever else belongs to an asset and is only worth drawing near it (quality
+    signs) goes there too."""
+    out = {}
+    for cell in root.find_all_matches("+LODNode"):
+        name = cell.get_name()
+        if name.startswith("far-cell "):
+            cx, cy = name[len("far-cell "):].split(",")
+            out[(int(cx), int(cy))] = cell.find("near")
+    return out
+
+
 def add_far_field(root: NodePath, items: list[FarItem]) -> list[NodePath]:
     """Move ``items``' nodes under per-cell LOD nodes below ``root``; returns the cells."""
     cells: dict[tuple[int, int], list[FarItem]] = defaultdict(list)
     for item in items:
         centre = 0.5 * (item.lo.min(axis=0) + item.hi.max(axis=0))
-        cells[(math.floor(centre[0] / CELL_M), math.floor(centre[1] / CELL_M))].append(item)
+        cells[cell_of(float(centre[0]), float(centre[1]))].append(item)
     out = []
-    for (cx, cy), members in sorted(cells.items()):
-        lod = LODNode(f"far-cell {cx},{cy}")
+    for key, members in sorted(cells.items()):
+        lod = LODNode(cell_name(key))
         cell = root.attach_new_node(lod)
         near = cell.attach_new_node("near")
         far = cell.attach_new_node(_boxes_node("far", members))
