@@ -1,15 +1,22 @@
-"""One place that builds a session for each clock: live (the bus), replay (a recording) or the
-scene's model alone. Commands call these; nothing here parses arguments or opens windows."""
+"""The composition root: one place that builds a session for each clock (live from the bus,
+replay from a recording, or the scene's model alone) and the plugins of the operator's display.
+Commands call these; nothing here parses arguments or opens windows."""
 
 from __future__ import annotations
 
 import time
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from runtime.app.session import REPLAY_TICK_NS, Session
 from runtime.live.observer import make_observer
 from runtime.time.virtual_clock import VirtualClock
 from runtime.world import World
+
+if TYPE_CHECKING:
+    from runtime.app.plugin import Twin
+    from runtime.app.replay_plugin import ReplayPlugin
+    from runtime.ui.timeline_model import Marker
 
 LIVE_MAX_FRAME_WALL_NS = 1 << 62
 """Live virtual time is the monotonic clock itself: no frame cap (the observer caps its own)."""
@@ -24,6 +31,26 @@ def live_session(world: World, subscriber: object | None) -> Session:
     now = time.monotonic_ns()
     clock = VirtualClock(now_ns=now, max_frame_wall_ns=LIVE_MAX_FRAME_WALL_NS)
     return Session(world, source, make_observer(world), clock=clock, wall_start_ns=now)
+
+
+def add_display_plugins(twin: Twin, *, where: str, actor: str, role: str,
+                        markers: list[Marker]) -> ReplayPlugin | None:
+    """The operator's display on a twin: status bar, badges, navigation, and for a replay the
+    timeline (returned, so scripted runs can seek); nothing else is started here."""
+    from runtime.app.badges_plugin import BadgesPlugin
+    from runtime.app.navigation_plugin import NavigationPlugin
+    from runtime.app.status_plugin import StatusPlugin
+
+    twin.add(StatusPlugin(where=where, user=actor, role=role))
+    twin.add(BadgesPlugin())
+    twin.add(NavigationPlugin())
+    if twin.session.mode != "replay":
+        return None
+    from runtime.app.replay_plugin import ReplayPlugin
+
+    plugin = ReplayPlugin(markers)
+    twin.add(plugin)
+    return plugin
 
 
 def replay_session(world: World, recording: object, *, at_ns: int | None = None,

@@ -13,6 +13,7 @@ import signal
 import time
 from typing import Any
 
+from runtime.app.build import add_display_plugins
 from runtime.app.plugin import Twin
 
 DEFAULT_LIVE_SECONDS = 10.0
@@ -85,20 +86,9 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         live = LiveViewer(viewer, session, select=args.select, control=control, role=args.role,
                           devices=devices)
         twin = Twin(app, viewer, session, live, interactive=not headless)
-        from runtime.app.badges_plugin import BadgesPlugin
-        from runtime.app.status_plugin import StatusPlugin
-
         where = args.bus if args.replay is None else str(args.replay)
-        twin.add(StatusPlugin(where=where, user=args.actor, role=args.role))
-        twin.add(BadgesPlugin())
-        from runtime.app.navigation_plugin import NavigationPlugin
-
-        twin.add(NavigationPlugin())
-        replay = None
-        if session.mode == "replay":
-            from runtime.app.replay_plugin import ReplayPlugin
-
-            replay = twin.add(ReplayPlugin(markers))
+        replay = add_display_plugins(twin, where=where, actor=args.actor, role=args.role,
+                                     markers=markers)
         live.install_control_keys()
         if writes:
             live.run_writes(writes)
@@ -126,8 +116,7 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         if args.stats_json is not None:
             extra: dict[str, Any] = {"screenshots": shots, "timeline": timeline,
                                      "bus_address": args.bus}
-            if replay is not None:
-                extra["hud"] = replay.hud()
+            extra["hud"] = twin.hud_elements()
             out = write_stats(args.stats_json, live.stats(**extra))
             print(f"stats: {out}", flush=True)
         if shots:
