@@ -250,12 +250,14 @@ def test_demo_from_a_cold_cache_shows_the_compile_and_runs(tmp_path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     progress = [line for line in lines if line.startswith("plant    compiling the plant model")]
+    said = r.stdout + r.stderr  # every assertion shows what the demo said
     assert progress and progress[0].startswith(
-        "plant    compiling the plant model, first run only: 0/")
-    assert any(line.startswith("plant    compiled the plant model in ") for line in lines)
-    assert "all ports freed" in r.stdout
-    assert list((tmp_path / "numba-cache").rglob("*.nbi"))  # the next run loads these
-    assert "role operator" in (tmp_path / "demo" / "logs" / "viewer.log").read_text()
+        "plant    compiling the plant model, first run only: 0/"), said
+    assert any(line.startswith("plant    compiled the plant model in ") for line in lines), said
+    assert "all ports freed" in r.stdout, said
+    assert list((tmp_path / "numba-cache").rglob("*.nbi")), said  # the next run loads these
+    viewer_log = (tmp_path / "demo" / "logs" / "viewer.log").read_text()
+    assert "role operator" in viewer_log, viewer_log
 
 
 @pytest.mark.soak
