@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from runtime.quality import Quality
 from runtime.scene.model import DevicePoint, DeviceSpec
@@ -67,20 +67,40 @@ def device(
     )
 
 
+class Captured(NamedTuple):
+    """One point of a captured batch."""
+
+    point: str
+    value: float
+    quality: int
+    reason: int
+    t_source_ns: int
+
+
 class CaptureSink:
-    """Records every batch with its monotonic arrival time; a BatchSink for DevicePoller."""
+    """Records every batch with its monotonic arrival time: pass it as a DevicePoller's sink
+    factory (the production path: the poller hands over columns in its point order). A batch
+    is filed under its points' entity id (these tests name each device's points after it)."""
 
     def __init__(self) -> None:
-        self.batches: list[tuple[float, str, list[Any]]] = []
-        self.latest: dict[str, Any] = {}
+        self.batches: list[tuple[float, str, list[Captured]]] = []
+        self.latest: dict[str, Captured] = {}
         self.latest_at: dict[str, float] = {}
 
-    def __call__(self, device_id: str, readings: list[Any]) -> None:
-        now = time.monotonic()
-        self.batches.append((now, device_id, list(readings)))
-        for r in readings:
-            self.latest[r.point] = r
-            self.latest_at[r.point] = now
+    def __call__(self, point_ids: list[str]) -> Callable[..., None]:
+        ids = list(point_ids)
+        device = ids[0].split("/", 1)[0] if ids else ""
+
+        def sink(values: list[float], quality: list[int], reason: list[int],
+                 t_source_ns: list[int]) -> None:
+            now = time.monotonic()
+            readings = list(map(Captured, ids, values, quality, reason, t_source_ns))
+            self.batches.append((now, device, readings))
+            for r in readings:
+                self.latest[r.point] = r
+                self.latest_at[r.point] = now
+
+        return sink
 
     def quality(self, point_id: str) -> int | None:
         r = self.latest.get(point_id)

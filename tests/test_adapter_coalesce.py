@@ -59,9 +59,7 @@ def test_batches_of_one_pass_go_out_as_one_message() -> None:
             spec = device(p, [point(f"D{i}/a_m", "holding", 0, "uint16"),
                               point(f"D{i}/b_m", "holding", 1, "uint16")],
                           device_id=f"D{i}", poll_period_ms=1, timeout_ms=500)
-            poller = DevicePoller(spec, lambda _d, _r: None)
-            poller.column_sink = coalescer.sink_for(poller.point_ids)
-            pollers.append(poller)
+            pollers.append(DevicePoller(spec, coalescer.sink_for))
         tasks = [asyncio.create_task(p.run()) for p in pollers]
         received = []
         deadline = asyncio.get_running_loop().time() + 10.0

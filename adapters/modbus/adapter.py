@@ -30,7 +30,7 @@ from adapters.modbus.write_policy import AdapterWritePolicy, served_devices
 from runtime.bus.adapter_link import AdapterLink
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.publisher import DEFAULT_HEARTBEAT_PERIOD_MS, Publisher
-from runtime.bus.wire import MAX_TEXT_LEN, Reading
+from runtime.bus.wire import MAX_TEXT_LEN
 from runtime.control.ack import Ack, Outcome
 from runtime.control.audit import AuditLog
 from runtime.control.command import ControlCommand
@@ -41,11 +41,6 @@ log = logging.getLogger("twinstage.adapter")
 
 COMMAND_POLL_S = 0.02
 """How often the command socket is drained: bounds the latency a write adds before the device."""
-
-
-def wire_reading(point: str, value: float, quality: int, reason: int, t_source_ns: int) -> Reading:
-    """Build a bus Reading without NamedTuple's Python-level ``__new__`` (hot path)."""
-    return tuple.__new__(Reading, (point, value, quality, reason, t_source_ns))
 
 
 def tune_gc() -> None:
@@ -107,17 +102,11 @@ class ModbusAdapter:
         except BaseException:
             self.publisher.close()
             raise
-        publish = self.publisher.publish
-        self.pollers = {
-            d.id: DevicePoller(d, lambda _dev, readings: publish(readings), options=options,
-                               reading_factory=wire_reading)
-            for d in self.devices
-        }
+        # Each poll batch goes out as columns in the poller's fixed point order, joined with the
+        # other devices' batches of the same loop pass into one message.
         self.coalescer = TickCoalescer(self.publisher)
-        for poller in self.pollers.values():
-            # Each poll batch goes out as columns in the poller's fixed point order, joined with
-            # the other devices' batches of the same loop pass into one message.
-            poller.column_sink = self.coalescer.sink_for(poller.point_ids)
+        self.pollers = {d.id: DevicePoller(d, self.coalescer.sink_for, options=options)
+                        for d in self.devices}
         self.readings = PollerReadings(self.pollers)
         self.writer = PollerWriter(self.policy, self.pollers)
         self.executor = Executor(self.policy, audit, self.writer, self.readings, clock=clock)
@@ -185,4 +174,4 @@ class ModbusAdapter:
         return wire_ack(result)
 
 
-__all__ = ["COMMAND_POLL_S", "ModbusAdapter", "column_publisher", "tune_gc", "wire_reading"]
+__all__ = ["COMMAND_POLL_S", "ModbusAdapter", "column_publisher", "tune_gc"]

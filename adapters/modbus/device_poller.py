@@ -65,32 +65,19 @@ _INITIAL = int(Reason.INITIAL)
 
 
 
-@dataclass(frozen=True, slots=True)
-class PointReading:
-    """What the poller reports for one point; field order matches ``runtime.bus.wire.Reading``."""
-
-    point: str
-    value: float
-    quality: int
-    reason: int
-    t_source_ns: int
-    """Wall-clock time the reply carrying this value arrived (Modbus has no source time), or the
-    time this Bad state was decided."""
-
-
 TICK_GRID_S = 0.005
 """Poll ticks are aligned to this grid (at most 1/20 of the poll period)."""
 MIN_MISS_S = 0.005
 """A reply is not counted missed sooner than this after its request: below a few ms a loaded
 machine's scheduler, not the device, decides when a reply is read (1 ms polls)."""
 
-BatchSink = Callable[[str, list[Any]], None]
-"""Receives ``(device_id, readings)`` once per poll batch; must not block."""
-ReadingFactory = Callable[[str, float, int, int, int], Any]
-"""Builds one reading from ``(point, value, quality, reason, t_source_ns)``."""
 ColumnSink = Callable[[list[float], list[int], list[int], list[int]], None]
 """Receives one poll batch as columns ``(values, quality, reason, t_source_ns)`` in
-``DevicePoller.point_ids`` order; must not block and must not keep the lists (they change)."""
+``DevicePoller.point_ids`` order; must not block and must not keep the lists (they change).
+``t_source_ns`` is the wall-clock time the reply carrying the value arrived (Modbus has no
+source time), or the time a Bad state was decided."""
+SinkFor = Callable[[list[str]], ColumnSink]
+"""Given a poller's point order, the sink its batches go to (the adapter's coalescer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,15 +156,12 @@ class DevicePoller:
     def __init__(
         self,
         device: DeviceSpec,
-        sink: BatchSink,
+        sink_for: SinkFor,
         *,
         options: PollerOptions | None = None,
-        reading_factory: ReadingFactory = PointReading,
     ) -> None:
         self.device = device
         self.options = options or PollerOptions()
-        self._sink = sink
-        self._make = reading_factory
         self._rng = self.options.rng or random.Random()
         self.period_s = device.poll_period_ms / 1000.0
         self.timeout_s = device.timeout_ms / 1000.0
@@ -203,9 +187,7 @@ class DevicePoller:
         ]
         self.stats = PollerStats()
         self._client: ModbusTcpClient | None = None
-        self.column_sink: ColumnSink | None = None
-        """When set, each batch goes here as columns instead of through ``sink`` (the bus
-        publisher's cheap path); the adapter sets it."""
+        self._sink = sink_for(self.point_ids)
         self._generation = 0
         self._link_up = False
         self._io_lock = asyncio.Lock()
@@ -267,20 +249,10 @@ class DevicePoller:
             self._drop_client(schedule_reconnect=False)
 
     def publish(self) -> None:
-        """Send the current state of every point as one batch."""
-        column_sink = self.column_sink
-        if column_sink is not None:
-            self.stats.batches += 1
-            try:
-                column_sink(self.values, self.quality, self.reason, self.t_source_ns)
-            except Exception:  # a sink failure must not kill polling
-                log.exception("%s: publishing a batch failed", self.device.id)
-            return
-        readings = list(map(self._make, self.point_ids, self.values, self.quality, self.reason,
-                            self.t_source_ns))
+        """Send the current state of every point as one batch of columns."""
         self.stats.batches += 1
         try:
-            self._sink(self.device.id, readings)
+            self._sink(self.values, self.quality, self.reason, self.t_source_ns)
         except Exception:  # a sink failure must not kill polling; it is logged once per batch
             log.exception("%s: publishing a batch failed", self.device.id)
 
@@ -588,11 +560,10 @@ class DevicePoller:
             fut.set_result(None)
 
 __all__ = [
-    "BatchSink",
     "ColumnSink",
     "DevicePoller",
-    "PointReading",
     "PollerOptions",
     "PollerStats",
+    "SinkFor",
     "WriteResult",
 ]

@@ -115,7 +115,7 @@ async def _request_rate(port: int, units: int, seconds: float) -> tuple[float, f
 
 async def _cpu(port: int, devices: int, window_s: float) -> tuple[float, float, int, float]:
     """CPU % of one core for ``devices`` pollers at 10 Hz, publishing via the bus Publisher."""
-    from adapters.modbus.adapter import tune_gc, wire_reading
+    from adapters.modbus.adapter import tune_gc
     from adapters.modbus.coalesce import TickCoalescer
     from adapters.modbus.device_poller import DevicePoller
     from runtime.bus.endpoints import BusEndpoints
@@ -127,11 +127,8 @@ async def _cpu(port: int, devices: int, window_s: float) -> tuple[float, float, 
                           "bench-adapter")
     specs = [DeviceSpec(f"D{i}", f"D{i}", "127.0.0.1", port, i + 1, "big", 100, 1000,
                         tuple(_points(f"D{i}"))) for i in range(devices)]
-    pollers = [DevicePoller(s, lambda _d, r: publisher.publish(r), reading_factory=wire_reading)
-               for s in specs]
     coalescer = TickCoalescer(publisher)
-    for p in pollers:  # as ModbusAdapter wires them
-        p.column_sink = coalescer.sink_for(p.point_ids)
+    pollers = [DevicePoller(s, coalescer.sink_for) for s in specs]  # as ModbusAdapter does
     gc_flags = gc.get_threshold()
     tune_gc()  # as ModbusAdapter.run does
     tasks = []
@@ -222,7 +219,9 @@ async def _poll_floor(specs: list, port_offset: int, window_s: float, coalesce: 
     through the adapter's TickCoalescer (or one message per batch) and bus Publisher, to
     ``bus`` or to an address nobody listens on: (replies/s, µs of this process's CPU per reply,
     Bad points at the end, device batches per bus message, µs of the bus's CPU per reply)."""
-    from adapters.modbus.adapter import column_publisher, wire_reading
+    from functools import partial
+
+    from adapters.modbus.adapter import column_publisher
     from adapters.modbus.coalesce import TickCoalescer
     from adapters.modbus.device_poller import DevicePoller, PollerOptions
     from runtime.bus.endpoints import BusEndpoints
@@ -234,12 +233,9 @@ async def _poll_floor(specs: list, port_offset: int, window_s: float, coalesce: 
     coalescer = TickCoalescer(publisher)
     pollers = []
     for spec in specs:
-        poller = DevicePoller(spec, lambda _d, r: publisher.publish(r),
-                              reading_factory=wire_reading,
-                              options=PollerOptions(port_offset=port_offset))
-        poller.column_sink = (coalescer.sink_for(poller.point_ids) if coalesce
-                              else column_publisher(publisher, poller.point_ids))
-        pollers.append(poller)
+        sink_for = coalescer.sink_for if coalesce else partial(column_publisher, publisher)
+        pollers.append(DevicePoller(spec, sink_for,
+                                    options=PollerOptions(port_offset=port_offset)))
     tasks = [asyncio.create_task(p.run()) for p in pollers]
     try:
         await asyncio.sleep(0.5)
@@ -332,7 +328,8 @@ async def _stalls(port: int, stalls: int) -> tuple[int, int]:
 
     spec = DeviceSpec("S", "S", "127.0.0.1", port, 1, "big", 10, 250, tuple(_points("S")))
     batches: list[bool] = []
-    poller = DevicePoller(spec, lambda _d, rs: batches.append(any(r.quality for r in rs)))
+    poller = DevicePoller(spec, lambda _ids: lambda _v, quality, _r, _t: batches.append(
+        any(quality)))
     task = asyncio.create_task(poller.run())
     rng = random.Random(17)
     try:
