@@ -30,3 +30,11 @@ def test_search_flies_and_the_minimap_moves_the_view(tmp_path: Path) -> None:
     assert out["viewpoint"] == "Pump skid" and out["no_viewpoint"] is None
     assert [round(v, 1) for v in out["viewpoint_target"]] == [-8.0, 0.0, 0.8]
     assert {"faceplate", "minimap", "message"} <= set(out["kinds"])
+
+
+def test_a_drag_is_not_a_click() -> None:
+    from runtime.app.navigation_plugin import is_click
+
+    assert is_click((100.0, 100.0), (100.0, 100.0))
+    assert is_click((100.0, 100.0), (102.0, 103.0))  # a hand's tremor still selects
+    assert not is_click((100.0, 100.0), (130.0, 104.0))  # an orbit drag keeps the selection

@@ -175,6 +175,7 @@ def test_faceplates_say_why_a_command_cannot_be_done_before_it_is_tried() -> Non
     view, world = _plant_view(**{"UC_101__mode": 1.0, "P_101__running": 1.0})
     lines = [f.text for f in faceplate_lines(view, world.entity_row["P-101"], "operator")]
     assert lines[1] == "Running   Auto (UC-101)"
+    assert "Run hours 0.0 h" in lines
     assert ("  Start/Stop   not now - UC-101 runs P-101 in Auto - switch UC-101 to Manual to "
             "stop it") in lines
     assert outcome_words(view, "P-101/run_cmd", 0.0, "readback_mismatch") == (

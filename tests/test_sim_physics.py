@@ -239,3 +239,11 @@ def test_points_reject_bad_writes(scene) -> None:
         m.write_point("P-101/speed_sp_rpm", float("nan"))
     with pytest.raises(KeyError):
         m.read_point("X-1/nothing")
+
+
+def test_run_hours_count_while_a_pump_runs(scene) -> None:  # noqa: ANN001
+    m = PlantModel(scene, seed=0)
+    m.step(round(90.0 / (m.step_ns / 1e9)))  # 90 s
+    duty, standby = m.read_point("P-101/run_hours_h"), m.read_point("P-102/run_hours_h")
+    assert m.read_point("P-101/running") == 1.0 and m.read_point("P-102/running") == 0.0
+    assert abs(duty - 90.0 / 3600.0) < 1e-6 and standby == 0.0

@@ -22,6 +22,12 @@ FLY_S = 0.5
 SEARCH_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
 
 
+def is_click(down_px: tuple[float, float], up_px: tuple[float, float]) -> bool:
+    """A press and a release this close are a click (select); farther apart, a drag (the
+    camera orbited, and the selection stays as it was)."""
+    return abs(up_px[0] - down_px[0]) + abs(up_px[1] - down_px[1]) <= CLICK_PX
+
+
 class NavigationPlugin:
     def __init__(self) -> None:
         self.twin: Twin | None = None
@@ -150,7 +156,7 @@ class NavigationPlugin:
         up = self._mouse_px()
         if down is None or up is None:
             return
-        if abs(up[0] - down[0]) + abs(up[1] - down[1]) > CLICK_PX:
+        if not is_click(down, up):
             return  # a drag: the camera orbited; the selection stays
         w, h = self.twin.size()  # type: ignore[union-attr]
         self.click(up[0] / (w / 2), up[1] / (h / 2))

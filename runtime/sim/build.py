@@ -366,6 +366,7 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         head_m=T.zeros(n_pump),
         shaft_w=T.zeros(n_pump),
         dry_s=T.zeros(n_pump),
+        run_s=T.zeros(n_pump),
     )
     motor_m = T.MotorModel(
         rated_power_w=_arr([e.params["rated_power_kw"] * 1000.0 for e in motors]),

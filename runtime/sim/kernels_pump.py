@@ -80,6 +80,8 @@ def motor_step(mm, ms, pm, ps, dt_s: float) -> None:
         ps.tripped[i] = 1 if tripped else 0
         ps.running[i] = 1 if (ps.run_cmd[i] != 0) & ~tripped else 0
     for i in range(n_pump):
+        ps.run_s[i] += dt_s if ps.running[i] != 0 else 0.0
+    for i in range(n_pump):
         s = ms.speed_rpm[i] * pm.inv_rated_speed_rpm[i]
         ps.shaft_w[i] = pump_shaft_power_w(ps.flow_m3_s[i], s, pm.rated_flow_m3_s[i],
                                            pm.rated_shaft_w[i])

@@ -56,6 +56,7 @@ def _entity_point_ref(table: str, row: int, name: str, c: Compiled, eid: str) ->
             "running": PointRef("pump", "running", row),
             "tripped": PointRef("pump", "tripped", row),
             "trip_reason": PointRef("pump", "trip_reason", row),
+            "run_hours_h": PointRef("pump", "run_s", row, 1.0 / 3600.0),
         }.get(name)
     if table == "motor":
         return {

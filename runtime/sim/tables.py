@@ -108,6 +108,7 @@ class PumpState(NamedTuple):
     head_m: np.ndarray  # f8 (n_pump,) head added
     shaft_w: np.ndarray  # f8 (n_pump,) shaft power absorbed
     dry_s: np.ndarray  # f8 (n_pump,) time spent running without suction
+    run_s: np.ndarray  # f8 (n_pump,) time run in all (the run-hours counter), s
 
 
 class MotorModel(NamedTuple):

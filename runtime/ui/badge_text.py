@@ -19,7 +19,8 @@ from runtime.render.sync import format_age
 from runtime.scene.model import Entity
 from runtime.world import World
 
-DECIMALS = {"m": 2, "%": 0, "rpm": 0, "m3/h": 1, "kPa": 0, "kW": 1, "degC": 1, "m3": 0}
+DECIMALS = {"m": 2, "%": 0, "rpm": 0, "m3/h": 1, "kPa": 0, "kW": 1, "degC": 1, "m3": 0,
+            "h": 1, "count": 0}
 """Fixed decimals per unit (hmi.md)."""
 KEY_POINTS: dict[str, tuple[str, ...]] = {
     "pump": ("running", "speed_rpm", "flow_m3_h"),

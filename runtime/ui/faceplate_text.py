@@ -195,6 +195,8 @@ def faceplate_lines(view: PlantView, row: int, role: str) -> list[FaceplateLine]
         motor = str(entity.params.get("motor", ""))
         power = f"   Power {view.show(f'{motor}/power_kw')}" if has(f"{motor}/power_kw") else ""
         lines.append(FaceplateLine(f"Flow {view.show(f'{e}/flow_m3_h')} (model){power}"))
+        if has(f"{e}/run_hours_h"):
+            lines.append(FaceplateLine(f"Run hours {view.show(f'{e}/run_hours_h')}"))
     elif entity.type == "valve":
         pid = view.pid_driving(f"{e}/position_sp_pct")
         mode = f"   {'Auto' if view.in_auto(pid) else 'Manual'} ({pid.id})" if pid else ""
