@@ -10,6 +10,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+def settle(nav, viewer) -> None:  # noqa: ANN001
+    """Render until the fly (it runs on the session's wall clock) has arrived."""
+    import time
+
+    deadline = time.monotonic() + 30
+    viewer.step(1)
+    while nav.flying and time.monotonic() < deadline:
+        viewer.step(1)
+    viewer.step(1)
+
+
 def main(recording: str) -> None:
     from runtime.app.build import replay_session
     from runtime.app.navigation_plugin import NavigationPlugin
@@ -39,23 +50,17 @@ def main(recording: str) -> None:
     out["message"] = [e["text"] for e in hud if e["kind"] == "message"]
     out["found"] = nav.finish_search()
     out["selected"] = live.selection.selected
-    for _ in range(60):  # the fly animation runs on the session's wall clock
-        session.wall_ns += 20_000_000
-        viewer.step(1)
+    settle(nav, viewer)
     out["fly_target"] = list(viewer.camera.view.target)
     left, right, bottom, top = nav.minimap.rect
     aspect = viewer.aspect
     out["minimap_click"] = nav.click(((left + right) / 2) / aspect, (bottom + top) / 2)
-    for _ in range(60):
-        session.wall_ns += 20_000_000
-        viewer.step(1)
+    settle(nav, viewer)
     out["after_map_target"] = list(viewer.camera.view.target)
     out["still_selected"] = live.selection.selected
     out["viewpoint"] = nav.go_to_viewpoint(2)
     out["no_viewpoint"] = nav.go_to_viewpoint(9)
-    for _ in range(60):
-        session.wall_ns += 20_000_000
-        viewer.step(1)
+    settle(nav, viewer)
     out["viewpoint_target"] = list(viewer.camera.view.target)
     out["kinds"] = sorted({e["kind"] for e in twin.hud_elements()})
     print(json.dumps(out))

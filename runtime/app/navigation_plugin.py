@@ -113,6 +113,11 @@ class NavigationPlugin:
         self.search += text
         return self.match()
 
+    @property
+    def flying(self) -> bool:
+        """A fly to a target is under way (it runs on the session's wall clock)."""
+        return self._fly is not None
+
     def stop_search(self) -> None:
         self.search = None
         if self.twin is not None:
