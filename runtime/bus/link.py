@@ -17,6 +17,7 @@ class BusLink:
     """Connection state of one socket; :meth:`poll` never blocks."""
 
     def __init__(self, sock: zmq.Socket) -> None:
+        self._sock = sock
         self._monitor = sock.get_monitor_socket(_EVENTS)
         self.up = False
         """A connection to the bus stands now."""
@@ -44,4 +45,10 @@ class BusLink:
             self.down_since_ns = None
 
     def close(self) -> None:
+        """Stop monitoring first: a monitor closed while still attached can hang the context's
+        termination when the socket closes."""
+        try:
+            self._sock.disable_monitor()
+        except zmq.ZMQError:
+            pass  # the socket is already closed
         self._monitor.close(linger=0)
