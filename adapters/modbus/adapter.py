@@ -29,6 +29,7 @@ from adapters.modbus.write_policy import AdapterWritePolicy, served_devices
 from runtime.bus.adapter_link import AdapterLink
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.publisher import DEFAULT_HEARTBEAT_PERIOD_MS, Publisher
+from runtime.bus.security import ClientSecurity
 from runtime.bus.wire import MAX_TEXT_LEN, Ack, Reading
 from runtime.control.audit import AuditLog
 from runtime.control.command import ControlCommand
@@ -89,6 +90,7 @@ class ModbusAdapter:
         heartbeat_period_ms: int = DEFAULT_HEARTBEAT_PERIOD_MS,
         clock: Callable[[], int] = time.monotonic_ns,
         tune_gc: bool = True,
+        security: ClientSecurity | None = None,
     ) -> None:
         self.adapter_id = adapter_id
         self.tune_gc = tune_gc
@@ -99,9 +101,9 @@ class ModbusAdapter:
         self.policy = AdapterWritePolicy(served)
         self.audit = audit
         self.publisher = Publisher(endpoints, adapter_id, points=self.points,
-                                   heartbeat_period_ms=heartbeat_period_ms)
+                                   heartbeat_period_ms=heartbeat_period_ms, security=security)
         try:
-            self.link = AdapterLink(endpoints, adapter_id, self.points)
+            self.link = AdapterLink(endpoints, adapter_id, self.points, security=security)
         except BaseException:
             self.publisher.close()
             raise

@@ -13,6 +13,7 @@ import uuid
 import zmq
 
 from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.security import ClientSecurity
 from runtime.bus.sockets import make_socket
 from runtime.bus.wire import Ack, Command, WireError, decode_ack, encode_command
 
@@ -32,6 +33,7 @@ def send_command(
     timeout_s: float = 5.0,
     *,
     context: zmq.Context | None = None,
+    security: ClientSecurity | None = None,
 ) -> Ack:
     """Send ``command`` and block until its ack arrives; raise CommandTimeoutError if none does.
 
@@ -41,7 +43,7 @@ def send_command(
     payload = encode_command(command)
     own = context is None
     ctx = context or zmq.Context()
-    sock = make_socket(ctx, zmq.DEALER, control=True)
+    sock = make_socket(ctx, zmq.DEALER, control=True, security=security)
     try:
         sock.connect(endpoints.commands)
         sock.send(payload)

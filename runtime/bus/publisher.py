@@ -26,6 +26,7 @@ import numpy as np
 import zmq
 
 from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.security import ClientSecurity
 from runtime.bus.sockets import make_socket
 from runtime.bus.wire import (
     KIND_HEARTBEAT,
@@ -61,6 +62,7 @@ class Publisher:
         points: Iterable[str] = (),
         heartbeat_period_ms: int = DEFAULT_HEARTBEAT_PERIOD_MS,
         hwm: int = 10_000,
+        security: ClientSecurity | None = None,
     ) -> None:
         self.source = source
         self.epoch = random.SystemRandom().randrange(1, 1 << 63)
@@ -72,7 +74,7 @@ class Publisher:
         self.heartbeat_period_ms = heartbeat_period_ms
         self._own_context = context is None
         self._context = context or zmq.Context()
-        self._socket = make_socket(self._context, zmq.PUB, hwm=hwm)
+        self._socket = make_socket(self._context, zmq.PUB, hwm=hwm, security=security)
         self._socket.connect(endpoints.pub_in)
         self._next_heartbeat_ns = 0
         # Fail now, not at the first publish, if the source id is not valid on the wire.

@@ -15,29 +15,48 @@ Commands arrive on the ``commands`` ROUTER, go to the adapter that registered th
 ``adapters`` ROUTER, and the adapter's ack comes back to the client by command id. The bus answers
 ``failed`` itself (code ``no_owner``, ``bus_busy`` or ``adapter_unreachable``) when no adapter owns
 the point or the owner cannot be reached. Commands never touch PUB (R9).
+
+Security (R12, R19, docs/security.md): with a :class:`ServerSecurity` every socket is a CURVE
+server and the ZAP handler admits allow-listed keys only; every message carries its key's name.
+A batch for a source the key may not publish for is dropped and counted (``forged``); so is a
+registration as an adapter id it may not publish for, or one for an id another live adapter
+holds (``impostors``). Commands take actor and role from the key: a viewer key, or a command
+whose role field differs from the key's, is refused here, before any policy, and audited in the
+bus's own audit log; the rest go to the adapter with actor and role set from the key. The
+allow-list file is re-read when it changes; sockets where a revoked key was seen are re-bound,
+which cuts every connection on them, and ZAP refuses the revoked key when it reconnects.
+Plaintext (no security) is allowed on loopback only.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
+import os
 import re
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import zmq
 
 from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.ingress import Incoming, recv_limited
+from runtime.bus.keys import KeyEntry, KeyFileError, KeyRing, load_site
 from runtime.bus.point_cache import PointCache
 from runtime.bus.ratelog import RateLimitedLog
+from runtime.bus.security import ServerSecurity, check_plaintext
 from runtime.bus.sockets import DEFAULT_HWM, make_socket
 from runtime.bus.wire import (
     KIND_ACK,
     KIND_REGISTER,
+    MAX_CONTROL_BYTES,
+    MAX_MESSAGE_BYTES,
     MAX_READINGS,
     Ack,
+    Command,
     Reading,
     SnapshotChunk,
     SnapshotSource,
@@ -48,11 +67,15 @@ from runtime.bus.wire import (
     decode_register,
     decode_snapshot_request,
     encode_ack,
+    encode_command,
     encode_snapshot_chunk,
     message_kind,
 )
 from runtime.errors import UsageError
 from runtime.quality import Quality, Reason
+
+if TYPE_CHECKING:
+    from runtime.control.audit import AuditLog
 
 log = logging.getLogger("twinstage.bus")
 
@@ -64,6 +87,23 @@ SNAPSHOT_CHUNK_READINGS = 2000
 """Readings per snapshot message: well under the message size limit even with long names."""
 MAX_SOURCES = 1000
 MAX_POINTS_PER_SOURCE = 100_000
+MAX_CACHED_POINTS = 500_000
+"""Points in the last-value cache over all sources: a batch that would add points past either
+bound is dropped (after evicting silent sources), so a flood of made-up points cannot grow the
+cache or the snapshot without limit (R19)."""
+SILENT_EVICT_S = 300.0
+"""A source silent this long is forgotten with its cached points."""
+SEQ_JUMP_WINDOW = 10_000
+"""Largest forward jump of seq within an epoch, and largest first seq of a new epoch for a known
+source: beyond it the message is dropped (a forged huge seq cannot shut a source out)."""
+REGISTRATION_LIVE_S = 2.5
+"""A registration renewed this recently is live: another connection may not take its adapter id
+(with keys, the same key may: a restarted adapter)."""
+MAX_PARTS = 2
+"""Parts in a readings message (topic, payload); other sockets take 1 (after the identity)."""
+SITE_CHECK_S = 0.25
+"""How often the allow-list file is checked for changes (revocation takes effect within this
+plus a reconnect)."""
 MAX_ADAPTERS = 1000
 MAX_PENDING_COMMANDS = 10_000
 PENDING_COMMAND_TTL_S = 60.0
@@ -93,6 +133,8 @@ class _Source:
     """Last value per point, as columns."""
     owned: list[str] = field(default_factory=list)
     gaps: int = 0
+    user: str = ""
+    """Key name that started the current epoch (``""`` in plaintext)."""
 
 
 @dataclass(slots=True)
@@ -100,6 +142,7 @@ class _Adapter:
     identity: bytes
     last_register_ns: int
     points: set[str]
+    user: str = ""
 
 
 @dataclass(slots=True)
@@ -125,7 +168,20 @@ class BusServer:
         context: zmq.Context | None = None,
         sub_hwm: int = DEFAULT_HWM,
         silence_misses: int = SILENCE_MISSES,
+        security: ServerSecurity | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
+        if security is None:
+            check_plaintext([a for _n, a in endpoints.items()], "bus")
+        self._security = security
+        self._audit = audit
+        self._ring = KeyRing()
+        self._site_stamp: tuple[int, int] | None = None
+        self._next_site_check = 0
+        self._may_publish: dict[tuple[str, str], bool] = {}
+        self._seen_users: dict[str, set[str]] = {}
+        """Socket name -> key names heard on it (to know which sockets to re-bind)."""
+        self._zap = None
         self._own_context = context is None
         self._context = context or zmq.Context()
         self._silence_misses = silence_misses
@@ -134,20 +190,34 @@ class BusServer:
         self._rlog = RateLimitedLog(log)
         self.stats: dict[str, int] = {
             "messages": 0, "readings": 0, "rejected": 0, "snapshots": 0, "commands": 0,
-            "acks": 0, "gaps": 0,
+            "acks": 0, "gaps": 0, "forged": 0, "impostors": 0, "seq_jumps": 0, "oversized": 0,
+            "cache_full": 0, "evicted": 0, "refused_at_router": 0, "unauthorized": 0,
+            "revocations": 0,
         }
         self._sources: dict[str, _Source] = {}
+        self._cached_points = 0
         self._adapters: dict[str, _Adapter] = {}
         self._owners: dict[str, str] = {}
         self._pending: dict[str, _Pending] = {}
         ctx = self._context
-        self._xsub = make_socket(ctx, zmq.XSUB, hwm=100_000)
-        self._xpub = make_socket(ctx, zmq.XPUB, hwm=sub_hwm)
-        self._snap = make_socket(ctx, zmq.ROUTER, control=True)
+        if security is not None:
+            from runtime.bus.zap import ZapHandler
+
+            try:
+                self._ring = load_site(security.site_path)
+                self._site_stamp = _stamp(security.site_path)
+            except (KeyFileError, OSError) as exc:
+                raise UsageError(f"bus: {exc}") from None
+            # Before any bind: libzmq consults only a ZAP handler that already exists.
+            self._zap = ZapHandler(ctx, self._ring)
+        sec = security
+        self._xsub = make_socket(ctx, zmq.XSUB, hwm=100_000, security=sec)
+        self._xpub = make_socket(ctx, zmq.XPUB, hwm=sub_hwm, security=sec)
+        self._snap = make_socket(ctx, zmq.ROUTER, control=True, security=sec)
         self._snap.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self._cmds = make_socket(ctx, zmq.ROUTER, control=True)
+        self._cmds = make_socket(ctx, zmq.ROUTER, control=True, security=sec)
         self._cmds.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self._adapt = make_socket(ctx, zmq.ROUTER)
+        self._adapt = make_socket(ctx, zmq.ROUTER, security=sec)
         self._adapt.setsockopt(zmq.ROUTER_MANDATORY, 1)
         socks = [self._xsub, self._xpub, self._snap, self._cmds, self._adapt]
         bound = []
@@ -216,6 +286,8 @@ class BusServer:
         self._closed = True
         for sock in (self._xsub, self._xpub, self._snap, self._cmds, self._adapt):
             sock.close(linger=0)
+        if self._zap is not None:
+            self._zap.close()
         if self._own_context:
             self._context.term()
 
@@ -245,20 +317,58 @@ class BusServer:
         self.stats["rejected"] += 1
         self._rlog(logging.WARNING, where, "dropped a bad %s message: %s", where, reason)
 
+    def _recv(self, sock: zmq.Socket, name: str, max_parts: int, max_bytes: int) -> Incoming | None:
+        """One message within limits from an allow-listed key; None when dropped.
+
+        Raises zmq.Again when nothing is waiting.
+        """
+        msg = recv_limited(sock, max_parts=max_parts, max_bytes=max_bytes,
+                           identify=self._security is not None)
+        if msg.problem:
+            self.stats["oversized"] += 1
+            self._reject(name, f"message with {msg.problem} from {msg.user or 'a client'}")
+            return None
+        if self._security is not None:
+            if self._ring.active(msg.user) is None:
+                # Connected before its key was revoked, and not yet cut: nothing it sends counts.
+                self.stats["unauthorized"] += 1
+                self._reject(name, f"key {msg.user!r} is no longer allowed")
+                return None
+            seen = self._seen_users.setdefault(name, set())
+            if msg.user not in seen and len(seen) < 10_000:
+                seen.add(msg.user)
+        return msg
+
     def _drain_readings(self) -> None:
-        recv = self._xsub.recv_multipart
         for _ in range(DRAIN_PER_ROUND):
             try:
-                frames = recv(zmq.NOBLOCK)
+                msg = self._recv(self._xsub, "pub_in", MAX_PARTS, MAX_MESSAGE_BYTES + 1024)
             except zmq.Again:
                 return
-            self._on_batch(frames)
+            if msg is not None:
+                self._on_batch(msg.frames, msg.user)
 
-    def _on_batch(self, frames: list[bytes]) -> None:
+    def _allowed_to_publish(self, user: str, source: str) -> bool:
+        key = (user, source)
+        verdict = self._may_publish.get(key)
+        if verdict is None:
+            entry = self._ring.active(user)
+            verdict = entry is not None and entry.may_publish(source)
+            if len(self._may_publish) > 100_000:
+                self._may_publish.clear()
+            self._may_publish[key] = verdict
+        return verdict
+
+    def _on_batch(self, frames: list[bytes], user: str = "") -> None:
         try:
             batch, cols = decode_batch_columns(frames)
         except WireError as exc:
             self._reject("readings", exc.reason)
+            return
+        if self._security is not None and not self._allowed_to_publish(user, batch.source):
+            self.stats["forged"] += 1
+            self._rlog(logging.WARNING, "forged:" + user, "dropped a %s message for source %s "
+                       "from key %s, which may not publish for it", batch.kind, batch.source, user)
             return
         now = time.monotonic_ns()
         src = self._sources.get(batch.source)
@@ -266,14 +376,31 @@ class BusServer:
             if len(self._sources) >= MAX_SOURCES and not self._evict_a_silent_source():
                 self._reject("readings", f"too many sources; ignoring new source {batch.source}")
                 return
-            src = self._sources[batch.source] = _Source(batch.epoch)
+            src = self._sources[batch.source] = _Source(batch.epoch, user=user)
             log.info("source %s appeared (epoch %d, seq %d)", batch.source, batch.epoch, batch.seq)
         elif src.epoch != batch.epoch:
+            if batch.seq > SEQ_JUMP_WINDOW:
+                self.stats["seq_jumps"] += 1
+                self._reject("readings", f"{batch.source}: a new epoch must start at seq 1 "
+                                         f"(got {batch.seq}, window {SEQ_JUMP_WINDOW})")
+                return
+            if src.alive and user != src.user:
+                self.stats["impostors"] += 1
+                self._reject("readings", f"{batch.source} is live under key {src.user!r}; "
+                                         f"key {user!r} may not start a new epoch for it")
+                return
             log.info("source %s restarted (epoch %d -> %d)", batch.source, src.epoch, batch.epoch)
             src.epoch = batch.epoch
+            src.user = user
         elif batch.seq <= src.seq:
             self._reject("readings", f"{batch.source} seq {batch.seq} repeats or goes back "
                                      f"(last {src.seq})")
+            return
+        elif batch.seq > src.seq + SEQ_JUMP_WINDOW:
+            self.stats["seq_jumps"] += 1
+            self._reject("readings", f"{batch.source} seq jumps from {src.seq} to {batch.seq}, "
+                                     f"beyond the window of {SEQ_JUMP_WINDOW}: dropped (a "
+                                     "publisher that lost that much starts a new epoch)")
             return
         elif batch.seq != src.seq + 1:
             src.gaps += 1
@@ -288,13 +415,12 @@ class BusServer:
                      batch.source, len(src.values))
         if cols is not None:
             values = src.values
+            if not values.knows(cols.layout) and not self._room_for(batch.source, src, cols):
+                return
             # Validated columns: a few numpy assignments into the source's columns.
+            before = len(values)
             values.apply(cols)
-            if len(values) > MAX_POINTS_PER_SOURCE:
-                values.drop_oldest(len(values) - MAX_POINTS_PER_SOURCE)
-                self._rlog(logging.WARNING, "points:" + batch.source, "source %s publishes "
-                           "over %d points; oldest dropped from the cache", batch.source,
-                           MAX_POINTS_PER_SOURCE)
+            self._cached_points += len(values) - before
             self.stats["readings"] += len(cols)
         else:
             src.period_ms = batch.period_ms
@@ -305,18 +431,44 @@ class BusServer:
         except zmq.Again:  # XPUB drops at HWM rather than raise; be safe either way
             pass
 
+    def _room_for(self, name: str, src: _Source, cols: object) -> bool:
+        """Whether a batch with a layout new to ``src`` fits the cache bounds (evicting silent
+        sources if that makes room); counts and logs a refusal."""
+        new = src.values.new_points(cols.layout)  # type: ignore[attr-defined]
+        if not new:
+            return True
+        if len(src.values) + new <= MAX_POINTS_PER_SOURCE:
+            while self._cached_points + new > MAX_CACHED_POINTS:
+                if not self._evict_a_silent_source():
+                    break
+            if self._cached_points + new <= MAX_CACHED_POINTS:
+                return True
+        self.stats["cache_full"] += 1
+        self._rlog(logging.WARNING, "cache:" + name, "source %s: %d new point(s) dropped: the "
+                   "cache holds %d points (at most %d per source, %d in all)", name, new,
+                   self._cached_points, MAX_POINTS_PER_SOURCE, MAX_CACHED_POINTS)
+        return False
+
     def _evict_a_silent_source(self) -> bool:
         for name, src in self._sources.items():
             if not src.alive:
-                del self._sources[name]
+                self._forget_source(name)
                 return True
         return False
 
+    def _forget_source(self, name: str) -> None:
+        src = self._sources.pop(name)
+        self._cached_points -= len(src.values)
+        self.stats["evicted"] += 1
+        log.warning("source %s forgotten with its %d cached points (silent)", name,
+                    len(src.values))
+
     def _drain_subscriptions(self) -> None:
-        # Subscribers' (un)subscribe messages: the bus takes everything anyway, so just read them.
+        # Subscribers' (un)subscribe messages: the bus takes everything anyway, so just read them
+        # (through the limits, and noting which keys are connected here).
         for _ in range(DRAIN_PER_ROUND):
             try:
-                self._xpub.recv(zmq.NOBLOCK)
+                self._recv(self._xpub, "sub_out", 1, MAX_CONTROL_BYTES)
             except zmq.Again:
                 return
 
@@ -325,9 +477,12 @@ class BusServer:
     def _drain_snapshot_requests(self) -> None:
         for _ in range(100):
             try:
-                frames = self._snap.recv_multipart(zmq.NOBLOCK)
+                msg = self._recv(self._snap, "snapshot", 2, MAX_CONTROL_BYTES + 256)
             except zmq.Again:
                 return
+            if msg is None:
+                continue
+            frames = msg.frames
             if len(frames) != 2:
                 self._reject("snapshot", f"expected identity and 1 frame, got {len(frames) - 1}")
                 continue
@@ -388,9 +543,12 @@ class BusServer:
     def _drain_commands(self) -> None:
         for _ in range(1000):
             try:
-                frames = self._cmds.recv_multipart(zmq.NOBLOCK)
+                msg = self._recv(self._cmds, "commands", 2, MAX_CONTROL_BYTES + 256)
             except zmq.Again:
                 return
+            if msg is None:
+                continue
+            frames = msg.frames
             if len(frames) != 2:
                 self._reject("command", f"expected identity and 1 frame, got {len(frames) - 1}")
                 continue
@@ -401,7 +559,43 @@ class BusServer:
                 self._reject("command", exc.reason)
                 continue
             self.stats["commands"] += 1
+            if self._security is not None:
+                entry = self._ring.active(msg.user)
+                assert entry is not None  # _recv dropped messages from keys not allowed
+                payload = self._vouch(client, command, entry, msg.peer)
+                if payload is None:
+                    continue
             self._route_command(client, command.id, command.point, payload)
+
+    def _vouch(self, client: bytes, command: Command, entry: KeyEntry, peer: str) -> bytes | None:
+        """The command as the adapter gets it, actor and role from the key; or None when the
+        router refuses it (viewer key, a key without command rights, a claimed role that is
+        not the key's), after auditing the refusal and answering the client."""
+        host = f"{command.host}@{peer}" if peer else command.host
+        if entry.role == "viewer" or not entry.commands:
+            code, text = "role", (f"key {entry.name} ({entry.role}) may not send commands; "
+                                  "sign in with an operator key")
+        elif command.role != entry.role:
+            code, text = "role_mismatch", (f"command claims role {command.role!r} but key "
+                                           f"{entry.name} is {entry.role}")
+        else:
+            vouched = command._replace(actor=entry.name, role=entry.role, host=host[:512])
+            return encode_command(vouched)
+        self.stats["refused_at_router"] += 1
+        log.warning("command %s for %s from key %s refused at the router: %s: %s", command.id,
+                    command.point, entry.name, code, text)
+        if self._audit is not None:
+            try:
+                self._audit.append(actor=entry.name, role=entry.role, host=host[:512],
+                                   command_id=command.id, point=command.point,
+                                   action=command.action, old_value=None,
+                                   new_value=command.value, outcome="refused", reason=code,
+                                   detail=f"at the bus: {text}; claimed role "
+                                          f"{command.role!r}, actor {command.actor!r}")
+            except Exception as exc:  # the refusal stands; say that its record is missing
+                self._rlog(logging.ERROR, "audit", "bus audit log unavailable: %s", exc)
+        self._answer(client, Ack(command.id, command.point, "refused", text[:512], None, code))
+        return None
 
     def _route_command(self, client: bytes, cid: str, point: str, payload: bytes) -> None:
         adapter_id = self._owners.get(point)
@@ -436,9 +630,12 @@ class BusServer:
     def _drain_adapters(self) -> None:
         for _ in range(1000):
             try:
-                frames = self._adapt.recv_multipart(zmq.NOBLOCK)
+                msg = self._recv(self._adapt, "adapters", 2, MAX_MESSAGE_BYTES + 1024)
             except zmq.Again:
                 return
+            if msg is None:
+                continue
+            frames = msg.frames
             if len(frames) != 2:
                 self._reject("adapter", f"expected identity and 1 frame, got {len(frames) - 1}")
                 continue
@@ -447,7 +644,7 @@ class BusServer:
             try:
                 if kind == KIND_REGISTER:
                     reg = decode_register(payload)
-                    self._register(identity, reg.adapter_id, reg.points)
+                    self._register(identity, reg.adapter_id, reg.points, msg.user)
                 elif kind == KIND_ACK:
                     self._on_ack(identity, decode_ack(payload), payload)
                 else:
@@ -455,17 +652,31 @@ class BusServer:
             except WireError as exc:
                 self._reject("adapter", exc.reason)
 
-    def _register(self, identity: bytes, adapter_id: str, points: list[str]) -> None:
+    def _register(self, identity: bytes, adapter_id: str, points: list[str],
+                  user: str = "") -> None:
         now = time.monotonic_ns()
+        if self._security is not None and not self._allowed_to_publish(user, adapter_id):
+            self.stats["impostors"] += 1
+            self._rlog(logging.WARNING, "register:" + user, "registration as adapter %s refused: "
+                       "key %s may not publish for it", adapter_id, user)
+            return
         adapter = self._adapters.get(adapter_id)
         if adapter is None:
             if len(self._adapters) >= MAX_ADAPTERS:
                 raise WireError(f"too many adapters; ignoring {adapter_id}")
-            adapter = self._adapters[adapter_id] = _Adapter(identity, now, set())
+            adapter = self._adapters[adapter_id] = _Adapter(identity, now, set(), user)
             log.info("adapter %s registered %d points", adapter_id, len(points))
         elif adapter.identity != identity:
+            live = now - adapter.last_register_ns < REGISTRATION_LIVE_S * 1e9
+            if live and (self._security is None or user != adapter.user):
+                self.stats["impostors"] += 1
+                self._rlog(logging.WARNING, "impostor:" + adapter_id, "registration as adapter "
+                           "%s refused: another live connection (key %r) holds it", adapter_id,
+                           adapter.user)
+                return
             log.info("adapter %s reconnected; %d points", adapter_id, len(points))
         adapter.identity = identity
+        adapter.user = user
         adapter.last_register_ns = now
         new = set(points)
         for gone in adapter.points - new:
@@ -506,11 +717,19 @@ class BusServer:
     # -- timers -----------------------------------------------------------------------------
 
     def _housekeeping(self, now: int) -> None:
+        evict = []
         for name, src in self._sources.items():
             if src.alive and now - src.last_heard_ns > src.period_ms * self._silence_misses * 1e6:
                 src.alive = False
                 log.warning("source %s silent for %d ms: its %d points are Bad (no communication)",
                             name, (now - src.last_heard_ns) // 1_000_000, len(src.values))
+            elif not src.alive and now - src.last_heard_ns > SILENT_EVICT_S * 1e9:
+                evict.append(name)
+        for name in evict:
+            self._forget_source(name)
+        if self._security is not None and now >= self._next_site_check:
+            self._next_site_check = now + int(SITE_CHECK_S * 1e9)
+            self._check_site()
         expired = [cid for cid, p in self._pending.items() if now > p.deadline_ns]
         for cid in expired:
             del self._pending[cid]
@@ -522,3 +741,67 @@ class BusServer:
             for point in self._adapters.pop(adapter_id).points:
                 if self._owners.get(point) == adapter_id:
                     del self._owners[point]
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def _check_site(self) -> None:
+        """Re-read the allow-list when its file changed; cut connections of keys gone from it."""
+        assert self._security is not None
+        path = self._security.site_path
+        try:
+            stamp = _stamp(path)
+            if stamp == self._site_stamp:
+                return
+            ring = load_site(path)
+        except (OSError, KeyFileError) as exc:
+            self._rlog(logging.ERROR, "site", "allow-list %s unreadable, keeping the last good "
+                       "one: %s", path, exc)
+            return
+        old = self._ring
+        self._site_stamp = stamp
+        self._ring = ring
+        self._may_publish.clear()
+        if self._zap is not None:
+            self._zap.ring = ring
+        gone = {e.name for e in old.entries if not e.revoked}
+        gone -= {e.name for e in ring.entries if not e.revoked and old.by_name.get(e.name) == e}
+        log.warning("allow-list %s reloaded: %d active keys", path,
+                    sum(not e.revoked for e in ring.entries))
+        if gone:
+            self._cut(gone)
+
+    def _cut(self, names: set[str]) -> None:
+        """Re-bind every socket on which one of ``names`` was heard: libzmq closes all of that
+        socket's connections; clients reconnect and ZAP judges them again."""
+        self.stats["revocations"] += 1
+        by_name = dict(zip(("pub_in", "sub_out", "snapshot", "commands", "adapters"),
+                           (self._xsub, self._xpub, self._snap, self._cmds, self._adapt),
+                           strict=True))
+        addresses = dict(self.endpoints.items())
+        for sock_name, users in self._seen_users.items():
+            if not users & names:
+                continue
+            sock, addr = by_name[sock_name], addresses[sock_name]
+            sock.unbind(addr)
+            deadline = time.monotonic() + 2.0
+            while True:
+                try:
+                    sock.bind(addr)
+                    break
+                except zmq.ZMQError as exc:  # the old listener closes asynchronously
+                    if exc.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                        log.error("cannot re-bind %s after a revocation: %s", addr, exc)
+                        break
+                    time.sleep(0.005)
+            users.clear()
+            log.warning("cut every connection on %s (%s): key(s) %s no longer allowed",
+                        sock_name, addr, ", ".join(sorted(names)))
+        for adapter_id in [a for a, ad in self._adapters.items() if ad.user in names]:
+            for point in self._adapters.pop(adapter_id).points:
+                if self._owners.get(point) == adapter_id:
+                    del self._owners[point]
+
+
+def _stamp(path: os.PathLike[str] | str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_mtime_ns, st.st_size

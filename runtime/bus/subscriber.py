@@ -36,6 +36,7 @@ import zmq
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.point_cache import PointCache
 from runtime.bus.ratelog import RateLimitedLog
+from runtime.bus.security import ClientSecurity
 from runtime.bus.sockets import DEFAULT_HWM, make_socket
 from runtime.bus.wire import (
     TOPIC_HEARTBEAT,
@@ -143,6 +144,7 @@ class Subscriber:
         rcvhwm: int = DEFAULT_HWM,
         silence_misses: int = SILENCE_MISSES,
         snapshot_timeout_s: float = SNAPSHOT_TIMEOUT_S,
+        security: ClientSecurity | None = None,
     ) -> None:
         self.match = match
         self._matcher = None if match == "*" else re.compile(fnmatch.translate(match)).match
@@ -151,13 +153,13 @@ class Subscriber:
         self._own_context = context is None
         self._context = context or zmq.Context()
         self._rlog = RateLimitedLog(log)
-        self._sub = make_socket(self._context, zmq.SUB, hwm=rcvhwm)
+        self._sub = make_socket(self._context, zmq.SUB, hwm=rcvhwm, security=security)
         self._sub.connect(endpoints.sub_out)
         # Subscribe to every source's readings and heartbeats: gap detection needs every message
         # of a source, so point filtering (``match``) happens here, not in ZeroMQ.
         self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC_READINGS)
         self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC_HEARTBEAT)
-        self._snap = make_socket(self._context, zmq.DEALER)
+        self._snap = make_socket(self._context, zmq.DEALER, security=security)
         self._snap.connect(endpoints.snapshot)
         self._sources: dict[str, SourceStatus] = {}
         self._selections: dict[PointLayout, np.ndarray | None] = {}
