@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bus": ("runtime.commands.bus", "run the ZeroMQ bus: proxy, last-value cache, command router"),
     "tap": ("runtime.commands.tap", "print readings from the bus as they arrive"),
     "write": ("runtime.commands.write", "send a write command to a point through the bus"),
+    "keys": ("runtime.commands.keys", "make, list and revoke the keys that may use the bus"),
     "audit": ("runtime.commands.audit", "check the write audit log's hash chain"),
     "bench": ("runtime.commands.bench", "measure performance against targets"),
     "schema": ("runtime.commands.schema", "print the JSON Schema of scene files"),

@@ -44,6 +44,8 @@ class ClientSecurity:
     public_key: str
     secret_key: str
     bus_public_key: str
+    role: str = ""
+    """The role the key file says (informational: the bus decides from its allow-list)."""
 
     @classmethod
     def from_pair(cls, pair: KeyPair, bus_public_key: str = "") -> ClientSecurity:
@@ -51,7 +53,7 @@ class ClientSecurity:
         if not bus:
             raise KeyFileError(f"{pair.path or pair.name}: carries no bus-public-key; give the "
                                "bus's public key file too")
-        return cls(pair.name, pair.public_key, pair.secret_key, bus)
+        return cls(pair.name, pair.public_key, pair.secret_key, bus, pair.role)
 
     def apply(self, sock: zmq.Socket) -> None:
         sock.curve_serverkey = self.bus_public_key.encode("ascii")

@@ -210,6 +210,11 @@ class Subscriber:
         self._check_silence(time.monotonic_ns(), out)
         return out
 
+    @property
+    def snapshot_socket(self) -> zmq.Socket:
+        """The snapshot DEALER, for a :class:`~runtime.bus.handshake.HandshakeWatch`."""
+        return self._snap
+
     def liveness(self) -> dict[str, SourceStatus]:
         """Per-source status (the live objects: read them, do not change them)."""
         return self._sources

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runtime.bus.endpoints import DEFAULT_ADDRESS, BusEndpoints
+from runtime.commands.key_options import add_key_options, security_from_args
 from runtime.errors import UsageError
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="log connection changes and every write")
+    add_key_options(parser, service="adapter")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,12 +104,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--bus: {exc}") from None
 
+    security = security_from_args(args, args.bus, "adapter", service="adapter")
     audit_path = Path(args.audit_log or Path("out") / "audit" / f"{adapter_id}.jsonl")
     audit = open_audit_log(audit_path)
     try:
         adapter = ModbusAdapter(all_devices, endpoints, adapter_id=adapter_id, audit=audit,
                                 device_ids={d.id for d in devices},
-                                options=PollerOptions(port_offset=args.port_offset))
+                                options=PollerOptions(port_offset=args.port_offset),
+                                security=security)
         points = sum(len(d.points) for d in devices)
         print(f"twinstage adapter: {adapter_id} polling {len(devices)} devices ({points} points), "
               f"publishing to {endpoints.pub_in}, auditing writes to {audit_path}", flush=True)

@@ -75,9 +75,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     live.add_argument("--max-fps", type=float, default=DEFAULT_MAX_FPS, metavar="N",
                       help=f"headless live frame-rate cap (default {DEFAULT_MAX_FPS:g})")
     ctl = parser.add_argument_group("operator control (with --bus; docs/control.md)")
-    ctl.add_argument("--role", default="viewer", choices=ROLES,
-                     help="what this viewer may do: viewer (default: looks only, no control "
-                          "UI; kiosk and VR), operator, instructor. The adapter enforces it")
+    ctl.add_argument("--role", default=None, choices=ROLES,
+                     help="what this viewer may do: viewer (looks only, no control UI; kiosk "
+                          "and VR), operator, instructor; default: the --key's role, else "
+                          "viewer. The bus and the adapter enforce it")
+    ctl.add_argument("--key", default=None, metavar="FILE",
+                     help="sign in with this key (NAME.key_secret); default $TWINSTAGE_KEY as "
+                          "a viewer")
+    ctl.add_argument("--insecure", action="store_true",
+                     help="plaintext to a bus started with --insecure (loopback only)")
     ctl.add_argument("--actor", default=None, metavar="NAME",
                      help="who operates, for the audit log (default: the OS user)")
     ctl.add_argument("--write", action="append", default=[], metavar="POINT=VALUE",
@@ -169,6 +175,7 @@ def _check_live_args(args: argparse.Namespace) -> None:
     if args.write:
         live_only.append("--write")
     if args.bus is None:
+        args.role = args.role or "viewer"
         if live_only:
             raise UsageError(f"{', '.join(live_only)} need(s) --bus ADDR (the live view)")
         return
@@ -180,6 +187,13 @@ def _check_live_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--max-fps {args.max_fps}: must be positive")
     if not (math.isfinite(args.ack_timeout) and args.ack_timeout > 0):
         raise UsageError(f"--ack-timeout {args.ack_timeout}: must be positive")
+    from runtime.commands.key_options import security_from_args
+    from runtime.control.signin import station_role
+
+    args.security = security_from_args(args, args.bus, "view")
+    key = args.security
+    args.role = station_role(args.role, key.name if key else "", key.role if key else "",
+                             explicit_key=args.key is not None)
     if args.write and args.role == "viewer":
         raise UsageError("--write needs --role operator or instructor: the viewer role writes "
                          "nothing")
@@ -243,7 +257,7 @@ def _make_control(args: argparse.Namespace, world, devices, endpoints):  # noqa:
     from runtime.live.control_panel import ControlPanel, writable_points
 
     commander = Commander(endpoints, role=args.role, actor=args.actor,
-                          timeout_ns=int(args.ack_timeout * 1e9))
+                          timeout_ns=int(args.ack_timeout * 1e9), security=args.security)
     offered = writable_points(devices, world, parse_role(args.role))
     return commander, ControlPanel(world, offered, commander, ack_timeout_s=args.ack_timeout)
 
@@ -263,7 +277,7 @@ def _run_live(args: argparse.Namespace, app, viewer, *, headless: bool) -> int: 
     devices = load_devices(devices_file, scene) if devices_file.is_file() else None
     world = build_world(scene, devices)
     endpoints = BusEndpoints.from_address(args.bus)
-    subscriber = Subscriber(endpoints)
+    subscriber = Subscriber(endpoints, security=args.security)
     commander, control = _make_control(args, world, devices, endpoints)
     writes = getattr(args, "planned_writes", [])
     shots: list[str] = []
@@ -279,8 +293,10 @@ def _run_live(args: argparse.Namespace, app, viewer, *, headless: bool) -> int: 
         live.install_control_keys()
         if writes:
             live.run_writes(writes)
+        who = f"signed in: {args.security.name} as {args.role}" if args.security else \
+            f"plaintext, role {args.role}"
         print(f"live view of {scene.name} from {args.bus} ({app.pipe_name}; "
-              f"{type(live.observer).__name__}; role {args.role})", flush=True)
+              f"{type(live.observer).__name__}; role {args.role}; {who})", flush=True)
         timeline: list[dict] = []
         if headless:
             _headless_loop(args, app, live, stop, shots, timeline)
