@@ -5,6 +5,7 @@ Import explicitly (``from security_fixtures import ...``).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.keys import add_key, read_key_pair
-from runtime.bus.security import ClientSecurity, server_security
+from runtime.bus.security import ClientSecurity, ServerSecurity, server_security
 from runtime.bus.server import BusServer
 
 TEST_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -72,3 +73,18 @@ def auth_failures(monitor: zmq.Socket, timeout_s: float = 5.0) -> list[int]:
                                   zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
                 failures.append(int(event["value"]))
     return failures
+
+
+def session_keys() -> Path:
+    """The session's keys folder ($TWINSTAGE_KEYS, made by conftest)."""
+    return Path(os.environ["TWINSTAGE_KEYS"])
+
+
+def session_client(name: str) -> ClientSecurity:
+    """Key ``name`` from the session's keys folder."""
+    return client(session_keys(), name)
+
+
+def session_server() -> ServerSecurity:
+    """The bus's CURVE settings from the session's keys folder."""
+    return server_security(session_keys())

@@ -67,8 +67,9 @@ class HandshakeWatch:
         if problem is not None:
             return problem
         if not self.connected:
-            return (f"no connection to the bus at {self.address} within {timeout_s:g} s: is "
-                    "it running there (twinstage bus), and the address right?")
+            return (f"no answer: no connection to the bus at {self.address} within "
+                    f"{timeout_s:g} s: is it running there (twinstage bus), and the address "
+                    "right?")
         return f"the bus at {self.address} did not answer within {timeout_s:g} s"
 
     def close(self) -> None:
