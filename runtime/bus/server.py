@@ -317,10 +317,12 @@ class BusServer:
         self.stats["rejected"] += 1
         self._rlog(logging.WARNING, where, "dropped a bad %s message: %s", where, reason)
 
-    def _recv(self, sock: zmq.Socket, name: str, max_parts: int, max_bytes: int) -> Incoming | None:
+    def _recv(self, sock: zmq.Socket, name: str, max_parts: int, max_bytes: int, *,
+              check_user: bool = True) -> Incoming | None:
         """One message within limits from an allow-listed key; None when dropped.
 
-        Raises zmq.Again when nothing is waiting.
+        Raises zmq.Again when nothing is waiting. ``check_user`` False for the XPUB, where
+        libzmq itself makes unsubscribe messages (no sender) when a subscriber leaves.
         """
         msg = recv_limited(sock, max_parts=max_parts, max_bytes=max_bytes,
                            identify=self._security is not None)
@@ -329,7 +331,10 @@ class BusServer:
             self._reject(name, f"message with {msg.problem} from {msg.user or 'a client'}")
             return None
         if self._security is not None:
-            if self._ring.active(msg.user) is None:
+            if not check_user:
+                if not msg.user:
+                    return msg
+            elif self._ring.active(msg.user) is None:
                 # Connected before its key was revoked, and not yet cut: nothing it sends counts.
                 self.stats["unauthorized"] += 1
                 self._reject(name, f"key {msg.user!r} is no longer allowed")
@@ -468,7 +473,7 @@ class BusServer:
         # (through the limits, and noting which keys are connected here).
         for _ in range(DRAIN_PER_ROUND):
             try:
-                self._recv(self._xpub, "sub_out", 1, MAX_CONTROL_BYTES)
+                self._recv(self._xpub, "sub_out", 1, MAX_CONTROL_BYTES, check_user=False)
             except zmq.Again:
                 return
 
