@@ -33,6 +33,7 @@ from runtime.bus.security import ClientSecurity
 from runtime.bus.wire import MAX_TEXT_LEN, Ack, Reading
 from runtime.control.audit import AuditLog
 from runtime.control.command import ControlCommand
+from runtime.control.command_memory import restore as restore_command_ids
 from runtime.control.executor import Executor
 from runtime.scene.model import Devices
 
@@ -120,6 +121,8 @@ class ModbusAdapter:
         self.readings = PollerReadings(self.pollers)
         self.writer = PollerWriter(self.policy, self.pollers)
         self.executor = Executor(self.policy, audit, self.writer, self.readings, clock=clock)
+        # Ids answered before a restart stay answered: a replay has no second effect.
+        restore_command_ids(self.policy, audit.path)
         self._stop: asyncio.Event | None = None  # created in run(), inside the loop
         self._command_tasks: set[asyncio.Task[None]] = set()
         self.acks_sent = 0
