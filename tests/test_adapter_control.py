@@ -200,8 +200,10 @@ def test_operator_control_through_the_cli(plant_and_bus: tuple[BusServer, int],
         err = adapter.stop()
     assert adapter.proc.returncode == 0 and "Traceback" not in err, err
 
-    # (g) every attempt is in the audit log, the chain verifies, and tampering is found.
-    records = _records(audit)
+    # (g) every attempt is in the audit log, the chain verifies, and tampering is found. The
+    # chain is keyed (the session's audit.key): the first record says so.
+    header, *records = _records(audit)
+    assert (header["action"], header["outcome"]) == ("audit", "keyed")
     outcomes = [(r["point"], r["action"], r["outcome"], r["reason"]) for r in records]
     assert outcomes == [
         ("P-101/speed_sp_rpm", "write", "pending", ""),
@@ -221,12 +223,14 @@ def test_operator_control_through_the_cli(plant_and_bus: tuple[BusServer, int],
     assert {(r["actor"], r["role"]) for r in records} == {("operator", "operator")}
     assert records[2]["new_value"] == 5000.0
     ok = run_cli("audit", "verify", str(audit), timeout_s=60)
-    assert ok.returncode == 0 and f"last seq {len(records)}" in ok.stdout, ok.stdout + ok.stderr
+    assert ok.returncode == 0 and f"last seq {len(records) + 1}" in ok.stdout, \
+        ok.stdout + ok.stderr
+    assert "HMAC key id" in ok.stdout
     lines = audit.read_bytes().splitlines(keepends=True)
-    lines[2] = lines[2].replace(b'"refused"', b'"confirmed"')
+    lines[3] = lines[3].replace(b'"refused"', b'"confirmed"')
     audit.write_bytes(b"".join(lines))
     bad = run_cli("audit", "verify", str(audit), timeout_s=60)
-    assert bad.returncode == 1 and f"{audit}:3:" in bad.stderr, bad.stderr
+    assert bad.returncode == 1 and f"{audit}:4:" in bad.stderr, bad.stderr
 
 
 def test_unusable_audit_log_refuses_writes_while_readings_flow(

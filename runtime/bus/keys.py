@@ -14,6 +14,8 @@ A keys folder holds (docs/security.md):
 - ``bus.key_secret``: the bus's own key pair (mode 0600), and ``bus.key``: its public half.
 - ``NAME.key_secret``: one client's key pair (mode 0600), with the bus's public key in its
   metadata so that the one file is all a station needs.
+- ``audit.key``: 32 secret bytes in hex (mode 0600) keying the audit logs' hash chains
+  (HMAC-SHA256), held by the adapters and the bus.
 
 Key pair files use the ZPL certificate layout of czmq's ``zcert`` (and pyzmq's ``zmq.auth``),
 so other ZeroMQ tools read them. Everything read here is checked: a parse error is a
@@ -36,6 +38,7 @@ import zmq
 ROLES = ("viewer", "operator", "instructor", "engineer")
 """Roles a key can carry. ``engineer`` is for services (adapters, the plant): no writes."""
 SITE_FILE = "site.json"
+AUDIT_KEY_FILE = "audit.key"
 BUS_KEY_NAME = "bus"
 SECRET_SUFFIX = ".key_secret"
 PUBLIC_SUFFIX = ".key"
@@ -284,11 +287,8 @@ def read_key_pair(path: str | Path, *, need_secret: bool = True) -> KeyPair:
     its owner only (mode 0600 or stricter), else KeyFileError says what to do."""
     path = Path(path)
     try:
-        st = os.stat(path)
-        if need_secret and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyFileError(
-                f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}): a secret "
-                f"key must be private; run: chmod 600 {path}")
+        if need_secret:
+            _private(path)
         with path.open("rb") as f:
             data = f.read(MAX_KEY_FILE_BYTES + 1)
     except OSError as exc:
@@ -320,10 +320,50 @@ def read_key_pair(path: str | Path, *, need_secret: bool = True) -> KeyPair:
 # -- the keys folder ----------------------------------------------------------------------------
 
 
+def _private(path: Path) -> None:
+    """KeyFileError unless ``path`` is readable by its owner only."""
+    mode = os.stat(path).st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(f"{path} is readable by others (mode {stat.S_IMODE(mode):04o}): a "
+                           f"secret must be private; run: chmod 600 {path}")
+
+
+def ensure_audit_key(folder: str | Path) -> Path:
+    """``audit.key`` in ``folder`` (32 random bytes, hex, mode 0600), made if missing."""
+    path = Path(folder) / AUDIT_KEY_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, os.urandom(32).hex().encode("ascii") + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return path
+
+
+def read_audit_key(path: str | Path) -> bytes:
+    """The audit key in ``path``; KeyFileError when unreadable, malformed or not private."""
+    path = Path(path)
+    try:
+        _private(path)
+        text = path.read_text(encoding="ascii").strip()
+        key = bytes.fromhex(text)
+    except OSError as exc:
+        raise KeyFileError(f"cannot read audit key {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, ValueError):
+        raise KeyFileError(f"{path}: an audit key is 64 hex digits") from None
+    if len(key) != 32:
+        raise KeyFileError(f"{path}: an audit key is 64 hex digits (32 bytes)")
+    return key
+
+
 def ensure_bus_key(folder: str | Path) -> KeyPair:
-    """The bus's key pair in ``folder``, created (with an empty allow-list) on first use."""
+    """The bus's key pair in ``folder``, created (with an empty allow-list and an audit key)
+    on first use."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    ensure_audit_key(folder)
     secret = folder / f"{BUS_KEY_NAME}{SECRET_SUFFIX}"
     if not secret.exists():
         write_key_pair(folder, new_key_pair(BUS_KEY_NAME, role="bus"))
@@ -379,6 +419,8 @@ __all__ = [
     "KeyPair",
     "KeyRing",
     "add_key",
+    "ensure_audit_key",
+    "read_audit_key",
     "ensure_bus_key",
     "load_site",
     "new_key_pair",

@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from runtime.bus.security import check_plaintext, server_security
     from runtime.bus.server import BusServer
-    from runtime.commands.adapter import open_audit_log
+    from runtime.commands.adapter import audit_key, open_audit_log
 
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         security = None
     else:
         security = server_security(args.keys)
-    audit = open_audit_log(Path(args.audit_log)) if security is not None else None
+    audit = None if security is None else \
+        open_audit_log(Path(args.audit_log), audit_key(None, args.keys, False))
     try:
         server = BusServer(endpoints, security=security, audit=audit)
     except BaseException:
