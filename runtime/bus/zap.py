@@ -46,6 +46,7 @@ def zap_reply(frames: list[bytes], ring: KeyRing) -> tuple[list[bytes], str | No
     credentials = frames[6:]
 
     def refuse(code: bytes, why: str) -> tuple[list[bytes], None, str]:
+        why = "".join(c if " " <= c <= "~" else "?" for c in why)[:200]
         return [ZAP_VERSION, request_id, code, why.encode("ascii"), b"", b""], None, why
 
     if version != ZAP_VERSION:
