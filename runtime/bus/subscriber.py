@@ -57,7 +57,8 @@ DEFAULT_PERIOD_MS = 1000
 """Assumed heartbeat period of a source until a heartbeat or snapshot says otherwise."""
 SILENCE_MISSES = 3
 SNAPSHOT_TIMEOUT_S = 2.0
-"""A snapshot request unanswered this long is sent again (the bus may be down or restarting)."""
+"""A snapshot request is sent again when its first chunk, or any next chunk, has not come this
+long after the request or the previous chunk (per chunk, so a large cache still arrives)."""
 DEFAULT_BUDGET_NS = 2_000_000
 """2 ms: a fraction of a 16.7 ms frame."""
 
@@ -276,6 +277,7 @@ class Subscriber:
                 self._request_snapshot()
                 return
             self._chunks.append(chunk)
+            self._pending_deadline_ns = time.monotonic_ns() + self._snapshot_timeout_ns
             if chunk.last:
                 self._apply_snapshot(out)
                 return
