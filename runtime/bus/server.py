@@ -135,6 +135,9 @@ class _Source:
     gaps: int = 0
     user: str = ""
     """Key name that started the current epoch (``""`` in plaintext)."""
+    resumed_seq: int = 0
+    """Seq of the message that ended the source's last silence: points set before it are
+    served Uncertain (last usable) until their next reading."""
 
 
 @dataclass(slots=True)
@@ -307,8 +310,13 @@ class BusServer:
         for src in self._sources.values():
             reading = src.values.get(point)
             if reading is not None:
-                return reading if src.alive else reading._replace(
-                    quality=_BAD_SILENT[0], reason=_BAD_SILENT[1])
+                if not src.alive:
+                    return reading._replace(quality=_BAD_SILENT[0], reason=_BAD_SILENT[1])
+                stale = src.values.seq[src.values.index[point]] < src.resumed_seq
+                if stale and reading.quality == Quality.GOOD:
+                    return reading._replace(quality=int(Quality.UNCERTAIN),
+                                            reason=int(Reason.LAST_USABLE))
+                return reading
         return None
 
     # -- readings ---------------------------------------------------------------------------
@@ -416,7 +424,8 @@ class BusServer:
         src.last_heard_ns = now
         if not src.alive:
             src.alive = True
-            log.info("source %s heard again: its %d points are served with their own quality",
+            src.resumed_seq = batch.seq
+            log.info("source %s heard again: its %d points are Uncertain until read again",
                      batch.source, len(src.values))
         if cols is not None:
             values = src.values
@@ -424,7 +433,7 @@ class BusServer:
                 return
             # Validated columns: a few numpy assignments into the source's columns.
             before = len(values)
-            values.apply(cols)
+            values.apply(cols, batch.seq)
             self._cached_points += len(values) - before
             self.stats["readings"] += len(cols)
         else:
@@ -518,6 +527,11 @@ class BusServer:
                 part = cache.columns(positions[start:start + room])
                 if not src.alive:
                     part.quality[:], part.reason[:] = _BAD_SILENT
+                elif src.resumed_seq:
+                    stale = (cache.seqs(positions[start:start + room]) < src.resumed_seq) & \
+                        (part.quality == int(Quality.GOOD))
+                    part.quality[stale] = int(Quality.UNCERTAIN)
+                    part.reason[stale] = int(Reason.LAST_USABLE)
                 entries.append(SnapshotSource(name, src.epoch, src.seq, src.alive,
                                               src.period_ms, part))
                 count += len(part)

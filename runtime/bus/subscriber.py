@@ -336,7 +336,14 @@ class Subscriber:
             tr.alive = True
             log.info("source %s heard again", batch.source)
             if len(tr.cache):
-                out.append(UpdateBlock(tr.source, tr.cache.columns(), tr.cache.seqs()))
+                # Values from before the silence are not fresh (a SIGSTOPped adapter resumes
+                # with what it read before): Uncertain, last usable, until each point's next
+                # reading brings its own quality.
+                cols = tr.cache.columns()
+                good = cols.quality == int(Quality.GOOD)
+                cols.quality[good] = int(Quality.UNCERTAIN)
+                cols.reason[good] = int(Reason.LAST_USABLE)
+                out.append(UpdateBlock(tr.source, cols, tr.cache.seqs()))
         if cols is None:
             tr.period_ms = batch.period_ms
             return
