@@ -84,6 +84,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "a viewer")
     ctl.add_argument("--insecure", action="store_true",
                      help="plaintext to a bus started with --insecure (loopback only)")
+    ctl.add_argument("--idle-timeout", type=float, default=300.0, metavar="S",
+                     help="window mode: after S seconds without input an operator or "
+                          "instructor station drops back to the viewer role (default 300)")
     ctl.add_argument("--actor", default=None, metavar="NAME",
                      help="who operates, for the audit log (default: the OS user)")
     ctl.add_argument("--write", action="append", default=[], metavar="POINT=VALUE",
@@ -185,6 +188,8 @@ def _check_live_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--screenshot-every {args.screenshot_every}: must be positive")
     if not args.max_fps > 0:
         raise UsageError(f"--max-fps {args.max_fps}: must be positive")
+    if not (math.isfinite(args.idle_timeout) and args.idle_timeout > 0):
+        raise UsageError(f"--idle-timeout {args.idle_timeout}: must be positive")
     if not (math.isfinite(args.ack_timeout) and args.ack_timeout > 0):
         raise UsageError(f"--ack-timeout {args.ack_timeout}: must be positive")
     from runtime.commands.key_options import security_from_args
@@ -406,6 +411,11 @@ def _window_loop(args: argparse.Namespace, app, live, stop: dict) -> None:  # no
     app.task_mgr.add(watch, "live-stop-watch", sort=Phase.CAPTURE)
     print(f"{live.world.scene.name}: click an asset to inspect, Tab/Shift-Tab cycle, Esc clears "
           "(Esc again or Q quits); left-drag orbit, right-drag pan, wheel zoom", flush=True)
+    if live.control is not None and args.security is not None:
+        from runtime.control.signin import SignIn, install_idle_lock
+
+        signin = SignIn(args.security.name, args.role, int(args.idle_timeout * 1e9))
+        install_idle_lock(app, live, signin)
     if live.control is not None:
         print(f"control ({args.role} {args.actor}): Up/Down pick a writable point, W or Enter "
               "write, +/- or digits set the value, Enter confirm, Enter send, Esc back out",

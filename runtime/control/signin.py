@@ -10,6 +10,7 @@ the viewer role: controls hide and nothing more is sent until someone is active 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from runtime.errors import UsageError
 
@@ -59,4 +60,39 @@ def station_role(asked: str | None, key_name: str, key_role: str, *, explicit_ke
     return asked
 
 
-__all__ = ["DEFAULT_IDLE_TIMEOUT_S", "SignIn", "station_role"]
+
+
+def install_idle_lock(app: Any, live: Any, signin: SignIn) -> None:
+    """Window mode: any key or mouse button counts as activity; once ``signin`` goes idle the
+    live viewer's control section is taken away (nothing can be sent) and comes back with the
+    next input. Prints each change, which is what the status bar will show."""
+    import time
+
+    from direct.task.Task import Task
+
+    from runtime.phases import Phase
+
+    held: dict[str, Any] = {"control": None}
+    signin.touch(time.monotonic_ns())
+
+    def on_input(*_args: object) -> None:
+        signin.touch(time.monotonic_ns())
+
+    def check(task: Task) -> int:
+        now = time.monotonic_ns()
+        if signin.role_at(now) == "viewer" and live.control is not None:
+            held["control"], live.control = live.control, None
+            print(signin.status(now), flush=True)
+        elif signin.role_at(now) != "viewer" and held["control"] is not None:
+            live.control, held["control"] = held["control"], None
+            print(signin.status(now), flush=True)
+        return Task.cont
+
+    throwers = getattr(app, "buttonThrowers", None) or []
+    if throwers:
+        throwers[0].node().setButtonDownEvent("twinstage-input")
+        app.accept("twinstage-input", on_input)
+    app.task_mgr.add(check, "signin-idle-lock", sort=Phase.INPUT)
+
+
+__all__ = ["DEFAULT_IDLE_TIMEOUT_S", "SignIn", "install_idle_lock", "station_role"]
