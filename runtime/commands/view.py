@@ -282,6 +282,9 @@ def _run_live(args: argparse.Namespace, app, viewer, *, headless: bool) -> int: 
     devices = load_devices(devices_file, scene) if devices_file.is_file() else None
     world = build_world(scene, devices)
     endpoints = BusEndpoints.from_address(args.bus)
+    # Callers that skip _check_live_args (the live bench) get a plaintext viewer-role view.
+    args.security = getattr(args, "security", None)
+    args.role = args.role or "viewer"
     subscriber = Subscriber(endpoints, security=args.security)
     commander, control = _make_control(args, world, devices, endpoints)
     writes = getattr(args, "planned_writes", [])
