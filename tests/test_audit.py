@@ -450,3 +450,26 @@ def test_keyed_log_reopens_and_refuses_a_wrong_key(tmp_path: Path) -> None:
     again.close()
     wrong = AuditLog(path, key=b"x" * 32)
     assert not wrong.available and "key id" in (wrong.problem or "")
+
+
+def test_verify_against_a_recorded_head_finds_a_rewritten_unkeyed_chain(tmp_path: Path) -> None:
+    from runtime.control.audit import canonical, record_hash
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    for i in range(4):
+        log.append(actor="alice", role="operator", host="h", command_id=f"c{i}", point="P-1/x",
+                   action="write", old_value=0.0, new_value=float(i), outcome="confirmed",
+                   reason="", detail="")
+    recorded = f"{log.last_seq}:{log.head_hash}"  # what the bus carried to the recorder
+    log.close()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[1]["new_value"] = 99.0
+    prev = "0" * 64
+    for r in records:  # recompute the whole unkeyed chain: verify alone cannot tell
+        r["prev_hash"] = prev
+        r["hash"] = prev = record_hash(r)
+    path.write_bytes(b"".join(canonical(r) + b"\n" for r in records))
+    assert run_cli("audit", "verify", str(path), timeout_s=60).returncode == 0
+    bad = run_cli("audit", "verify", str(path), "--head", recorded, timeout_s=60)
+    assert bad.returncode == 1 and "rewritten" in bad.stderr, bad.stderr

@@ -21,7 +21,7 @@ from runtime.bus.publisher import Publisher
 from runtime.bus.security import ClientSecurity
 from runtime.bus.server import BusServer
 from runtime.bus.subscriber import Subscriber
-from runtime.bus.wire import Ack, Command, Reading
+from runtime.bus.wire import Ack, Command, Reading, decode_checkpoint
 from runtime.control.audit import AuditLog
 from runtime.errors import UsageError
 
@@ -230,3 +230,26 @@ def test_command_with_an_unknown_key_is_told_so(keys: Path) -> None:
         with pytest.raises(BusRefusedError, match="refused key stranger"):
             send_command(bus.endpoints, _command("operator"), 5, security=sec)
         assert bus.stats["commands"] == 0
+
+
+def test_audit_heads_travel_on_the_bus_and_forged_ones_are_dropped(keys: Path) -> None:
+    head = "ab" * 32
+    with secure_bus(keys) as bus, \
+            Publisher(bus.endpoints, "ad-1", security=client(keys, "ad-1")) as pub, \
+            Publisher(bus.endpoints, "ad-1", security=client(keys, "ad-2")) as forger:
+        ctx = zmq.Context()
+        try:
+            sub = ctx.socket(zmq.SUB)
+            sub.setsockopt(zmq.LINGER, 0)
+            client(keys, "viewer").apply(sub)
+            sub.setsockopt(zmq.SUBSCRIBE, b"c.")
+            sub.connect(bus.endpoints.sub_out)
+            wait_until(lambda: sub.poll(0), between=lambda: pub.publish_checkpoint(7, head))
+            assert decode_checkpoint(sub.recv_multipart()).head == head
+            assert bus.checkpoint("ad-1").log_seq == 7
+            wait_until(lambda: bus.stats["forged"] >= 3,
+                       between=lambda: forger.publish_checkpoint(8, "cd" * 32))
+            assert bus.checkpoint("ad-1").log_seq == 7
+            sub.close()
+        finally:
+            ctx.term()

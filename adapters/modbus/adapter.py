@@ -141,6 +141,7 @@ class ModbusAdapter:
             tune_gc()
         pollers = [asyncio.create_task(p.run(), name=f"poll {d}")
                    for d, p in self.pollers.items()]
+        self.publish_audit_head()
         helpers = [
             asyncio.create_task(self.publisher.run_heartbeats(), name="heartbeats"),
             asyncio.create_task(self._commands(), name="commands"),
@@ -177,6 +178,13 @@ class ModbusAdapter:
                       None, "adapter_error")
         self.link.send_ack(ack)
         self.acks_sent += 1
+        self.publish_audit_head()
+
+    def publish_audit_head(self) -> None:
+        """Put the audit chain's head on the bus (a recorder keeps it; ``audit verify --head``
+        checks the log against it)."""
+        if self.audit.available and self.audit.last_seq:
+            self.publisher.publish_checkpoint(self.audit.last_seq, self.audit.head_hash)
 
     async def handle(self, cmd: Any) -> Ack:
         """Decide, audit and, if allowed, carry out one bus command; the ack to send back."""

@@ -127,6 +127,14 @@ class Publisher:
         self._send(KIND_HEARTBEAT, [])
         self._next_heartbeat_ns = time.monotonic_ns() + self.heartbeat_period_ms * 1_000_000
 
+    def publish_checkpoint(self, log_seq: int, head: str) -> None:
+        """Publish the head of this source's audit chain (topic ``c.<source>``; no seq: it is
+        not part of the readings stream). Raises WireError for a malformed head."""
+        from runtime.bus.wire import Checkpoint, encode_checkpoint
+
+        frames = encode_checkpoint(Checkpoint(self.source, time.time_ns(), log_seq, head))
+        self._socket.send_multipart(frames)
+
     def tick(self, now_ns: int | None = None) -> bool:
         """Send a heartbeat if one is due (monotonic clock); True when one was sent."""
         now = time.monotonic_ns() if now_ns is None else now_ns

@@ -55,7 +55,9 @@ from runtime.bus.wire import (
     MAX_CONTROL_BYTES,
     MAX_MESSAGE_BYTES,
     MAX_READINGS,
+    TOPIC_CHECKPOINT,
     Ack,
+    Checkpoint,
     Command,
     Reading,
     SnapshotChunk,
@@ -63,6 +65,7 @@ from runtime.bus.wire import (
     WireError,
     decode_ack,
     decode_batch_columns,
+    decode_checkpoint,
     decode_command,
     decode_register,
     decode_snapshot_request,
@@ -198,6 +201,7 @@ class BusServer:
             "revocations": 0,
         }
         self._sources: dict[str, _Source] = {}
+        self._checkpoints: dict[str, Checkpoint] = {}
         self._cached_points = 0
         self._adapters: dict[str, _Adapter] = {}
         self._owners: dict[str, str] = {}
@@ -358,8 +362,36 @@ class BusServer:
                 msg = self._recv(self._xsub, "pub_in", MAX_PARTS, MAX_MESSAGE_BYTES + 1024)
             except zmq.Again:
                 return
-            if msg is not None:
+            if msg is None:
+                continue
+            if msg.frames[0][:2] == TOPIC_CHECKPOINT:
+                self._on_checkpoint(msg.frames, msg.user)
+            else:
                 self._on_batch(msg.frames, msg.user)
+
+    def _on_checkpoint(self, frames: list[bytes], user: str) -> None:
+        """An adapter's audit head: kept (the last per source) and forwarded to subscribers."""
+        try:
+            cp = decode_checkpoint(frames)
+        except WireError as exc:
+            self._reject("checkpoint", exc.reason)
+            return
+        if self._security is not None and not self._allowed_to_publish(user, cp.source):
+            self.stats["forged"] += 1
+            self._rlog(logging.WARNING, "forged:" + user, "dropped a checkpoint for source %s "
+                       "from key %s, which may not publish for it", cp.source, user)
+            return
+        if cp.source not in self._checkpoints and len(self._checkpoints) >= MAX_SOURCES:
+            self._checkpoints.pop(next(iter(self._checkpoints)))
+        self._checkpoints[cp.source] = cp
+        try:
+            self._xpub.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+
+    def checkpoint(self, source: str) -> Checkpoint | None:
+        """The last audit checkpoint ``source`` published (tests, the bus's own log)."""
+        return self._checkpoints.get(source)
 
     def _allowed_to_publish(self, user: str, source: str) -> bool:
         key = (user, source)

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from runtime.control.audit import is_keyed, key_id, verify
+from runtime.control.audit import head_problem, is_keyed, key_id, verify
 from runtime.errors import UsageError
 
 HELP = "check the write audit log's hash chain: exit 0 intact, 1 with the first bad line"
@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--key", default=None, metavar="FILE",
                        help="the audit key (default for a keyed log: audit.key in the keys "
                             "folder)")
+    check.add_argument("--head", default=None, metavar="SEQ:HASH",
+                       help="a head recorded elsewhere (the adapter publishes each on the bus): "
+                            "the log must hold that record with that hash")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +55,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--key: {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if result.ok and args.head:
+        seq_text, _, head = args.head.partition(":")
+        if not seq_text.isdigit() or len(head) != 64:
+            raise UsageError(f"--head {args.head[:90]!r}: expected SEQ:HASH (64 hex digits)")
+        problem = head_problem(path, int(seq_text), head.lower())
+        if problem is not None:
+            print(f"{path}: {problem}", file=sys.stderr)
+            return 1
     if result.ok:
         keyed = f", HMAC key id {key_id(key)}" if key is not None else ", unkeyed"
         print(

@@ -244,6 +244,22 @@ def verify(path: str | Path, key: bytes | None = None) -> VerifyResult:
     return result(ok=True)
 
 
+def head_problem(path: str | Path, log_seq: int, head: str) -> str | None:
+    """Why the log at ``path`` does not contain record ``log_seq`` with hash ``head`` (a head
+    recorded elsewhere, e.g. from the bus), or None when it does."""
+    for _number, raw, _terminated in _lines(Path(path)):
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("seq") == log_seq:
+            if record.get("hash") == head:
+                return None
+            return (f"record seq {log_seq} has hash {str(record.get('hash'))[:16]}..., not the "
+                    f"recorded head {head[:16]}...: the log was rewritten")
+    return f"no record seq {log_seq}: the log was cut short after the head was recorded"
+
+
 class AuditLog:
     """The adapter's audit log. Construction never raises: a log that cannot be opened, or is
     damaged, leaves :attr:`problem` set and every :meth:`append` raising AuditUnavailableError, so
@@ -468,6 +484,7 @@ __all__ = [
     "AuditUnavailableError",
     "VerifyResult",
     "canonical",
+    "head_problem",
     "record_hash",
     "verify",
 ]
