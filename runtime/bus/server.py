@@ -102,6 +102,9 @@ source: beyond it the message is dropped (a forged huge seq cannot shut a source
 REGISTRATION_LIVE_S = 2.5
 """A registration renewed this recently is live: another connection may not take its adapter id
 (with keys, the same key may: a restarted adapter)."""
+MAX_SUBSCRIPTION_BYTES = 4096
+"""Largest message part a subscriber may send the XPUB (a subscription is 1 + topic bytes;
+the CURVE handshake commands, checked against the same limit, are a few hundred bytes)."""
 MAX_PARTS = 2
 """Parts in a readings message (topic, payload); other sockets take 1 (after the identity)."""
 SITE_CHECK_S = 0.25
@@ -220,6 +223,9 @@ class BusServer:
         sec = security
         self._xsub = make_socket(ctx, zmq.XSUB, hwm=100_000, security=sec)
         self._xpub = make_socket(ctx, zmq.XPUB, hwm=sub_hwm, security=sec)
+        # Subscribers send only (un)subscribe messages of a topic prefix: a byte and a few
+        # characters. Anything larger from a subscriber (any viewer key) disconnects it.
+        self._xpub.setsockopt(zmq.MAXMSGSIZE, MAX_SUBSCRIPTION_BYTES)
         self._snap = make_socket(ctx, zmq.ROUTER, control=True, security=sec)
         self._snap.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self._cmds = make_socket(ctx, zmq.ROUTER, control=True, security=sec)
