@@ -79,11 +79,12 @@ def test_unauthenticated_clients_get_nothing_and_deliver_nothing(keys: Path, how
                 assert auth_failures(monitor), "the bus should refuse the handshake"
             assert bus.cached("LT-102/level_m").value != 4.95
             assert not sub.synced and sub.last_values() == {}
+            forged._socket.disable_monitor()
             monitor.close(linger=0)
             forged.close()
             sub.close()
         finally:
-            ctx.term()
+            ctx.destroy(linger=0)
 
 
 def test_forged_source_is_dropped_counted_and_never_reaches_a_viewer(keys: Path) -> None:
@@ -206,6 +207,7 @@ def test_revoked_key_is_cut_while_connected(tmp_path: Path) -> None:
         assert len(values) == count, "a revoked key must receive nothing more"
         assert bus.stats["revocations"] == 1
         print(f"revocation cut the subscriber after {cut_after_s:.2f} s")
+        sub._sub.disable_monitor()
         monitor.close(linger=0)
 
 
@@ -253,3 +255,31 @@ def test_audit_heads_travel_on_the_bus_and_forged_ones_are_dropped(keys: Path) -
             sub.close()
         finally:
             ctx.term()
+
+
+def test_a_key_sending_oversized_messages_is_cut_and_quarantined(keys: Path) -> None:
+    with secure_bus(keys) as bus, \
+            Publisher(bus.endpoints, "ad-1", security=client(keys, "ad-1")) as real:
+        _publish_until_cached(bus, real, "LT-102/level_m", 2.5)
+        ctx = zmq.Context()
+        try:
+            bomb = ctx.socket(zmq.PUB)
+            bomb.setsockopt(zmq.LINGER, 0)
+            client(keys, "rogue").apply(bomb)
+            monitor = bomb.get_monitor_socket()
+            bomb.connect(bus.endpoints.pub_in)
+            part = b"x" * 60_000
+            wait_until(lambda: bus.stats["oversized"] >= 1,
+                       between=lambda: bomb.send_multipart([b"r.rogue-1", *[part] * 100]),
+                       timeout_s=10, step_s=0.05)
+            # Cut, and refused when it reconnects: no second bomb gets assembled.
+            assert auth_failures(monitor, 10) == [400]
+            count = bus.stats["oversized"]  # 1, or 2 when a second was already in flight
+            for _ in range(5):
+                bomb.send_multipart([b"r.rogue-1", *[part] * 100])
+            _publish_until_cached(bus, real, "LT-102/level_m", 3.0)
+            assert bus.stats["oversized"] == count <= 3
+            bomb.disable_monitor()
+            monitor.close(linger=0)
+        finally:
+            ctx.destroy(linger=0)

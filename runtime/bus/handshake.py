@@ -23,6 +23,7 @@ class HandshakeWatch:
     """Handshake outcomes of ``sock`` so far; call :meth:`poll` now and then (never blocks)."""
 
     def __init__(self, sock: zmq.Socket, *, key_name: str = "", address: str = "") -> None:
+        self._sock = sock
         self._monitor = sock.get_monitor_socket(_EVENTS)
         self.key_name = key_name
         self.address = address
@@ -73,6 +74,11 @@ class HandshakeWatch:
         return f"the bus at {self.address} did not answer within {timeout_s:g} s"
 
     def close(self) -> None:
+        """Stop monitoring (before the watched socket closes) and close the monitor socket."""
+        try:
+            self._sock.disable_monitor()
+        except zmq.ZMQError:
+            pass
         self._monitor.close(linger=0)
 
 

@@ -107,6 +107,9 @@ MAX_SUBSCRIPTION_BYTES = 4096
 the CURVE handshake commands, checked against the same limit, are a few hundred bytes)."""
 MAX_PARTS = 2
 """Parts in a readings message (topic, payload); other sockets take 1 (after the identity)."""
+QUARANTINE_S = 60.0
+"""A key that sends a message over the part or size limits is cut and refused this long, so
+it cannot make libzmq assemble one oversized message after another."""
 SITE_CHECK_S = 0.25
 """How often the allow-list file is checked for changes (revocation takes effect within this
 plus a reconnect)."""
@@ -189,6 +192,8 @@ class BusServer:
         self._next_site_check = 0
         self._may_publish: dict[tuple[str, str], bool] = {}
         self._seen_users: dict[str, set[str]] = {}
+        self._quarantine: dict[str, int] = {}
+        """Key name -> monotonic ns until which ZAP refuses it."""
         """Socket name -> key names heard on it (to know which sockets to re-bind)."""
         self._zap = None
         self._own_context = context is None
@@ -344,22 +349,29 @@ class BusServer:
         """
         msg = recv_limited(sock, max_parts=max_parts, max_bytes=max_bytes,
                            identify=self._security is not None)
+        if self._security is not None and msg.user:
+            seen = self._seen_users.setdefault(name, set())
+            if msg.user not in seen and len(seen) < 10_000:
+                seen.add(msg.user)
         if msg.problem:
             self.stats["oversized"] += 1
             self._reject(name, f"message with {msg.problem} from {msg.user or 'a client'}")
+            if self._security is not None and msg.user and msg.user not in self._quarantine:
+                self._quarantine[msg.user] = time.monotonic_ns() + int(QUARANTINE_S * 1e9)
+                self._set_blocked()
+                log.warning("key %s quarantined for %.0f s: it sent a message with %s",
+                            msg.user, QUARANTINE_S, msg.problem)
+                self._cut({msg.user})
             return None
         if self._security is not None:
             if not check_user:
                 if not msg.user:
                     return msg
-            elif self._ring.active(msg.user) is None:
+            elif self._ring.active(msg.user) is None or msg.user in self._quarantine:
                 # Connected before its key was revoked, and not yet cut: nothing it sends counts.
                 self.stats["unauthorized"] += 1
                 self._reject(name, f"key {msg.user!r} is no longer allowed")
                 return None
-            seen = self._seen_users.setdefault(name, set())
-            if msg.user not in seen and len(seen) < 10_000:
-                seen.add(msg.user)
         return msg
 
     def _drain_readings(self) -> None:
@@ -784,6 +796,9 @@ class BusServer:
                 evict.append(name)
         for name in evict:
             self._forget_source(name)
+        if self._quarantine and any(until < now for until in self._quarantine.values()):
+            self._quarantine = {k: t for k, t in self._quarantine.items() if t >= now}
+            self._set_blocked()
         if self._security is not None and now >= self._next_site_check:
             self._next_site_check = now + int(SITE_CHECK_S * 1e9)
             self._check_site()
@@ -826,6 +841,10 @@ class BusServer:
                     sum(not e.revoked for e in ring.entries))
         if gone:
             self._cut(gone)
+
+    def _set_blocked(self) -> None:
+        if self._zap is not None:
+            self._zap.blocked = frozenset(self._quarantine)
 
     def _cut(self, names: set[str]) -> None:
         """Re-bind every socket on which one of ``names`` was heard: libzmq closes all of that

@@ -32,8 +32,12 @@ CURVE_KEY_BYTES = 32
 MAX_ZAP_FRAMES = 16
 
 
-def zap_reply(frames: list[bytes], ring: KeyRing) -> tuple[list[bytes], str | None, str]:
+def zap_reply(frames: list[bytes], ring: KeyRing,
+              blocked: frozenset[str] | set[str] = frozenset()) -> tuple[list[bytes], str | None,
+                                                                      str]:
     """The reply frames to one ZAP request, the user id admitted (or None) and why.
+
+    ``blocked`` names keys the bus has quarantined for a while (oversized messages).
 
     Never raises: a malformed request gets status 500 (libzmq treats it as a refusal).
     """
@@ -64,6 +68,9 @@ def zap_reply(frames: list[bytes], ring: KeyRing) -> tuple[list[bytes], str | No
             f"key {key[:8]}... is not on the allow-list"
         peer = address.decode("ascii", "replace")[:64]
         return refuse(b"400", f"{why} (from {peer})")
+    if entry.name in blocked:
+        return refuse(b"400", f"key {entry.name} is quarantined for a while: it sent messages "
+                              "over the bus's limits")
     user = entry.name.encode("ascii")
     return [ZAP_VERSION, request_id, b"200", b"OK", user, b""], entry.name, "allowed"
 
@@ -77,6 +84,8 @@ class ZapHandler:
     def __init__(self, context: zmq.Context, ring: KeyRing) -> None:
         self.ring = ring
         """Swap freely (one reference assignment) to change who may connect."""
+        self.blocked: frozenset[str] = frozenset()
+        """Key names refused for now although allow-listed (swap, never mutate)."""
         self.refused = 0
         self.allowed = 0
         self._rlog = RateLimitedLog(log)
@@ -94,7 +103,7 @@ class ZapHandler:
                 if not sock.poll(100):
                     continue
                 frames = sock.recv_multipart()
-                reply, user, why = zap_reply(frames, self.ring)
+                reply, user, why = zap_reply(frames, self.ring, self.blocked)
                 if user is None:
                     self.refused += 1
                     self._rlog(logging.WARNING, "zap:" + why[:40], "connection refused: %s", why)
