@@ -99,8 +99,9 @@ def test_silent_sources_are_evicted_to_make_room(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(bus_server, "MAX_CACHED_POINTS", 1500)
     with running_bus(silence_misses=1) as bus:
         with Publisher(bus.endpoints, "old", heartbeat_period_ms=50) as old:
-            old.publish([_reading(f"O-1/p{k}", 1.0) for k in range(1000)])
-            wait_until(lambda: bus.cached("O-1/p0") is not None)
+            wait_until(lambda: bus.cached("O-1/p0") is not None,
+                       between=lambda: old.publish([_reading(f"O-1/p{k}", 1.0)
+                                                    for k in range(1000)]))
         wait_until(lambda: bus.source_alive("old") is False, timeout_s=10)
         with Publisher(bus.endpoints, "new") as new:
             wait_until(lambda: bus.cached("N-1/p0") is not None,

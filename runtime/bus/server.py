@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import os
 import re
 import threading
 import time
@@ -43,8 +42,8 @@ import numpy as np
 import zmq
 
 from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.guard import BusGuard
 from runtime.bus.ingress import Incoming, recv_limited
-from runtime.bus.keys import KeyEntry, KeyFileError, KeyRing, load_site
 from runtime.bus.point_cache import PointCache
 from runtime.bus.ratelog import RateLimitedLog
 from runtime.bus.security import ServerSecurity, check_plaintext
@@ -58,7 +57,6 @@ from runtime.bus.wire import (
     TOPIC_CHECKPOINT,
     Ack,
     Checkpoint,
-    Command,
     Reading,
     SnapshotChunk,
     SnapshotSource,
@@ -70,7 +68,6 @@ from runtime.bus.wire import (
     decode_register,
     decode_snapshot_request,
     encode_ack,
-    encode_command,
     encode_snapshot_chunk,
     message_kind,
 )
@@ -107,12 +104,6 @@ MAX_SUBSCRIPTION_BYTES = 4096
 the CURVE handshake commands, checked against the same limit, are a few hundred bytes)."""
 MAX_PARTS = 2
 """Parts in a readings message (topic, payload); other sockets take 1 (after the identity)."""
-QUARANTINE_S = 60.0
-"""A key that sends a message over the part or size limits is cut and refused this long, so
-it cannot make libzmq assemble one oversized message after another."""
-SITE_CHECK_S = 0.25
-"""How often the allow-list file is checked for changes (revocation takes effect within this
-plus a reconnect)."""
 MAX_ADAPTERS = 1000
 MAX_PENDING_COMMANDS = 10_000
 PENDING_COMMAND_TTL_S = 60.0
@@ -186,16 +177,7 @@ class BusServer:
         if security is None:
             check_plaintext([a for _n, a in endpoints.items()], "bus")
         self._security = security
-        self._audit = audit
-        self._ring = KeyRing()
-        self._site_stamp: tuple[int, int] | None = None
-        self._next_site_check = 0
-        self._may_publish: dict[tuple[str, str], bool] = {}
-        self._seen_users: dict[str, set[str]] = {}
-        self._quarantine: dict[str, int] = {}
-        """Key name -> monotonic ns until which ZAP refuses it."""
-        """Socket name -> key names heard on it (to know which sockets to re-bind)."""
-        self._zap = None
+        self._guard: BusGuard | None = None
         self._own_context = context is None
         self._context = context or zmq.Context()
         self._silence_misses = silence_misses
@@ -216,15 +198,7 @@ class BusServer:
         self._pending: dict[str, _Pending] = {}
         ctx = self._context
         if security is not None:
-            from runtime.bus.zap import ZapHandler
-
-            try:
-                self._ring = load_site(security.site_path)
-                self._site_stamp = _stamp(security.site_path)
-            except (KeyFileError, OSError) as exc:
-                raise UsageError(f"bus: {exc}") from None
-            # Before any bind: libzmq consults only a ZAP handler that already exists.
-            self._zap = ZapHandler(ctx, self._ring)
+            self._guard = BusGuard(ctx, security, audit=audit, stats=self.stats)
         sec = security
         self._xsub = make_socket(ctx, zmq.XSUB, hwm=100_000, security=sec)
         self._xpub = make_socket(ctx, zmq.XPUB, hwm=sub_hwm, security=sec)
@@ -304,8 +278,8 @@ class BusServer:
         self._closed = True
         for sock in (self._xsub, self._xpub, self._snap, self._cmds, self._adapt):
             sock.close(linger=0)
-        if self._zap is not None:
-            self._zap.close()
+        if self._guard is not None:
+            self._guard.close()
         if self._own_context:
             self._context.term()
 
@@ -347,31 +321,22 @@ class BusServer:
         Raises zmq.Again when nothing is waiting. ``check_user`` False for the XPUB, where
         libzmq itself makes unsubscribe messages (no sender) when a subscriber leaves.
         """
+        guard = self._guard
         msg = recv_limited(sock, max_parts=max_parts, max_bytes=max_bytes,
-                           identify=self._security is not None)
-        if self._security is not None and msg.user:
-            seen = self._seen_users.setdefault(name, set())
-            if msg.user not in seen and len(seen) < 10_000:
-                seen.add(msg.user)
+                           identify=guard is not None)
+        if guard is not None and msg.user:
+            guard.heard(name, msg.user)
         if msg.problem:
             self.stats["oversized"] += 1
             self._reject(name, f"message with {msg.problem} from {msg.user or 'a client'}")
-            if self._security is not None and msg.user and msg.user not in self._quarantine:
-                self._quarantine[msg.user] = time.monotonic_ns() + int(QUARANTINE_S * 1e9)
-                self._set_blocked()
-                log.warning("key %s quarantined for %.0f s: it sent a message with %s",
-                            msg.user, QUARANTINE_S, msg.problem)
+            if guard is not None and guard.quarantine(msg.user, msg.problem):
                 self._cut({msg.user})
             return None
-        if self._security is not None:
-            if not check_user:
-                if not msg.user:
-                    return msg
-            elif self._ring.active(msg.user) is None or msg.user in self._quarantine:
-                # Connected before its key was revoked, and not yet cut: nothing it sends counts.
-                self.stats["unauthorized"] += 1
-                self._reject(name, f"key {msg.user!r} is no longer allowed")
-                return None
+        if guard is not None and (check_user or msg.user) and not guard.admits(msg.user):
+            # Connected before its key was revoked, and not yet cut: nothing it sends counts.
+            self.stats["unauthorized"] += 1
+            self._reject(name, f"key {msg.user!r} is no longer allowed")
+            return None
         return msg
 
     def _drain_readings(self) -> None:
@@ -394,7 +359,7 @@ class BusServer:
         except WireError as exc:
             self._reject("checkpoint", exc.reason)
             return
-        if self._security is not None and not self._allowed_to_publish(user, cp.source):
+        if self._guard is not None and not self._guard.may_publish(user, cp.source):
             self.stats["forged"] += 1
             self._rlog(logging.WARNING, "forged:" + user, "dropped a checkpoint for source %s "
                        "from key %s, which may not publish for it", cp.source, user)
@@ -411,24 +376,13 @@ class BusServer:
         """The last audit checkpoint ``source`` published (tests, the bus's own log)."""
         return self._checkpoints.get(source)
 
-    def _allowed_to_publish(self, user: str, source: str) -> bool:
-        key = (user, source)
-        verdict = self._may_publish.get(key)
-        if verdict is None:
-            entry = self._ring.active(user)
-            verdict = entry is not None and entry.may_publish(source)
-            if len(self._may_publish) > 100_000:
-                self._may_publish.clear()
-            self._may_publish[key] = verdict
-        return verdict
-
     def _on_batch(self, frames: list[bytes], user: str = "") -> None:
         try:
             batch, cols = decode_batch_columns(frames)
         except WireError as exc:
             self._reject("readings", exc.reason)
             return
-        if self._security is not None and not self._allowed_to_publish(user, batch.source):
+        if self._guard is not None and not self._guard.may_publish(user, batch.source):
             self.stats["forged"] += 1
             self._rlog(logging.WARNING, "forged:" + user, "dropped a %s message for source %s "
                        "from key %s, which may not publish for it", batch.kind, batch.source, user)
@@ -628,43 +582,14 @@ class BusServer:
                 self._reject("command", exc.reason)
                 continue
             self.stats["commands"] += 1
-            if self._security is not None:
-                entry = self._ring.active(msg.user)
-                assert entry is not None  # _recv dropped messages from keys not allowed
-                payload = self._vouch(client, command, entry, msg.peer)
-                if payload is None:
+            if self._guard is not None:
+                vouched, refusal = self._guard.vouch(command, msg.user, msg.peer)
+                if vouched is None:
+                    assert refusal is not None
+                    self._answer(client, refusal)
                     continue
+                payload = vouched
             self._route_command(client, command.id, command.point, payload)
-
-    def _vouch(self, client: bytes, command: Command, entry: KeyEntry, peer: str) -> bytes | None:
-        """The command as the adapter gets it, actor and role from the key; or None when the
-        router refuses it (viewer key, a key without command rights, a claimed role that is
-        not the key's), after auditing the refusal and answering the client."""
-        host = f"{command.host}@{peer}" if peer else command.host
-        if entry.role == "viewer" or not entry.commands:
-            code, text = "role", (f"key {entry.name} ({entry.role}) may not send commands; "
-                                  "sign in with an operator key")
-        elif command.role != entry.role:
-            code, text = "role_mismatch", (f"command claims role {command.role!r} but key "
-                                           f"{entry.name} is {entry.role}")
-        else:
-            vouched = command._replace(actor=entry.name, role=entry.role, host=host[:512])
-            return encode_command(vouched)
-        self.stats["refused_at_router"] += 1
-        log.warning("command %s for %s from key %s refused at the router: %s: %s", command.id,
-                    command.point, entry.name, code, text)
-        if self._audit is not None:
-            try:
-                self._audit.append(actor=entry.name, role=entry.role, host=host[:512],
-                                   command_id=command.id, point=command.point,
-                                   action=command.action, old_value=None,
-                                   new_value=command.value, outcome="refused", reason=code,
-                                   detail=f"at the bus: {text}; claimed role "
-                                          f"{command.role!r}, actor {command.actor!r}")
-            except Exception as exc:  # the refusal stands; say that its record is missing
-                self._rlog(logging.ERROR, "audit", "bus audit log unavailable: %s", exc)
-        self._answer(client, Ack(command.id, command.point, "refused", text[:512], None, code))
-        return None
 
     def _route_command(self, client: bytes, cid: str, point: str, payload: bytes) -> None:
         adapter_id = self._owners.get(point)
@@ -724,7 +649,7 @@ class BusServer:
     def _register(self, identity: bytes, adapter_id: str, points: list[str],
                   user: str = "") -> None:
         now = time.monotonic_ns()
-        if self._security is not None and not self._allowed_to_publish(user, adapter_id):
+        if self._guard is not None and not self._guard.may_publish(user, adapter_id):
             self.stats["impostors"] += 1
             self._rlog(logging.WARNING, "register:" + user, "registration as adapter %s refused: "
                        "key %s may not publish for it", adapter_id, user)
@@ -796,12 +721,10 @@ class BusServer:
                 evict.append(name)
         for name in evict:
             self._forget_source(name)
-        if self._quarantine and any(until < now for until in self._quarantine.values()):
-            self._quarantine = {k: t for k, t in self._quarantine.items() if t >= now}
-            self._set_blocked()
-        if self._security is not None and now >= self._next_site_check:
-            self._next_site_check = now + int(SITE_CHECK_S * 1e9)
-            self._check_site()
+        if self._guard is not None:
+            gone = self._guard.tick(now)
+            if gone:
+                self._cut(gone)
         expired = [cid for cid, p in self._pending.items() if now > p.deadline_ns]
         for cid in expired:
             del self._pending[cid]
@@ -816,36 +739,6 @@ class BusServer:
 
     # -- keys -------------------------------------------------------------------------------
 
-    def _check_site(self) -> None:
-        """Re-read the allow-list when its file changed; cut connections of keys gone from it."""
-        assert self._security is not None
-        path = self._security.site_path
-        try:
-            stamp = _stamp(path)
-            if stamp == self._site_stamp:
-                return
-            ring = load_site(path)
-        except (OSError, KeyFileError) as exc:
-            self._rlog(logging.ERROR, "site", "allow-list %s unreadable, keeping the last good "
-                       "one: %s", path, exc)
-            return
-        old = self._ring
-        self._site_stamp = stamp
-        self._ring = ring
-        self._may_publish.clear()
-        if self._zap is not None:
-            self._zap.ring = ring
-        gone = {e.name for e in old.entries if not e.revoked}
-        gone -= {e.name for e in ring.entries if not e.revoked and old.by_name.get(e.name) == e}
-        log.warning("allow-list %s reloaded: %d active keys", path,
-                    sum(not e.revoked for e in ring.entries))
-        if gone:
-            self._cut(gone)
-
-    def _set_blocked(self) -> None:
-        if self._zap is not None:
-            self._zap.blocked = frozenset(self._quarantine)
-
     def _cut(self, names: set[str]) -> None:
         """Re-bind every socket on which one of ``names`` was heard: libzmq closes all of that
         socket's connections; clients reconnect and ZAP judges them again."""
@@ -854,9 +747,8 @@ class BusServer:
                            (self._xsub, self._xpub, self._snap, self._cmds, self._adapt),
                            strict=True))
         addresses = dict(self.endpoints.items())
-        for sock_name, users in self._seen_users.items():
-            if not users & names:
-                continue
+        assert self._guard is not None
+        for sock_name in self._guard.sockets_with(names):
             sock, addr = by_name[sock_name], addresses[sock_name]
             sock.unbind(addr)
             deadline = time.monotonic() + 2.0
@@ -869,7 +761,6 @@ class BusServer:
                         log.error("cannot re-bind %s after a revocation: %s", addr, exc)
                         break
                     time.sleep(0.005)
-            users.clear()
             log.warning("cut every connection on %s (%s): key(s) %s no longer allowed",
                         sock_name, addr, ", ".join(sorted(names)))
         for adapter_id in [a for a, ad in self._adapters.items() if ad.user in names]:
@@ -877,7 +768,3 @@ class BusServer:
                 if self._owners.get(point) == adapter_id:
                     del self._owners[point]
 
-
-def _stamp(path: os.PathLike[str] | str) -> tuple[int, int]:
-    st = os.stat(path)
-    return st.st_mtime_ns, st.st_size
