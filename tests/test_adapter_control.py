@@ -226,6 +226,14 @@ def test_operator_control_through_the_cli(plant_and_bus: tuple[BusServer, int],
     assert ok.returncode == 0 and f"last seq {len(records) + 1}" in ok.stdout, \
         ok.stdout + ok.stderr
     assert "HMAC key id" in ok.stdout
+    # The adapter put its chain's head on the bus after every command: the last one is the
+    # log's head, and verify checks the log against it.
+    cp = wait_until(lambda: (c := bus.checkpoint("adapter-pump_station")) is not None
+                    and c.log_seq == records[-1]["seq"] and c)
+    assert cp.head == records[-1]["hash"]
+    head = run_cli("audit", "verify", str(audit), "--head", f"{cp.log_seq}:{cp.head}",
+                   timeout_s=60)
+    assert head.returncode == 0, head.stdout + head.stderr
     lines = audit.read_bytes().splitlines(keepends=True)
     lines[3] = lines[3].replace(b'"refused"', b'"confirmed"')
     audit.write_bytes(b"".join(lines))
