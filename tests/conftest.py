@@ -35,3 +35,22 @@ def run_cli(*args: str, timeout_s: float = 120.0, **kwargs: object) -> subproces
         env=env,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bus_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real CURVE keys for every test session: services (bus, adapter) find theirs in
+    $TWINSTAGE_KEYS, and tap/write/view use $TWINSTAGE_KEY (an operator key) unless a test
+    passes --key. The bus CLI is CURVE by default, so every process test runs with CURVE."""
+    from security_fixtures import make_keys
+
+    folder = make_keys(tmp_path_factory.mktemp("bus-keys"))
+    saved = {k: os.environ.get(k) for k in ("TWINSTAGE_KEYS", "TWINSTAGE_KEY")}
+    os.environ["TWINSTAGE_KEYS"] = str(folder)
+    os.environ["TWINSTAGE_KEY"] = str(folder / "operator.key_secret")
+    yield folder
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bus_fixtures import free_base_port
 from plant_fixtures import PUMP_STATION, port_offset_for
+from security_fixtures import session_client
 
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.subscriber import Subscriber, Update
@@ -60,7 +61,7 @@ class Watch:
     """A bus subscriber that keeps the latest update per point."""
 
     def __init__(self, endpoints: BusEndpoints) -> None:
-        self.sub = Subscriber(endpoints)
+        self.sub = Subscriber(endpoints, security=session_client("viewer"))
         self.latest: dict[str, Update] = {}
 
     def pump(self) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bus_fixtures import free_base_port
+from security_fixtures import session_client, session_server
 
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.publisher import Publisher
@@ -75,7 +76,8 @@ class ScriptedPlant:
 
     def _run(self) -> None:
         pubs = {src: Publisher(self.endpoints, src, points=list(vals),
-                               heartbeat_period_ms=self.heartbeat_ms)
+                               heartbeat_period_ms=self.heartbeat_ms,
+                               security=session_client("plant"))
                 for src, vals in self.values.items()}
         try:
             while not self._stop.is_set():
@@ -110,7 +112,7 @@ def live_bus_server(values: dict[str, dict[str, float]] | None = None,
     """:func:`live_bus`, also yielding the BusServer (tests that wait on its command routes)."""
     base = free_base_port()
     address = f"tcp://127.0.0.1:{base}"
-    server = BusServer(BusEndpoints.from_address(address))
+    server = BusServer(BusEndpoints.from_address(address), security=session_server())
     thread = server.start_thread()
     plant = ScriptedPlant(server.endpoints,
                           {k: dict(v) for k, v in (values or PUMP_STATION_VALUES).items()},
@@ -173,7 +175,7 @@ class FakeAdapter:
         from runtime.bus.adapter_link import AdapterLink
 
         link = AdapterLink(self.endpoints, "fake-adapter", list(self.limits),
-                           register_period_s=0.5)
+                           register_period_s=0.5, security=session_client("adapter"))
         try:
             while not self._stop.is_set():
                 for command in link.poll_commands():

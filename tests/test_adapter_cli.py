@@ -14,6 +14,7 @@ import pytest
 from adapter_fixtures import REPO_ROOT, ServerProcess
 from conftest import PUMP_STATION, run_cli
 from plant_fixtures import free_port_block
+from security_fixtures import session_client, session_server
 
 from runtime.bus.command_client import new_command_id, send_command
 from runtime.bus.endpoints import BusEndpoints
@@ -50,7 +51,8 @@ def test_bad_arguments_are_one_line_errors() -> None:
 def test_adapter_process_end_to_end(tmp_path: Path) -> None:
     bus_base = free_port_block(5)
     endpoints = BusEndpoints.from_address(f"tcp://127.0.0.1:{bus_base}")
-    bus = BusServer(endpoints)  # bound before the device ports are chosen: no overlap
+    # Bound before the device ports are chosen: no overlap.
+    bus = BusServer(endpoints, security=session_server())
     bus_thread = bus.start_thread()
     offset = free_port_block(3) - 15020
     speed = encode_value("float32", "big", 1.0, 0.0, 1234.5)
@@ -67,7 +69,7 @@ def test_adapter_process_end_to_end(tmp_path: Path) -> None:
          str(tmp_path / "audit.jsonl")],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    sub = Subscriber(endpoints)
+    sub = Subscriber(endpoints, security=session_client("viewer"))
     latest: dict = {}
     try:
         _wait(sub, latest, lambda: latest.get("P-101/speed_rpm") is not None
@@ -80,15 +82,18 @@ def test_adapter_process_end_to_end(tmp_path: Path) -> None:
 
         # 250 rpm: within max_rate_per_s (300) of the server's 0, so only range and role matter
         ack = send_command(endpoints, Command(new_command_id(), "P-101/speed_sp_rpm", 250.0,
-                                              "operator", "test", "ci"), timeout_s=5.0)
+                                              "operator", "test", "ci"), timeout_s=5.0,
+                           security=session_client("operator"))
         assert ack.outcome == "confirmed" and ack.readback == pytest.approx(250.0), ack
         _wait(sub, latest, lambda: latest["P-101/speed_sp_rpm"].value == pytest.approx(250.0),
               3.0)
         ack = send_command(endpoints, Command(new_command_id(), "P-101/speed_sp_rpm", 5000.0,
-                                              "operator", "test", "ci"), timeout_s=5.0)
+                                              "operator", "test", "ci"), timeout_s=5.0,
+                           security=session_client("operator"))
         assert (ack.outcome, ack.code) == ("refused", "range") and "maximum" in ack.text
         ack = send_command(endpoints, Command(new_command_id(), "P-101/speed_rpm", 1.0,
-                                              "operator", "test", "ci"), timeout_s=5.0)
+                                              "operator", "test", "ci"), timeout_s=5.0,
+                           security=session_client("operator"))
         assert (ack.outcome, ack.code) == ("refused", "not_writable"), ack
 
         servers["RTU-101"].kill()  # poll period 200 ms: Bad within 0.4 s (+ slack)

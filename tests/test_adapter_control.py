@@ -20,6 +20,7 @@ from bus_fixtures import free_base_port, wait_until
 from conftest import PUMP_STATION, run_cli
 from plant_fixtures import port_offset_for
 from pymodbus.client import ModbusTcpClient
+from security_fixtures import session_client, session_keys, session_server
 
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.server import BusServer
@@ -64,7 +65,8 @@ def plant_and_bus() -> Iterator[tuple[BusServer, int]]:
     devices = _start_devices(offset)
     try:
         # The CLI addresses a bus by its base port (five in a row), so not running_bus's port 0.
-        bus = BusServer(BusEndpoints.from_address(f"tcp://127.0.0.1:{free_base_port()}"))
+        bus = BusServer(BusEndpoints.from_address(f"tcp://127.0.0.1:{free_base_port()}"),
+                        security=session_server())
         thread = bus.start_thread()
         try:
             yield bus, offset
@@ -95,7 +97,7 @@ class Adapter:
         Only readings stamped after this process started count: the bus still holds the last
         values of the previous test's adapter (same source id) in its snapshot cache.
         """
-        sub = Subscriber(self.bus.endpoints)
+        sub = Subscriber(self.bus.endpoints, security=session_client("viewer"))
         fresh: dict[str, int] = {}
         try:
             def ready() -> bool:
@@ -162,9 +164,15 @@ def test_operator_control_through_the_cli(plant_and_bus: tuple[BusServer, int],
         assert r.returncode == 1 and "refused" in r.stdout and ": range: " in r.stdout, r.stdout
         assert _speed_sp(offset) == pytest.approx(1300.0)
 
-        # (c) the viewer role writes nothing.
-        r = _write(addr, "P-101/speed_sp_rpm", "1250", "--role", "viewer")
-        assert r.returncode == 1 and "refused" in r.stdout and ": role: " in r.stdout, r.stdout
+        # (c) a viewer key writes nothing, whatever role it claims: refused at the bus's router
+        # (audited there, never reaching the adapter); a key claiming a role it does not hold
+        # is refused too.
+        viewer = str(session_keys() / "viewer.key_secret")
+        for claim in ("viewer", "operator"):
+            r = _write(addr, "P-101/speed_sp_rpm", "1250", "--role", claim, "--key", viewer)
+            assert r.returncode == 1 and "refused" in r.stdout and ": role: " in r.stdout, r.stdout
+        r = _write(addr, "P-101/speed_sp_rpm", "1250", "--role", "instructor")
+        assert r.returncode == 1 and ": role_mismatch: " in r.stdout, r.stdout
 
         # (d) equipment needs select-before-operate; --confirm does both steps.
         r = _write(addr, "P-101/run_cmd", "1")
@@ -192,14 +200,15 @@ def test_operator_control_through_the_cli(plant_and_bus: tuple[BusServer, int],
         err = adapter.stop()
     assert adapter.proc.returncode == 0 and "Traceback" not in err, err
 
-    # (g) every attempt is in the audit log, the chain verifies, and tampering is found.
-    records = _records(audit)
+    # (g) every attempt is in the audit log, the chain verifies, and tampering is found. The
+    # chain is keyed (the session's audit.key): the first record says so.
+    header, *records = _records(audit)
+    assert (header["action"], header["outcome"]) == ("audit", "keyed")
     outcomes = [(r["point"], r["action"], r["outcome"], r["reason"]) for r in records]
     assert outcomes == [
         ("P-101/speed_sp_rpm", "write", "pending", ""),
         ("P-101/speed_sp_rpm", "write", "confirmed", ""),
         ("P-101/speed_sp_rpm", "write", "refused", "range"),
-        ("P-101/speed_sp_rpm", "write", "refused", "role"),
         ("P-101/run_cmd", "write", "refused", "not_selected"),
         ("P-101/run_cmd", "select", "selected", ""),
         ("P-101/run_cmd", "operate", "pending", ""),
@@ -210,15 +219,26 @@ def test_operator_control_through_the_cli(plant_and_bus: tuple[BusServer, int],
         ("P-101/speed_sp_rpm", "write", "duplicate", "duplicate"),
     ]
     assert [r["command_id"] for r in records[-3:]] == ["resend-1"] * 3
-    assert {r["actor"] for r in records} == {"alice"}
-    assert records[3]["role"] == "viewer" and records[2]["new_value"] == 5000.0
+    # Actor and role are the key's (the operator key), not what --actor claimed.
+    assert {(r["actor"], r["role"]) for r in records} == {("operator", "operator")}
+    assert records[2]["new_value"] == 5000.0
     ok = run_cli("audit", "verify", str(audit), timeout_s=60)
-    assert ok.returncode == 0 and f"last seq {len(records)}" in ok.stdout, ok.stdout + ok.stderr
+    assert ok.returncode == 0 and f"last seq {len(records) + 1}" in ok.stdout, \
+        ok.stdout + ok.stderr
+    assert "HMAC key id" in ok.stdout
+    # The adapter put its chain's head on the bus after every command: the last one is the
+    # log's head, and verify checks the log against it.
+    cp = wait_until(lambda: (c := bus.checkpoint("adapter-pump_station")) is not None
+                    and c.log_seq == records[-1]["seq"] and c)
+    assert cp.head == records[-1]["hash"]
+    head = run_cli("audit", "verify", str(audit), "--head", f"{cp.log_seq}:{cp.head}",
+                   timeout_s=60)
+    assert head.returncode == 0, head.stdout + head.stderr
     lines = audit.read_bytes().splitlines(keepends=True)
-    lines[2] = lines[2].replace(b'"refused"', b'"confirmed"')
+    lines[3] = lines[3].replace(b'"refused"', b'"confirmed"')
     audit.write_bytes(b"".join(lines))
     bad = run_cli("audit", "verify", str(audit), timeout_s=60)
-    assert bad.returncode == 1 and f"{audit}:3:" in bad.stderr, bad.stderr
+    assert bad.returncode == 1 and f"{audit}:4:" in bad.stderr, bad.stderr
 
 
 def test_unusable_audit_log_refuses_writes_while_readings_flow(

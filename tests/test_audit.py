@@ -397,3 +397,79 @@ def test_kill_9_during_appends_never_breaks_the_chain(tmp_path: Path) -> None:
     assert audit.available, audit.problem
     audit.close()
     assert verify(path).ok
+
+
+def _keyed_log(path: Path, key: bytes, n: int = 5) -> None:
+    log = AuditLog(path, key=key)
+    for i in range(n):
+        log.append(actor="alice", role="operator", host="ws-3", command_id=f"c{i}",
+                   point="P-101/speed_sp_rpm", action="write", old_value=1.0,
+                   new_value=float(i), outcome="confirmed", reason="", detail="")
+    log.close()
+
+
+def test_a_rewritten_keyed_chain_fails_verify(tmp_path: Path) -> None:
+    """R20: whoever can write the file but not read the key cannot recompute the chain."""
+    import hashlib as _hashlib
+
+    from runtime.control.audit import canonical, key_id, verify
+
+    key = bytes(range(32))
+    path = tmp_path / "audit.jsonl"
+    _keyed_log(path, key)
+    assert verify(path, key).ok and verify(path, key).records == 6
+    # The attacker edits a record and recomputes every hash as an unkeyed chain would.
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[3]["new_value"] = 999.0
+    prev = records[0]["prev_hash"]
+    lines = []
+    for r in records:
+        r["prev_hash"] = prev
+        r["hash"] = _hashlib.sha256(canonical({k: v for k, v in r.items()
+                                               if k != "hash"})).hexdigest()
+        prev = r["hash"]
+        lines.append(canonical(r) + b"\n")
+    path.write_bytes(b"".join(lines))
+    bad = verify(path, key)
+    assert not bad.ok and bad.line == 1 and "altered" in bad.problem
+    # Stripping the keyed header leaves an unkeyed chain: refused when a key is given.
+    path.write_bytes(b"".join(lines[1:]))
+    stripped = verify(path, key)
+    assert not stripped.ok and "not keyed" in stripped.problem
+    # Without the key a keyed log is not called intact either.
+    _keyed_log(tmp_path / "other.jsonl", key)
+    assert "verify it with its key" in verify(tmp_path / "other.jsonl").problem
+    assert key_id(key) in (tmp_path / "other.jsonl").read_text()
+
+
+def test_keyed_log_reopens_and_refuses_a_wrong_key(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    _keyed_log(path, b"k" * 32, 2)
+    again = AuditLog(path, key=b"k" * 32)
+    assert again.available and again.last_seq == 3
+    again.close()
+    wrong = AuditLog(path, key=b"x" * 32)
+    assert not wrong.available and "key id" in (wrong.problem or "")
+
+
+def test_verify_against_a_recorded_head_finds_a_rewritten_unkeyed_chain(tmp_path: Path) -> None:
+    from runtime.control.audit import canonical, record_hash
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    for i in range(4):
+        log.append(actor="alice", role="operator", host="h", command_id=f"c{i}", point="P-1/x",
+                   action="write", old_value=0.0, new_value=float(i), outcome="confirmed",
+                   reason="", detail="")
+    recorded = f"{log.last_seq}:{log.head_hash}"  # what the bus carried to the recorder
+    log.close()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[1]["new_value"] = 99.0
+    prev = "0" * 64
+    for r in records:  # recompute the whole unkeyed chain: verify alone cannot tell
+        r["prev_hash"] = prev
+        r["hash"] = prev = record_hash(r)
+    path.write_bytes(b"".join(canonical(r) + b"\n" for r in records))
+    assert run_cli("audit", "verify", str(path), timeout_s=60).returncode == 0
+    bad = run_cli("audit", "verify", str(path), "--head", recorded, timeout_s=60)
+    assert bad.returncode == 1 and "rewritten" in bad.stderr, bad.stderr

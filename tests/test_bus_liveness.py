@@ -1,5 +1,7 @@
 """Heartbeats (R10): a silent publisher's points go Bad on the bus and in subscribers, each
-judged by its own monotonic clock, and come back with their own quality when it resumes."""
+judged by its own monotonic clock; when it resumes they come back Uncertain (last usable: a
+value from before a SIGSTOP is not fresh) and regain their own quality with their next
+reading."""
 
 from __future__ import annotations
 
@@ -50,11 +52,22 @@ def test_silence_marks_points_bad_and_recovery_good() -> None:
                            between=lambda: late_seen.update((u.point, u) for u in late.poll()))
                 assert late_seen["P-1/x"].quality == Quality.BAD
 
-            # It resumes (SIGCONT): a heartbeat alone brings the points back to their quality.
+            # It resumes (SIGCONT): a heartbeat alone brings the points back, but the value is
+            # from before the stop: Uncertain (last usable), on the bus and in subscribers.
             pub.heartbeat()
-            wait_until(lambda: seen["P-1/x"].quality == Quality.GOOD, between=alive_step)
+            wait_until(lambda: seen["P-1/x"].quality == Quality.UNCERTAIN, between=alive_step)
+            assert seen["P-1/x"].reason == Reason.LAST_USABLE
             assert sub.liveness()["ad-1"].alive is True
             wait_until(lambda: bus.source_alive("ad-1") is True)
+            assert bus.cached("P-1/x").quality == Quality.UNCERTAIN
+            with Subscriber(bus.endpoints) as late:
+                late_seen = {}
+                wait_until(lambda: late.synced and "P-1/x" in late_seen,
+                           between=lambda: late_seen.update((u.point, u) for u in late.poll()))
+                assert late_seen["P-1/x"].quality == Quality.UNCERTAIN
+            # Its next reading of the point is fresh: Good again.
+            pub.publish([Reading("P-1/x", 6.0, int(Quality.GOOD), 0, time.time_ns())])
+            wait_until(lambda: seen["P-1/x"].quality == Quality.GOOD, between=alive_step)
             assert bus.cached("P-1/x").quality == Quality.GOOD
 
 

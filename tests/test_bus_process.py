@@ -12,6 +12,7 @@ import time
 
 from bus_fixtures import free_base_port, port_is_free, wait_until
 from conftest import REPO_ROOT, run_cli
+from security_fixtures import session_client
 
 from runtime.bus.adapter_link import AdapterLink
 from runtime.bus.endpoints import BusEndpoints
@@ -42,8 +43,10 @@ def test_bus_process_serves_tap_and_write_and_stops_on_sigterm() -> None:
         stop = threading.Event()
 
         def adapter() -> None:
-            with Publisher(ep, "ad-1", heartbeat_period_ms=100) as pub, \
-                    AdapterLink(ep, "ad-1", ["P-1/setpoint"], register_period_s=0.2) as link:
+            key = session_client("ad-1")
+            with Publisher(ep, "ad-1", heartbeat_period_ms=100, security=key) as pub, \
+                    AdapterLink(ep, "ad-1", ["P-1/setpoint"], register_period_s=0.2,
+                                security=key) as link:
                 i = 0
                 while not stop.is_set():
                     i += 1

@@ -232,13 +232,15 @@ def test_operator_writes_from_the_inspector(tmp_path: Path) -> None:
         finally:
             adapter.stop()
     assert proc.returncode == 1, proc.stderr  # one refused and one unanswered write
+    # The bus stamps actor and role from the station's key (the session's operator key),
+    # whatever --actor said.
     sent = [(c.point, c.value, c.action, c.role, c.actor) for c in adapter.received]
     assert sent == [
-        ("FV-101/position_sp_pct", 60.0, "write", "operator", "alice"),
-        ("FV-101/position_sp_pct", 150.0, "write", "operator", "alice"),
-        ("P-101/run_cmd", 0.0, "select", "operator", "alice"),
-        ("P-101/run_cmd", 0.0, "operate", "operator", "alice"),
-        ("LIC-102/setpoint_m", 3.5, "write", "operator", "alice"),
+        ("FV-101/position_sp_pct", 60.0, "write", "operator", "operator"),
+        ("FV-101/position_sp_pct", 150.0, "write", "operator", "operator"),
+        ("P-101/run_cmd", 0.0, "select", "operator", "operator"),
+        ("P-101/run_cmd", 0.0, "operate", "operator", "operator"),
+        ("LIC-102/setpoint_m", 3.5, "write", "operator", "operator"),
     ]
     data = json.loads(stats.read_text())
     commands = [(c["point"], c["action"], c["state"], c["outcome"], c["code"], c["readback"])

@@ -33,7 +33,7 @@ def test_replay_republishes_the_recording_onto_a_bus(recording: Path) -> None:
     thread = server.start_thread()
     sub = Subscriber(server.endpoints)
     proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "replay", str(recording),
-                             "--bus", address, "--speed", "4"], cwd=REPO_ROOT,
+                             "--bus", address, "--speed", "4", "--insecure"], cwd=REPO_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         seen: dict[str, float] = {}
@@ -123,7 +123,7 @@ def test_a_full_disk_stops_the_recorder_with_a_clear_line_and_the_bus_carries_on
     pub = Publisher(server.endpoints, "flood", points=points)
     layout = pub.layout(points)
     proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "record", "--bus", address,
-                             "--out", str(tiny_disk)], cwd=REPO_ROOT,
+                             "--out", str(tiny_disk), "--insecure"], cwd=REPO_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sub = Subscriber(server.endpoints)
     try:

@@ -30,10 +30,12 @@ from adapters.modbus.write_policy import AdapterWritePolicy, served_devices
 from runtime.bus.adapter_link import AdapterLink
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.publisher import DEFAULT_HEARTBEAT_PERIOD_MS, Publisher
+from runtime.bus.security import ClientSecurity
 from runtime.bus.wire import MAX_TEXT_LEN
 from runtime.control.ack import Ack, Outcome
 from runtime.control.audit import AuditLog
 from runtime.control.command import ControlCommand
+from runtime.control.command_memory import restore as restore_command_ids
 from runtime.control.executor import Executor
 from runtime.scene.model import Devices
 
@@ -86,6 +88,7 @@ class ModbusAdapter:
         heartbeat_period_ms: int = DEFAULT_HEARTBEAT_PERIOD_MS,
         clock: Callable[[], int] = time.monotonic_ns,
         tune_gc: bool = True,
+        security: ClientSecurity | None = None,
     ) -> None:
         self.adapter_id = adapter_id
         self.tune_gc = tune_gc
@@ -96,9 +99,9 @@ class ModbusAdapter:
         self.policy = AdapterWritePolicy(served)
         self.audit = audit
         self.publisher = Publisher(endpoints, adapter_id, points=self.points,
-                                   heartbeat_period_ms=heartbeat_period_ms)
+                                   heartbeat_period_ms=heartbeat_period_ms, security=security)
         try:
-            self.link = AdapterLink(endpoints, adapter_id, self.points)
+            self.link = AdapterLink(endpoints, adapter_id, self.points, security=security)
         except BaseException:
             self.publisher.close()
             raise
@@ -110,6 +113,8 @@ class ModbusAdapter:
         self.readings = PollerReadings(self.pollers)
         self.writer = PollerWriter(self.policy, self.pollers)
         self.executor = Executor(self.policy, audit, self.writer, self.readings, clock=clock)
+        # Ids answered before a restart stay answered: a replay has no second effect.
+        restore_command_ids(self.policy, audit.path)
         self._stop: asyncio.Event | None = None  # created in run(), inside the loop
         self._command_tasks: set[asyncio.Task[None]] = set()
         self.acks_sent = 0
@@ -128,6 +133,7 @@ class ModbusAdapter:
             tune_gc()
         pollers = [asyncio.create_task(p.run(), name=f"poll {d}")
                    for d, p in self.pollers.items()]
+        self.publish_audit_head()
         helpers = [
             asyncio.create_task(self.publisher.run_heartbeats(), name="heartbeats"),
             asyncio.create_task(self._commands(), name="commands"),
@@ -164,6 +170,13 @@ class ModbusAdapter:
                       None, "adapter_error")
         self.link.send_ack(ack)
         self.acks_sent += 1
+        self.publish_audit_head()
+
+    def publish_audit_head(self) -> None:
+        """Put the audit chain's head on the bus (a recorder keeps it; ``audit verify --head``
+        checks the log against it)."""
+        if self.audit.available and self.audit.last_seq:
+            self.publisher.publish_checkpoint(self.audit.last_seq, self.audit.head_hash)
 
     async def handle(self, cmd: Any) -> Ack:
         """Decide, audit and, if allowed, carry out one bus command; the ack to send back."""

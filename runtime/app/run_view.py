@@ -32,7 +32,7 @@ def make_control(args: argparse.Namespace, world, devices, endpoints):  # noqa: 
     from runtime.live.control_panel import ControlPanel, writable_points
 
     commander = Commander(endpoints, role=args.role, actor=args.actor,
-                          timeout_ns=int(args.ack_timeout * 1e9))
+                          timeout_ns=int(args.ack_timeout * 1e9), security=args.security)
     offered = writable_points(devices, world, parse_role(args.role))
     return commander, ControlPanel(world, offered, commander, ack_timeout_s=args.ack_timeout)
 
@@ -51,7 +51,10 @@ def _build_session(args: argparse.Namespace, world):  # noqa: ANN001, ANN202
     from runtime.bus.endpoints import BusEndpoints
     from runtime.bus.subscriber import Subscriber
 
-    subscriber = Subscriber(BusEndpoints.from_address(args.bus))
+    # Callers that skip the view command's checks (the benches) get a plaintext viewer.
+    args.security = getattr(args, "security", None)
+    args.role = args.role or "viewer"
+    subscriber = Subscriber(BusEndpoints.from_address(args.bus), security=args.security)
     return live_session(world, subscriber), subscriber, []
 
 
@@ -87,13 +90,17 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
                           devices=devices)
         twin = Twin(app, viewer, session, live, interactive=not headless)
         where = args.bus if args.replay is None else str(args.replay)
-        replay = add_display_plugins(twin, where=where, actor=args.actor, role=args.role,
+        key = getattr(args, "security", None)
+        user = key.name if key is not None else args.actor
+        replay = add_display_plugins(twin, where=where, actor=user, role=args.role,
                                      markers=markers)
         live.install_control_keys()
         if writes:
             live.run_writes(writes)
+        who = (f"signed in: {key.name} as {args.role}" if key is not None else
+               f"no key, role {args.role}")
         print(f"{session.mode} view of {scene.name} from {where} ({app.pipe_name}; "
-              f"{type(live.observer).__name__}; role {args.role})", flush=True)
+              f"{type(live.observer).__name__}; role {args.role}; {who})", flush=True)
         timeline: list[dict] = []
         if replay is not None and args.screenshot_at:
             _shots_at(args, app, twin, replay, shots, timeline)
@@ -251,6 +258,11 @@ def window_loop(args: argparse.Namespace, app, live, stop: dict) -> None:  # noq
     app.accept("escape", on_escape)
     app.accept("q", leave)
     app.task_mgr.add(watch, "live-stop-watch", sort=Phase.CAPTURE)
+    key = getattr(args, "security", None)
+    if live.control is not None and key is not None:
+        from runtime.control.signin import SignIn, install_idle_lock
+
+        install_idle_lock(app, live, SignIn(key.name, args.role, int(args.idle_timeout * 1e9)))
     print(f"{live.world.scene.name}: click an asset to inspect, Tab/Shift-Tab cycle, Esc clears "
           "(Esc again or Q quits); left-drag orbit, right-drag pan, wheel zoom", flush=True)
     if live.control is not None:

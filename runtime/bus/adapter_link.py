@@ -20,6 +20,7 @@ import zmq
 
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.ratelog import RateLimitedLog
+from runtime.bus.security import ClientSecurity
 from runtime.bus.sockets import make_socket
 from runtime.bus.wire import (
     Command,
@@ -47,6 +48,7 @@ class AdapterLink:
         *,
         context: zmq.Context | None = None,
         register_period_s: float = REGISTER_PERIOD_S,
+        security: ClientSecurity | None = None,
     ) -> None:
         self.adapter_id = adapter_id
         self.points = list(points)
@@ -56,7 +58,7 @@ class AdapterLink:
         self._own_context = context is None
         self._context = context or zmq.Context()
         self._rlog = RateLimitedLog(log)
-        self.socket = make_socket(self._context, zmq.DEALER)
+        self.socket = make_socket(self._context, zmq.DEALER, security=security)
         """The DEALER: register it with a zmq (or zmq.asyncio) Poller to wait for commands."""
         self.socket.connect(endpoints.adapters)
         self.register()

@@ -13,6 +13,8 @@ import uuid
 import zmq
 
 from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.handshake import BusRefusedError, HandshakeWatch
+from runtime.bus.security import ClientSecurity
 from runtime.bus.sockets import make_socket
 from runtime.bus.wire import Command, WireError, decode_ack, encode_command
 from runtime.control.ack import Ack
@@ -33,27 +35,37 @@ def send_command(
     timeout_s: float = 5.0,
     *,
     context: zmq.Context | None = None,
+    security: ClientSecurity | None = None,
 ) -> Ack:
     """Send ``command`` and block until its ack arrives; raise CommandTimeoutError if none does.
 
     Acks for other ids (late answers to earlier commands) and malformed replies are skipped.
-    Raises WireError if ``command`` itself is not valid on the wire.
+    Raises WireError if ``command`` itself is not valid on the wire, and BusRefusedError as
+    soon as the bus refuses this client's key.
     """
     payload = encode_command(command)
     own = context is None
     ctx = context or zmq.Context()
-    sock = make_socket(ctx, zmq.DEALER, control=True)
+    sock = make_socket(ctx, zmq.DEALER, control=True, security=security)
+    watch = HandshakeWatch(sock, key_name=security.name if security else "",
+                           address=endpoints.commands)
     try:
         sock.connect(endpoints.commands)
         sock.send(payload)
         deadline = time.monotonic() + timeout_s
         while True:
             left_ms = int((deadline - time.monotonic()) * 1000)
-            if left_ms <= 0 or not sock.poll(left_ms, zmq.POLLIN):
-                raise CommandTimeoutError(
+            if watch.refused_status is not None:
+                raise BusRefusedError(watch.problem())
+            if left_ms <= 0:
+                why = watch.problem() or (
+                    watch.unreachable(timeout_s) if not watch.connected else
                     f"no answer for {command.point} within {timeout_s:g} s from the bus at "
-                    f"{endpoints.commands}: is the bus running and an adapter owning the point?"
-                )
+                    f"{endpoints.commands}: is an adapter owning the point running?")
+                raise CommandTimeoutError(why)
+            if not sock.poll(min(left_ms, 100), zmq.POLLIN):
+                watch.poll()
+                continue
             frames = sock.recv_multipart()
             if len(frames) != 1:
                 continue
@@ -64,6 +76,7 @@ def send_command(
             if ack.id == command.id:
                 return ack
     finally:
+        watch.close()
         sock.close(linger=0)
         if own:
             ctx.term()

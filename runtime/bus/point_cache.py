@@ -54,6 +54,15 @@ class PointCache:
         self.t_source_ns[pos] = cols.t_source_ns
         self.seq[pos] = seq
 
+    def knows(self, layout: PointLayout) -> bool:
+        """Whether ``layout`` was applied before (so applying it adds no point)."""
+        return layout in self._layouts
+
+    def new_points(self, layout: PointLayout) -> int:
+        """How many of ``layout``'s points are not cached yet."""
+        index = self.index
+        return sum(1 for p in layout.names if p not in index)
+
     def columns(self, positions: np.ndarray | None = None) -> ReadingColumns:
         """The cached points (all, or those at ``positions``) as a batch of columns (copies)."""
         n = len(self.names)

@@ -26,6 +26,7 @@ import numpy as np
 import zmq
 
 from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.security import ClientSecurity
 from runtime.bus.sockets import make_socket
 from runtime.bus.wire import (
     KIND_HEARTBEAT,
@@ -61,6 +62,7 @@ class Publisher:
         points: Iterable[str] = (),
         heartbeat_period_ms: int = DEFAULT_HEARTBEAT_PERIOD_MS,
         hwm: int = 10_000,
+        security: ClientSecurity | None = None,
     ) -> None:
         self.source = source
         self.epoch = random.SystemRandom().randrange(1, 1 << 63)
@@ -72,7 +74,7 @@ class Publisher:
         self.heartbeat_period_ms = heartbeat_period_ms
         self._own_context = context is None
         self._context = context or zmq.Context()
-        self._socket = make_socket(self._context, zmq.PUB, hwm=hwm)
+        self._socket = make_socket(self._context, zmq.PUB, hwm=hwm, security=security)
         self._socket.connect(endpoints.pub_in)
         self._next_heartbeat_ns = 0
         # Fail now, not at the first publish, if the source id is not valid on the wire.
@@ -124,6 +126,14 @@ class Publisher:
             self.heartbeat_period_ms = period_ms
         self._send(KIND_HEARTBEAT, [])
         self._next_heartbeat_ns = time.monotonic_ns() + self.heartbeat_period_ms * 1_000_000
+
+    def publish_checkpoint(self, log_seq: int, head: str) -> None:
+        """Publish the head of this source's audit chain (topic ``c.<source>``; no seq: it is
+        not part of the readings stream). Raises WireError for a malformed head."""
+        from runtime.bus.wire import Checkpoint, encode_checkpoint
+
+        frames = encode_checkpoint(Checkpoint(self.source, time.time_ns(), log_seq, head))
+        self._socket.send_multipart(frames)
 
     def tick(self, now_ns: int | None = None) -> bool:
         """Send a heartbeat if one is due (monotonic clock); True when one was sent."""

@@ -15,6 +15,17 @@ Commands arrive on the ``commands`` ROUTER, go to the adapter that registered th
 ``adapters`` ROUTER, and the adapter's ack comes back to the client by command id. The bus answers
 ``failed`` itself (code ``no_owner``, ``bus_busy`` or ``adapter_unreachable``) when no adapter owns
 the point or the owner cannot be reached. Commands never touch PUB (R9).
+
+Security (R12, R19, docs/security.md): with a :class:`ServerSecurity` every socket is a CURVE
+server and the ZAP handler admits allow-listed keys only; every message carries its key's name.
+A batch for a source the key may not publish for is dropped and counted (``forged``); so is a
+registration as an adapter id it may not publish for, or one for an id another live adapter
+holds (``impostors``). Commands take actor and role from the key: a viewer key, or a command
+whose role field differs from the key's, is refused here, before any policy, and audited in the
+bus's own audit log; the rest go to the adapter with actor and role set from the key. The
+allow-list file is re-read when it changes; sockets where a revoked key was seen are re-bound,
+which cuts every connection on them, and ZAP refuses the revoked key when it reconnects.
+Plaintext (no security) is allowed on loopback only.
 """
 
 from __future__ import annotations
@@ -25,26 +36,35 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import zmq
 
 from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.guard import BusGuard
+from runtime.bus.ingress import Incoming, recv_limited
 from runtime.bus.liveness import DEFAULT_PERIOD_MS, SILENCE_MISSES, fell_silent
 from runtime.bus.point_cache import PointCache
 from runtime.bus.ratelog import RateLimitedLog
+from runtime.bus.security import ServerSecurity, check_plaintext
 from runtime.bus.sockets import DEFAULT_HWM, make_socket
 from runtime.bus.wire import (
     KIND_ACK,
     KIND_REGISTER,
+    MAX_CONTROL_BYTES,
+    MAX_MESSAGE_BYTES,
     MAX_READINGS,
     TOPIC_ACK,
+    TOPIC_CHECKPOINT,
+    Checkpoint,
     Reading,
     SnapshotChunk,
     SnapshotSource,
     WireError,
     decode_ack,
     decode_batch_columns,
+    decode_checkpoint,
     decode_command,
     decode_register,
     decode_snapshot_request,
@@ -56,12 +76,32 @@ from runtime.control.ack import Ack
 from runtime.errors import UsageError
 from runtime.quality import Quality, Reason
 
+if TYPE_CHECKING:
+    from runtime.control.audit import AuditLog
+
 log = logging.getLogger("twinstage.bus")
 
 SNAPSHOT_CHUNK_READINGS = 2000
 """Readings per snapshot message: well under the message size limit even with long names."""
 MAX_SOURCES = 1000
 MAX_POINTS_PER_SOURCE = 100_000
+MAX_CACHED_POINTS = 500_000
+"""Points in the last-value cache over all sources: a batch that would add points past either
+bound is dropped (after evicting silent sources), so a flood of made-up points cannot grow the
+cache or the snapshot without limit (R19)."""
+SILENT_EVICT_S = 300.0
+"""A source silent this long is forgotten with its cached points."""
+SEQ_JUMP_WINDOW = 10_000
+"""Largest forward jump of seq within an epoch, and largest first seq of a new epoch for a known
+source: beyond it the message is dropped (a forged huge seq cannot shut a source out)."""
+REGISTRATION_LIVE_S = 2.5
+"""A registration renewed this recently is live: another connection may not take its adapter id
+(with keys, the same key may: a restarted adapter)."""
+MAX_SUBSCRIPTION_BYTES = 4096
+"""Largest message part a subscriber may send the XPUB (a subscription is 1 + topic bytes;
+the CURVE handshake commands, checked against the same limit, are a few hundred bytes)."""
+MAX_PARTS = 2
+"""Parts in a readings message (topic, payload); other sockets take 1 (after the identity)."""
 MAX_ADAPTERS = 1000
 MAX_PENDING_COMMANDS = 10_000
 PENDING_COMMAND_TTL_S = 60.0
@@ -92,6 +132,11 @@ class _Source:
     """Last value per point, as columns."""
     owned: list[str] = field(default_factory=list)
     gaps: int = 0
+    user: str = ""
+    """Key name that started the current epoch (``""`` in plaintext)."""
+    resumed_seq: int = 0
+    """Seq of the message that ended the source's last silence: points set before it are
+    served Uncertain (last usable) until their next reading."""
 
 
 @dataclass(slots=True)
@@ -99,6 +144,7 @@ class _Adapter:
     identity: bytes
     last_register_ns: int
     points: set[str]
+    user: str = ""
 
 
 @dataclass(slots=True)
@@ -124,7 +170,13 @@ class BusServer:
         context: zmq.Context | None = None,
         sub_hwm: int = DEFAULT_HWM,
         silence_misses: int = SILENCE_MISSES,
+        security: ServerSecurity | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
+        if security is None:
+            check_plaintext([a for _n, a in endpoints.items()], "bus")
+        self._security = security
+        self._guard: BusGuard | None = None
         self._own_context = context is None
         self._context = context or zmq.Context()
         self._silence_misses = silence_misses
@@ -133,20 +185,30 @@ class BusServer:
         self._rlog = RateLimitedLog(log)
         self.stats: dict[str, int] = {
             "messages": 0, "readings": 0, "rejected": 0, "snapshots": 0, "commands": 0,
-            "acks": 0, "gaps": 0,
+            "acks": 0, "gaps": 0, "forged": 0, "impostors": 0, "seq_jumps": 0, "oversized": 0,
+            "cache_full": 0, "evicted": 0, "refused_at_router": 0, "unauthorized": 0,
+            "revocations": 0,
         }
         self._sources: dict[str, _Source] = {}
+        self._checkpoints: dict[str, Checkpoint] = {}
+        self._cached_points = 0
         self._adapters: dict[str, _Adapter] = {}
         self._owners: dict[str, str] = {}
         self._pending: dict[str, _Pending] = {}
         ctx = self._context
-        self._xsub = make_socket(ctx, zmq.XSUB, hwm=100_000)
-        self._xpub = make_socket(ctx, zmq.XPUB, hwm=sub_hwm)
-        self._snap = make_socket(ctx, zmq.ROUTER, control=True)
+        if security is not None:
+            self._guard = BusGuard(ctx, security, audit=audit, stats=self.stats)
+        sec = security
+        self._xsub = make_socket(ctx, zmq.XSUB, hwm=100_000, security=sec)
+        self._xpub = make_socket(ctx, zmq.XPUB, hwm=sub_hwm, security=sec)
+        # Subscribers send only (un)subscribe messages of a topic prefix: a byte and a few
+        # characters. Anything larger from a subscriber (any viewer key) disconnects it.
+        self._xpub.setsockopt(zmq.MAXMSGSIZE, MAX_SUBSCRIPTION_BYTES)
+        self._snap = make_socket(ctx, zmq.ROUTER, control=True, security=sec)
         self._snap.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self._cmds = make_socket(ctx, zmq.ROUTER, control=True)
+        self._cmds = make_socket(ctx, zmq.ROUTER, control=True, security=sec)
         self._cmds.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self._adapt = make_socket(ctx, zmq.ROUTER)
+        self._adapt = make_socket(ctx, zmq.ROUTER, security=sec)
         self._adapt.setsockopt(zmq.ROUTER_MANDATORY, 1)
         socks = [self._xsub, self._xpub, self._snap, self._cmds, self._adapt]
         bound = []
@@ -215,6 +277,8 @@ class BusServer:
         self._closed = True
         for sock in (self._xsub, self._xpub, self._snap, self._cmds, self._adapt):
             sock.close(linger=0)
+        if self._guard is not None:
+            self._guard.close()
         if self._own_context:
             self._context.term()
 
@@ -234,8 +298,13 @@ class BusServer:
         for src in self._sources.values():
             reading = src.values.get(point)
             if reading is not None:
-                return reading if src.alive else reading._replace(
-                    quality=_BAD_SILENT[0], reason=_BAD_SILENT[1])
+                if not src.alive:
+                    return reading._replace(quality=_BAD_SILENT[0], reason=_BAD_SILENT[1])
+                stale = src.values.seq[src.values.index[point]] < src.resumed_seq
+                if stale and reading.quality == Quality.GOOD:
+                    return reading._replace(quality=int(Quality.UNCERTAIN),
+                                            reason=int(Reason.LAST_USABLE))
+                return reading
         return None
 
     # -- readings ---------------------------------------------------------------------------
@@ -244,20 +313,78 @@ class BusServer:
         self.stats["rejected"] += 1
         self._rlog(logging.WARNING, where, "dropped a bad %s message: %s", where, reason)
 
+    def _recv(self, sock: zmq.Socket, name: str, max_parts: int, max_bytes: int, *,
+              check_user: bool = True) -> Incoming | None:
+        """One message within limits from an allow-listed key; None when dropped.
+
+        Raises zmq.Again when nothing is waiting. ``check_user`` False for the XPUB, where
+        libzmq itself makes unsubscribe messages (no sender) when a subscriber leaves.
+        """
+        guard = self._guard
+        msg = recv_limited(sock, max_parts=max_parts, max_bytes=max_bytes,
+                           identify=guard is not None)
+        if guard is not None and msg.user:
+            guard.heard(name, msg.user)
+        if msg.problem:
+            self.stats["oversized"] += 1
+            self._reject(name, f"message with {msg.problem} from {msg.user or 'a client'}")
+            if guard is not None and guard.quarantine(msg.user, msg.problem):
+                self._cut({msg.user})
+            return None
+        if guard is not None and (check_user or msg.user) and not guard.admits(msg.user):
+            # Connected before its key was revoked, and not yet cut: nothing it sends counts.
+            self.stats["unauthorized"] += 1
+            self._reject(name, f"key {msg.user!r} is no longer allowed")
+            return None
+        return msg
+
     def _drain_readings(self) -> None:
-        recv = self._xsub.recv_multipart
         for _ in range(DRAIN_PER_ROUND):
             try:
-                frames = recv(zmq.NOBLOCK)
+                msg = self._recv(self._xsub, "pub_in", MAX_PARTS, MAX_MESSAGE_BYTES + 1024)
             except zmq.Again:
                 return
-            self._on_batch(frames)
+            if msg is None:
+                continue
+            if msg.frames[0][:2] == TOPIC_CHECKPOINT:
+                self._on_checkpoint(msg.frames, msg.user)
+            else:
+                self._on_batch(msg.frames, msg.user)
 
-    def _on_batch(self, frames: list[bytes]) -> None:
+    def _on_checkpoint(self, frames: list[bytes], user: str) -> None:
+        """An adapter's audit head: kept (the last per source) and forwarded to subscribers."""
+        try:
+            cp = decode_checkpoint(frames)
+        except WireError as exc:
+            self._reject("checkpoint", exc.reason)
+            return
+        if self._guard is not None and not self._guard.may_publish(user, cp.source):
+            self.stats["forged"] += 1
+            self._rlog(logging.WARNING, "forged:" + user, "dropped a checkpoint for source %s "
+                       "from key %s, which may not publish for it", cp.source, user)
+            return
+        if cp.source not in self._checkpoints and len(self._checkpoints) >= MAX_SOURCES:
+            self._checkpoints.pop(next(iter(self._checkpoints)))
+        self._checkpoints[cp.source] = cp
+        try:
+            self._xpub.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+
+    def checkpoint(self, source: str) -> Checkpoint | None:
+        """The last audit checkpoint ``source`` published (tests, the bus's own log)."""
+        return self._checkpoints.get(source)
+
+    def _on_batch(self, frames: list[bytes], user: str = "") -> None:
         try:
             batch, cols = decode_batch_columns(frames)
         except WireError as exc:
             self._reject("readings", exc.reason)
+            return
+        if self._guard is not None and not self._guard.may_publish(user, batch.source):
+            self.stats["forged"] += 1
+            self._rlog(logging.WARNING, "forged:" + user, "dropped a %s message for source %s "
+                       "from key %s, which may not publish for it", batch.kind, batch.source, user)
             return
         now = time.monotonic_ns()
         src = self._sources.get(batch.source)
@@ -265,14 +392,31 @@ class BusServer:
             if len(self._sources) >= MAX_SOURCES and not self._evict_a_silent_source():
                 self._reject("readings", f"too many sources; ignoring new source {batch.source}")
                 return
-            src = self._sources[batch.source] = _Source(batch.epoch)
+            src = self._sources[batch.source] = _Source(batch.epoch, user=user)
             log.info("source %s appeared (epoch %d, seq %d)", batch.source, batch.epoch, batch.seq)
         elif src.epoch != batch.epoch:
+            if batch.seq > SEQ_JUMP_WINDOW:
+                self.stats["seq_jumps"] += 1
+                self._reject("readings", f"{batch.source}: a new epoch must start at seq 1 "
+                                         f"(got {batch.seq}, window {SEQ_JUMP_WINDOW})")
+                return
+            if src.alive and user != src.user:
+                self.stats["impostors"] += 1
+                self._reject("readings", f"{batch.source} is live under key {src.user!r}; "
+                                         f"key {user!r} may not start a new epoch for it")
+                return
             log.info("source %s restarted (epoch %d -> %d)", batch.source, src.epoch, batch.epoch)
             src.epoch = batch.epoch
+            src.user = user
         elif batch.seq <= src.seq:
             self._reject("readings", f"{batch.source} seq {batch.seq} repeats or goes back "
                                      f"(last {src.seq})")
+            return
+        elif batch.seq > src.seq + SEQ_JUMP_WINDOW:
+            self.stats["seq_jumps"] += 1
+            self._reject("readings", f"{batch.source} seq jumps from {src.seq} to {batch.seq}, "
+                                     f"beyond the window of {SEQ_JUMP_WINDOW}: dropped (a "
+                                     "publisher that lost that much starts a new epoch)")
             return
         elif batch.seq != src.seq + 1:
             src.gaps += 1
@@ -283,17 +427,17 @@ class BusServer:
         src.last_heard_ns = now
         if not src.alive:
             src.alive = True
-            log.info("source %s heard again: its %d points are served with their own quality",
+            src.resumed_seq = batch.seq
+            log.info("source %s heard again: its %d points are Uncertain until read again",
                      batch.source, len(src.values))
         if cols is not None:
             values = src.values
+            if not values.knows(cols.layout) and not self._room_for(batch.source, src, cols):
+                return
             # Validated columns: a few numpy assignments into the source's columns.
-            values.apply(cols)
-            if len(values) > MAX_POINTS_PER_SOURCE:
-                values.drop_oldest(len(values) - MAX_POINTS_PER_SOURCE)
-                self._rlog(logging.WARNING, "points:" + batch.source, "source %s publishes "
-                           "over %d points; oldest dropped from the cache", batch.source,
-                           MAX_POINTS_PER_SOURCE)
+            before = len(values)
+            values.apply(cols, batch.seq)
+            self._cached_points += len(values) - before
             self.stats["readings"] += len(cols)
         else:
             src.period_ms = batch.period_ms
@@ -304,18 +448,44 @@ class BusServer:
         except zmq.Again:  # XPUB drops at HWM rather than raise; be safe either way
             pass
 
+    def _room_for(self, name: str, src: _Source, cols: object) -> bool:
+        """Whether a batch with a layout new to ``src`` fits the cache bounds (evicting silent
+        sources if that makes room); counts and logs a refusal."""
+        new = src.values.new_points(cols.layout)  # type: ignore[attr-defined]
+        if not new:
+            return True
+        if len(src.values) + new <= MAX_POINTS_PER_SOURCE:
+            while self._cached_points + new > MAX_CACHED_POINTS:
+                if not self._evict_a_silent_source():
+                    break
+            if self._cached_points + new <= MAX_CACHED_POINTS:
+                return True
+        self.stats["cache_full"] += 1
+        self._rlog(logging.WARNING, "cache:" + name, "source %s: %d new point(s) dropped: the "
+                   "cache holds %d points (at most %d per source, %d in all)", name, new,
+                   self._cached_points, MAX_POINTS_PER_SOURCE, MAX_CACHED_POINTS)
+        return False
+
     def _evict_a_silent_source(self) -> bool:
         for name, src in self._sources.items():
             if not src.alive:
-                del self._sources[name]
+                self._forget_source(name)
                 return True
         return False
 
+    def _forget_source(self, name: str) -> None:
+        src = self._sources.pop(name)
+        self._cached_points -= len(src.values)
+        self.stats["evicted"] += 1
+        log.warning("source %s forgotten with its %d cached points (silent)", name,
+                    len(src.values))
+
     def _drain_subscriptions(self) -> None:
-        # Subscribers' (un)subscribe messages: the bus takes everything anyway, so just read them.
+        # Subscribers' (un)subscribe messages: the bus takes everything anyway, so just read them
+        # (through the limits, and noting which keys are connected here).
         for _ in range(DRAIN_PER_ROUND):
             try:
-                self._xpub.recv(zmq.NOBLOCK)
+                self._recv(self._xpub, "sub_out", 1, MAX_CONTROL_BYTES, check_user=False)
             except zmq.Again:
                 return
 
@@ -324,9 +494,12 @@ class BusServer:
     def _drain_snapshot_requests(self) -> None:
         for _ in range(100):
             try:
-                frames = self._snap.recv_multipart(zmq.NOBLOCK)
+                msg = self._recv(self._snap, "snapshot", 2, MAX_CONTROL_BYTES + 256)
             except zmq.Again:
                 return
+            if msg is None:
+                continue
+            frames = msg.frames
             if len(frames) != 2:
                 self._reject("snapshot", f"expected identity and 1 frame, got {len(frames) - 1}")
                 continue
@@ -357,6 +530,11 @@ class BusServer:
                 part = cache.columns(positions[start:start + room])
                 if not src.alive:
                     part.quality[:], part.reason[:] = _BAD_SILENT
+                elif src.resumed_seq:
+                    stale = (cache.seqs(positions[start:start + room]) < src.resumed_seq) & \
+                        (part.quality == int(Quality.GOOD))
+                    part.quality[stale] = int(Quality.UNCERTAIN)
+                    part.reason[stale] = int(Reason.LAST_USABLE)
                 entries.append(SnapshotSource(name, src.epoch, src.seq, src.alive,
                                               src.period_ms, part))
                 count += len(part)
@@ -387,9 +565,12 @@ class BusServer:
     def _drain_commands(self) -> None:
         for _ in range(1000):
             try:
-                frames = self._cmds.recv_multipart(zmq.NOBLOCK)
+                msg = self._recv(self._cmds, "commands", 2, MAX_CONTROL_BYTES + 256)
             except zmq.Again:
                 return
+            if msg is None:
+                continue
+            frames = msg.frames
             if len(frames) != 2:
                 self._reject("command", f"expected identity and 1 frame, got {len(frames) - 1}")
                 continue
@@ -400,6 +581,13 @@ class BusServer:
                 self._reject("command", exc.reason)
                 continue
             self.stats["commands"] += 1
+            if self._guard is not None:
+                vouched, refusal = self._guard.vouch(command, msg.user, msg.peer)
+                if vouched is None:
+                    assert refusal is not None
+                    self._answer(client, refusal)
+                    continue
+                payload = vouched
             self._route_command(client, command.id, command.point, payload)
 
     def _route_command(self, client: bytes, cid: str, point: str, payload: bytes) -> None:
@@ -445,9 +633,12 @@ class BusServer:
     def _drain_adapters(self) -> None:
         for _ in range(1000):
             try:
-                frames = self._adapt.recv_multipart(zmq.NOBLOCK)
+                msg = self._recv(self._adapt, "adapters", 2, MAX_MESSAGE_BYTES + 1024)
             except zmq.Again:
                 return
+            if msg is None:
+                continue
+            frames = msg.frames
             if len(frames) != 2:
                 self._reject("adapter", f"expected identity and 1 frame, got {len(frames) - 1}")
                 continue
@@ -456,7 +647,7 @@ class BusServer:
             try:
                 if kind == KIND_REGISTER:
                     reg = decode_register(payload)
-                    self._register(identity, reg.adapter_id, reg.points)
+                    self._register(identity, reg.adapter_id, reg.points, msg.user)
                 elif kind == KIND_ACK:
                     self._on_ack(identity, decode_ack(payload), payload)
                 else:
@@ -464,17 +655,31 @@ class BusServer:
             except WireError as exc:
                 self._reject("adapter", exc.reason)
 
-    def _register(self, identity: bytes, adapter_id: str, points: list[str]) -> None:
+    def _register(self, identity: bytes, adapter_id: str, points: list[str],
+                  user: str = "") -> None:
         now = time.monotonic_ns()
+        if self._guard is not None and not self._guard.may_publish(user, adapter_id):
+            self.stats["impostors"] += 1
+            self._rlog(logging.WARNING, "register:" + user, "registration as adapter %s refused: "
+                       "key %s may not publish for it", adapter_id, user)
+            return
         adapter = self._adapters.get(adapter_id)
         if adapter is None:
             if len(self._adapters) >= MAX_ADAPTERS:
                 raise WireError(f"too many adapters; ignoring {adapter_id}")
-            adapter = self._adapters[adapter_id] = _Adapter(identity, now, set())
+            adapter = self._adapters[adapter_id] = _Adapter(identity, now, set(), user)
             log.info("adapter %s registered %d points", adapter_id, len(points))
         elif adapter.identity != identity:
+            live = now - adapter.last_register_ns < REGISTRATION_LIVE_S * 1e9
+            if live and (self._security is None or user != adapter.user):
+                self.stats["impostors"] += 1
+                self._rlog(logging.WARNING, "impostor:" + adapter_id, "registration as adapter "
+                           "%s refused: another live connection (key %r) holds it", adapter_id,
+                           adapter.user)
+                return
             log.info("adapter %s reconnected; %d points", adapter_id, len(points))
         adapter.identity = identity
+        adapter.user = user
         adapter.last_register_ns = now
         new = set(points)
         for gone in adapter.points - new:
@@ -516,12 +721,21 @@ class BusServer:
     # -- timers -----------------------------------------------------------------------------
 
     def _housekeeping(self, now: int) -> None:
+        evict = []
         for name, src in self._sources.items():
             if src.alive and fell_silent(src.last_heard_ns, src.period_ms, now,
                                           self._silence_misses):
                 src.alive = False
                 log.warning("source %s silent for %d ms: its %d points are Bad (no communication)",
                             name, (now - src.last_heard_ns) // 1_000_000, len(src.values))
+            elif not src.alive and now - src.last_heard_ns > SILENT_EVICT_S * 1e9:
+                evict.append(name)
+        for name in evict:
+            self._forget_source(name)
+        if self._guard is not None:
+            gone = self._guard.tick(now)
+            if gone:
+                self._cut(gone)
         expired = [cid for cid, p in self._pending.items() if now > p.deadline_ns]
         for cid in expired:
             del self._pending[cid]
@@ -533,3 +747,35 @@ class BusServer:
             for point in self._adapters.pop(adapter_id).points:
                 if self._owners.get(point) == adapter_id:
                     del self._owners[point]
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def _cut(self, names: set[str]) -> None:
+        """Re-bind every socket on which one of ``names`` was heard: libzmq closes all of that
+        socket's connections; clients reconnect and ZAP judges them again."""
+        self.stats["revocations"] += 1
+        by_name = dict(zip(("pub_in", "sub_out", "snapshot", "commands", "adapters"),
+                           (self._xsub, self._xpub, self._snap, self._cmds, self._adapt),
+                           strict=True))
+        addresses = dict(self.endpoints.items())
+        assert self._guard is not None
+        for sock_name in self._guard.sockets_with(names):
+            sock, addr = by_name[sock_name], addresses[sock_name]
+            sock.unbind(addr)
+            deadline = time.monotonic() + 2.0
+            while True:
+                try:
+                    sock.bind(addr)
+                    break
+                except zmq.ZMQError as exc:  # the old listener closes asynchronously
+                    if exc.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                        log.error("cannot re-bind %s after a revocation: %s", addr, exc)
+                        break
+                    time.sleep(0.005)
+            log.warning("cut every connection on %s (%s): key(s) %s no longer allowed",
+                        sock_name, addr, ", ".join(sorted(names)))
+        for adapter_id in [a for a, ad in self._adapters.items() if ad.user in names]:
+            for point in self._adapters.pop(adapter_id).points:
+                if self._owners.get(point) == adapter_id:
+                    del self._owners[point]
+

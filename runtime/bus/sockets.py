@@ -2,13 +2,15 @@
 
 LINGER 0 so that closing never hangs on undeliverable messages (a stopped bus must exit at once),
 MAXMSGSIZE so that libzmq itself disconnects a peer that sends an oversized message before we
-ever allocate it (R11), and a bounded high-water mark so a slow peer costs bounded memory.
+ever allocate it (R11), a bounded high-water mark so a slow peer costs bounded memory, and the
+socket's CURVE role (:mod:`runtime.bus.security`; None is plaintext, loopback only).
 """
 
 from __future__ import annotations
 
 import zmq
 
+from runtime.bus.security import Security, apply_security
 from runtime.bus.wire import MAX_CONTROL_BYTES, MAX_MESSAGE_BYTES
 
 DEFAULT_HWM = 10_000
@@ -21,8 +23,10 @@ def make_socket(
     *,
     control: bool = False,
     hwm: int = DEFAULT_HWM,
+    security: Security | None = None,
 ) -> zmq.Socket:
-    """A socket with LINGER 0, MAXMSGSIZE and HWM set; ``control`` picks the smaller size cap.
+    """A socket with LINGER 0, MAXMSGSIZE, HWM and CURVE (``security``) set; ``control`` picks
+    the smaller size cap. Set before connect or bind: CURVE options apply to later ones only.
 
     MAXMSGSIZE is per message part; the bus decoders still check each frame's length.
     """
@@ -33,4 +37,5 @@ def make_socket(
     sock.setsockopt(zmq.MAXMSGSIZE, limit + 1024)
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
+    apply_security(sock, security)
     return sock

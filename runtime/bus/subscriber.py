@@ -38,6 +38,7 @@ from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.liveness import DEFAULT_PERIOD_MS, SILENCE_MISSES, fell_silent
 from runtime.bus.point_cache import PointCache
 from runtime.bus.ratelog import RateLimitedLog
+from runtime.bus.security import ClientSecurity
 from runtime.bus.sockets import DEFAULT_HWM, make_socket
 from runtime.bus.wire import (
     TOPIC_ACK,
@@ -58,7 +59,8 @@ from runtime.quality import Quality, Reason
 log = logging.getLogger("twinstage.bus.subscriber")
 
 SNAPSHOT_TIMEOUT_S = 2.0
-"""A snapshot request unanswered this long is sent again (the bus may be down or restarting)."""
+"""A snapshot request is sent again when its first chunk, or any next chunk, has not come this
+long after the request or the previous chunk (per chunk, so a large cache still arrives)."""
 DEFAULT_BUDGET_NS = 2_000_000
 """2 ms: a fraction of a 16.7 ms frame."""
 
@@ -165,6 +167,7 @@ class Subscriber:
         silence_misses: int = SILENCE_MISSES,
         snapshot_timeout_s: float = SNAPSHOT_TIMEOUT_S,
         acks: bool = False,
+        security: ClientSecurity | None = None,
     ) -> None:
         self.match = match
         self._matcher = None if match == "*" else re.compile(fnmatch.translate(match)).match
@@ -173,7 +176,7 @@ class Subscriber:
         self._own_context = context is None
         self._context = context or zmq.Context()
         self._rlog = RateLimitedLog(log)
-        self._sub = make_socket(self._context, zmq.SUB, hwm=rcvhwm)
+        self._sub = make_socket(self._context, zmq.SUB, hwm=rcvhwm, security=security)
         self._sub.connect(endpoints.sub_out)
         # Subscribe to every source's readings and heartbeats: gap detection needs every message
         # of a source, so point filtering (``match``) happens here, not in ZeroMQ.
@@ -183,7 +186,7 @@ class Subscriber:
         if acks:
             self._acks = deque(maxlen=MAX_QUEUED_ACKS)
             self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC_ACK)
-        self._snap = make_socket(self._context, zmq.DEALER)
+        self._snap = make_socket(self._context, zmq.DEALER, security=security)
         self._snap.connect(endpoints.snapshot)
         self._sources: dict[str, SourceStatus] = {}
         self._selections: dict[PointLayout, np.ndarray | None] = {}
@@ -248,6 +251,11 @@ class Subscriber:
         """The SUB socket, for a connection monitor (the viewer's bus-lost banner)."""
         return self._sub
 
+    @property
+    def snapshot_socket(self) -> zmq.Socket:
+        """The snapshot DEALER, for a :class:`~runtime.bus.handshake.HandshakeWatch`."""
+        return self._snap
+
     def liveness(self) -> dict[str, SourceStatus]:
         """Per-source status (the live objects: read them, do not change them)."""
         return self._sources
@@ -309,6 +317,7 @@ class Subscriber:
                 self._request_snapshot()
                 return
             self._chunks.append(chunk)
+            self._pending_deadline_ns = time.monotonic_ns() + self._snapshot_timeout_ns
             if chunk.last:
                 self._apply_snapshot(out)
                 return
@@ -370,8 +379,14 @@ class Subscriber:
             tr.alive = True
             log.info("source %s heard again", batch.source)
             if len(tr.cache):
-                out.append(UpdateBlock(tr.source, tr.cache.columns(), tr.cache.seqs(),
-                                       BLOCK_BACK, tr.epoch))
+                # Values from before the silence are not fresh (a SIGSTOPped adapter resumes
+                # with what it read before): Uncertain, last usable, until each point's next
+                # reading brings its own quality.
+                cols = tr.cache.columns()
+                good = cols.quality == int(Quality.GOOD)
+                cols.quality[good] = int(Quality.UNCERTAIN)
+                cols.reason[good] = int(Reason.LAST_USABLE)
+                out.append(UpdateBlock(tr.source, cols, tr.cache.seqs(), BLOCK_BACK, tr.epoch))
         if cols is None:
             tr.period_ms = batch.period_ms
             return

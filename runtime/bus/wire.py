@@ -907,3 +907,50 @@ def message_kind(payload: bytes) -> str | None:
     if type(msg) is tuple and len(msg) >= 2 and type(msg[1]) is str:
         return msg[1]
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# audit checkpoints (PUB -> bus -> SUB, topic ``c.<source>``): the head of an adapter's audit
+# chain, so that a recorder elsewhere keeps what a rewrite of the log would have to match
+
+KIND_CHECKPOINT = "checkpoint"
+TOPIC_CHECKPOINT = b"c."
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class Checkpoint(NamedTuple):
+    """The audit chain of ``source`` had ``log_seq`` records ending in ``head`` at ``t_ns``."""
+
+    source: str
+    t_ns: int
+    log_seq: int
+    head: str
+    """64 lowercase hex digits: the last record's ``hash``."""
+
+
+def encode_checkpoint(cp: Checkpoint) -> list[bytes]:
+    """Frames ``[c.<source>, [2, "checkpoint", source, t_ns, log_seq, head]]``; WireError when
+    a field is out of range."""
+    _name(cp.source, "source", MAX_SOURCE_LEN)
+    _uint63(cp.t_ns, "t_ns")
+    _uint63(cp.log_seq, "log_seq")
+    if not isinstance(cp.head, str) or not _HEX64.fullmatch(cp.head):
+        raise WireError("checkpoint head must be 64 lowercase hex digits")
+    payload = _pack([PROTOCOL_VERSION, KIND_CHECKPOINT, cp.source, cp.t_ns, cp.log_seq, cp.head])
+    return [TOPIC_CHECKPOINT + cp.source.encode("ascii"), payload]
+
+
+def decode_checkpoint(frames: list[bytes]) -> Checkpoint:
+    """Parse a checkpoint message; raises WireError."""
+    if not isinstance(frames, list | tuple) or len(frames) != 2:
+        raise WireError("expected 2 frames (topic, payload)")
+    topic, payload = frames
+    msg = _unpack(payload, MAX_CONTROL_BYTES, 8)
+    _check_header(msg, KIND_CHECKPOINT, 6)
+    _, _, source, t_ns, log_seq, head = msg
+    _name(source, "source", MAX_SOURCE_LEN)
+    if bytes(topic) != TOPIC_CHECKPOINT + source.encode("ascii"):
+        raise WireError("checkpoint topic does not match its source")
+    if not isinstance(head, str) or not _HEX64.fullmatch(head):
+        raise WireError("checkpoint head must be 64 lowercase hex digits")
+    return Checkpoint(source, _uint63(t_ns, "t_ns"), _uint63(log_seq, "log_seq"), head)

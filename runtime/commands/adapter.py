@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runtime.bus.endpoints import DEFAULT_ADDRESS, BusEndpoints
+from runtime.commands.key_options import add_key_options, security_from_args
 from runtime.errors import UsageError
 
 if TYPE_CHECKING:
@@ -58,6 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="log connection changes and every write")
+    parser.add_argument("--audit-key", default=None, metavar="FILE",
+                        help="key of the audit log's HMAC chain (default: audit.key in the keys "
+                             "folder; none with --insecure)")
+    add_key_options(parser, service="adapter")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,12 +104,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--bus: {exc}") from None
 
+    security = security_from_args(args, args.bus, "adapter", service="adapter")
     audit_path = Path(args.audit_log or Path("out") / "audit" / f"{adapter_id}.jsonl")
-    audit = open_audit_log(audit_path)
+    audit = open_audit_log(audit_path, audit_key(args.audit_key, args.keys, args.insecure))
     try:
         adapter = ModbusAdapter(all_devices, endpoints, adapter_id=adapter_id, audit=audit,
                                 device_ids={d.id for d in devices},
-                                options=PollerOptions(port_offset=args.port_offset))
+                                options=PollerOptions(port_offset=args.port_offset),
+                                security=security)
         points = sum(len(d.points) for d in devices)
         print(f"twinstage adapter: {adapter_id} polling {len(devices)} devices ({points} points), "
               f"publishing to {endpoints.pub_in}, auditing writes to {audit_path}", flush=True)
@@ -114,8 +121,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_audit_log(path: Path) -> AuditLog:
-    """Open (creating folders and file) the audit log at ``path``.
+def audit_key(given: str | None, keys: str | None, insecure: bool) -> bytes | None:
+    """The audit chain's key: ``--audit-key``, else ``audit.key`` in the keys folder (not with
+    ``--insecure``, where the chain is unkeyed unless a key is given)."""
+    from runtime.bus.keys import AUDIT_KEY_FILE, KeyFileError, read_audit_key
+    from runtime.bus.security import keys_dir
+
+    if given is None and insecure:
+        return None
+    path = Path(given) if given else keys_dir(keys) / AUDIT_KEY_FILE
+    try:
+        return read_audit_key(path)
+    except KeyFileError as exc:
+        raise UsageError(f"audit key: {exc} (`twinstage keys new` makes {AUDIT_KEY_FILE} in "
+                         "the keys folder)") from None
+
+
+def open_audit_log(path: Path, key: bytes | None = None) -> AuditLog:
+    """Open (creating folders and file) the audit log at ``path``, keyed with ``key``.
 
     Raises UsageError when the file cannot be created or opened for appending: a path mistake
     is reported at start, not discovered at the first write. A log that opens but is damaged is
@@ -133,7 +156,7 @@ def open_audit_log(path: Path) -> AuditLog:
     except OSError as exc:
         raise UsageError(f"--audit-log: cannot create {path}: {exc.strerror or exc}; give a "
                          "writable path (writes are never made without an audit log)") from None
-    audit = AuditLog(path)
+    audit = AuditLog(path, key=key)
     if audit.problem is not None:
         print(f"twinstage adapter: warning: {audit.problem}; every write will be refused "
               "(audit_unavailable) while readings keep flowing", file=sys.stderr, flush=True)

@@ -2,6 +2,10 @@
 
 Exit 0 when every record and link is intact; exit 1 naming the first bad line and what is wrong
 with it; exit 2 (a usage error) when the file cannot be read at all.
+
+A keyed log (HMAC chain) is checked with its key: ``--key FILE``, else ``audit.key`` in the keys
+folder ($TWINSTAGE_KEYS or ./keys). With ``--key`` an unkeyed log fails: its chain could have
+been recomputed by anyone who can write the file.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from runtime.control.audit import verify
+from runtime.control.audit import head_problem, is_keyed, key_id, verify
 from runtime.errors import UsageError
 
 HELP = "check the write audit log's hash chain: exit 0 intact, 1 with the first bad line"
@@ -25,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "seq and head hash: keep them elsewhere to notice records cut off the end later.",
     )
     check.add_argument("log", help="the audit log file (JSON Lines) written by the adapter")
+    check.add_argument("--key", default=None, metavar="FILE",
+                       help="the audit key (default for a keyed log: audit.key in the keys "
+                            "folder)")
+    check.add_argument("--head", default=None, metavar="SEQ:HASH",
+                       help="a head recorded elsewhere (the adapter publishes each on the bus): "
+                            "the log must hold that record with that hash")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,14 +42,32 @@ def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
         raise UsageError(f"{path} {what}; give the audit log file the adapter writes")
+    from runtime.bus.keys import AUDIT_KEY_FILE, KeyFileError, read_audit_key
+    from runtime.bus.security import keys_dir
+
     try:
-        result = verify(path)
+        key_path = Path(args.key) if args.key else (
+            keys_dir() / AUDIT_KEY_FILE if is_keyed(path) else None)
+        key = None if key_path is None or not (args.key or key_path.exists()) else \
+            read_audit_key(key_path)
+        result = verify(path, key)
+    except KeyFileError as exc:
+        raise UsageError(f"--key: {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if result.ok and args.head:
+        seq_text, _, head = args.head.partition(":")
+        if not seq_text.isdigit() or len(head) != 64:
+            raise UsageError(f"--head {args.head[:90]!r}: expected SEQ:HASH (64 hex digits)")
+        problem = head_problem(path, int(seq_text), head.lower())
+        if problem is not None:
+            print(f"{path}: {problem}", file=sys.stderr)
+            return 1
     if result.ok:
+        keyed = f", HMAC key id {key_id(key)}" if key is not None else ", unkeyed"
         print(
             f"{path}: ok — {result.records} records, last seq {result.last_seq}, "
-            f"head {result.head_hash}"
+            f"head {result.head_hash}{keyed}"
         )
         return 0
     print(f"{path}:{result.line}: {result.problem}", file=sys.stderr)

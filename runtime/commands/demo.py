@@ -6,6 +6,11 @@ child in reverse order; the demo checks that their ports are free again before i
 A first run compiles the plant model (a minute or two on a busy machine, unless ``make``
 precompiled it): the demo shows the plant's and the viewer's progress lines and waits as long
 as they advance (:mod:`runtime.progress`), not a fixed time.
+
+The bus is CURVE like any other: on first run the demo makes a local key set in the keys folder
+($TWINSTAGE_KEYS or ./keys): the bus, ``adapter`` (publishes ``adapter-*``), ``viewer`` and
+``operator``; later runs reuse it. ``twinstage tap --key keys/viewer.key_secret`` reads the
+demo's bus, ``twinstage write ... --key keys/operator.key_secret`` operates it.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--record", type=Path, default=None, metavar="DIR",
         help="also record the bus into DIR (MCAP); replay it with view --replay DIR",
     )
+    parser.add_argument("--keys", default=None, metavar="DIR",
+                        help="keys folder (default $TWINSTAGE_KEYS or ./keys; made on first run)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     bus = f"tcp://{BUS_HOST}:{args.bus_port}"
     scene_arg = str(scene.path)
+    keys, made = ensure_demo_keys(args.keys)
+    viewer_key = keys / "viewer.key_secret"
     sup = Supervisor(log_dir=out / "logs")
     stop_requested = False
 
@@ -91,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        child = sup.start("bus", ["bus", "--bind", bus])
+        print(f"keys     {keys} ({'made now' if made else 'reused'}): tap --key "
+              f"{viewer_key}, write --key {keys / 'operator.key_secret'}")
+        child = sup.start("bus", ["bus", "--bind", bus, "--keys", str(keys),
+                                  "--audit-log", str(out / "audit" / "bus.jsonl")])
         sup.wait_until(child, lambda: all(port_accepts(BUS_HOST, p) for p in bus_ports), 20)
         print(f"bus      {bus} .. :{bus_ports[-1]}   (log {child.log_path})")
         child = sup.start("plant", ["plant", scene_arg, "--port-offset", str(args.port_offset)])
@@ -101,16 +113,18 @@ def run(args: argparse.Namespace) -> int:
         for device_id, host, port in device_ports:
             print(f"plant    {device_id} Modbus TCP on {host}:{port}")
         child = sup.start(
-            "adapter", ["adapter", scene_arg, "--bus", bus, "--port-offset", str(args.port_offset)]
+            "adapter", ["adapter", scene_arg, "--bus", bus, "--port-offset", str(args.port_offset),
+                        "--keys", str(keys)]
         )
-        _wait_for_readings(sup, child, bus, timeout_s=30)
+        _wait_for_readings(sup, child, bus, viewer_key, timeout_s=30)
         print(f"adapter  polling {len(device_ports)} devices, publishing to {bus}")
         if args.record is not None:
             rec_dir = args.record.resolve()
             child = sup.start("recorder", ["record", "--bus", bus, "--out", str(rec_dir),
-                                           "--scene", scene.name])
+                                           "--scene", scene.name, "--key", str(viewer_key)])
             print(f"recorder {rec_dir}   (log {child.log_path})")
-        view_args = ["view", scene_arg, "--bus", bus, "--role", args.role]
+        station_key = viewer_key if args.role == "viewer" else keys / f"{args.role}.key_secret"
+        view_args = ["view", scene_arg, "--bus", bus, "--key", str(station_key)]
         if headless:
             view_args += ["--headless", "--seconds", str(seconds), "--screenshot-dir", str(out)]
         viewer = sup.start("viewer", view_args)
@@ -149,12 +163,39 @@ def run(args: argparse.Namespace) -> int:
     return 0 if codes.get("viewer", 0) in (0, -signal.SIGINT) else 1
 
 
-def _wait_for_readings(sup: Supervisor, child, bus: str, timeout_s: float) -> None:
+DEMO_KEYS = (("adapter", "engineer", ("adapter-*",)), ("viewer", "viewer", ()),
+             ("operator", "operator", ()), ("instructor", "instructor", ()))
+"""The demo's local key set: name, role, may publish for (``demo --role`` signs its station
+in with the key of that name)."""
+
+
+def ensure_demo_keys(folder: str | None) -> tuple[Path, bool]:
+    """The keys folder with the bus key and DEMO_KEYS, made where missing; (folder, made any)."""
+    from runtime.bus.keys import KeyFileError, add_key, ensure_bus_key, load_site
+    from runtime.bus.security import keys_dir
+
+    keys = keys_dir(folder).resolve()
+    made = False
+    try:
+        ensure_bus_key(keys)
+        ring = load_site(keys / "site.json")
+        for name, role, publish in DEMO_KEYS:
+            if name not in ring.by_name:
+                add_key(keys, name, role, publish=publish)
+                made = True
+    except (KeyFileError, OSError) as exc:
+        raise UsageError(f"demo: cannot set up keys in {keys}: {exc}") from None
+    return keys, made
+
+
+def _wait_for_readings(sup: Supervisor, child, bus: str, key: Path, timeout_s: float) -> None:
     """Ready when the bus carries at least one reading from the adapter."""
     from runtime.bus.endpoints import BusEndpoints
+    from runtime.bus.security import client_security
     from runtime.bus.subscriber import Subscriber
 
-    with Subscriber(BusEndpoints.from_address(bus)) as sub:
+    security = client_security(key, command="demo")
+    with Subscriber(BusEndpoints.from_address(bus), security=security) as sub:
         seen: list[int] = []
 
         def ready() -> bool:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from runtime.bus.endpoints import DEFAULT_ADDRESS, BusEndpoints
+from runtime.commands.key_options import add_key_options, security_from_args
 from runtime.commands.stop_signal import StopSignal
 from runtime.errors import UsageError
 
@@ -42,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene", default="", metavar="NAME",
                         help="scene name to note in the files' metadata")
     parser.add_argument("--prefix", default="rec", help="file name prefix (default rec)")
+    add_key_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--bus: {exc}") from None
 
     from runtime.bus.subscriber import Subscriber
+
+    security = security_from_args(args, args.bus, "record")
     from runtime.recording.errors import RecordingWriteError
     from runtime.recording.recorder import Recorder
     from runtime.recording.writer import RecordingWriter
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     stop = StopSignal()
     writer = RecordingWriter(args.out, prefix=args.prefix, split_s=split_s,
                              keyframe_s=keyframe_s, scene=args.scene, host=socket.gethostname())
-    subscriber = Subscriber(endpoints, acks=True)
+    subscriber = Subscriber(endpoints, acks=True, security=security)
     recorder = Recorder(subscriber, writer)
     print(f"recording {args.bus} into {args.out.resolve()} (one file per {args.split}, "
           f"keyframes every {args.keyframe}); Ctrl-C stops", flush=True)

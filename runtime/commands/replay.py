@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from runtime.bus.endpoints import DEFAULT_ADDRESS, BusEndpoints
+from runtime.commands.key_options import add_key_options, security_from_args
 from runtime.commands.stop_signal import StopSignal
 from runtime.errors import UsageError
 
@@ -21,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="from_", default=None, metavar="T",
                         help="start here (+90s, 50%%, 10:42:05, ISO 8601; default: the start)")
     parser.add_argument("--to", default=None, metavar="T", help="stop here (default: the end)")
+    add_key_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         speed = parse_speed(args.speed)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    security = security_from_args(args, args.bus, "replay")
     recording = open_recording(args.recording)
     try:
         start, end = recording.start_ns, recording.end_ns
@@ -47,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         for warning in recording.warnings:
             print(f"twinstage replay: {warning}", flush=True)
         stop = StopSignal()
-        rep = Republisher(recording, endpoints, from_ns=from_ns, to_ns=to_ns, speed=speed)
+        rep = Republisher(recording, endpoints, from_ns=from_ns, to_ns=to_ns, speed=speed,
+                          security=security)
         try:
             print(f"replaying {args.recording} onto {args.bus} at {args.speed}x "
                   f"({(to_ns - from_ns) / 1e9:.1f} s of recording)", flush=True)

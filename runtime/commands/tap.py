@@ -2,6 +2,9 @@
 
 Starts with the last value of every matching point (the bus's snapshot), then prints updates.
 Points of a source that falls silent are printed again as Bad (no communication).
+Needs a key the bus allows (``--key`` or $TWINSTAGE_KEY; a viewer key is enough). When no
+snapshot comes within ``--timeout`` it says why (bus unreachable, key refused, wrong bus key)
+and exits 1 instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from types import FrameType
 
 from runtime.bus.endpoints import DEFAULT_ADDRESS, BusEndpoints
+from runtime.commands.key_options import add_key_options, security_from_args
 from runtime.errors import UsageError
 
 HELP = "print readings from the bus as they arrive (--json for one object per line)"
@@ -29,10 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=int, default=0, metavar="N",
                         help="exit after N readings (default: run until interrupted)")
     parser.add_argument("--match", default="*", metavar="GLOB",
-                        help="only points matching this glob, e.g. 'P-1*/speed_*'")
+                        help="only points matching this glob, e.g. 'P-1*/speed_*' ('*' also "
+                             "matches '/')")
+    parser.add_argument("--timeout", type=float, default=5.0, metavar="S",
+                        help="give up when the bus has not answered within S seconds at start "
+                             "(default 5)")
+    add_key_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from runtime.bus.handshake import HandshakeWatch
     from runtime.bus.subscriber import Subscriber
     from runtime.quality import Quality, Reason, describe
 
@@ -42,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
         endpoints = BusEndpoints.from_address(args.bus)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout {args.timeout:g}: give a number of seconds above 0")
+    security = security_from_args(args, args.bus, "tap")
     stopping = False
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -52,17 +65,23 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     printed = 0
     out = sys.stdout
-    warned = False
     started = time.monotonic()
-    with Subscriber(endpoints, match=args.match) as sub:
+    answered = False
+    with Subscriber(endpoints, match=args.match, security=security) as sub:
+        watch = HandshakeWatch(sub.snapshot_socket, key_name=security.name if security else "",
+                               address=endpoints.snapshot)
         try:
             while not stopping:
                 updates = sub.poll(20_000_000)
+                answered = answered or sub.synced
                 if not updates:
-                    if not warned and not sub.synced and time.monotonic() - started > 3:
-                        print(f"twinstage tap: no answer yet from the bus at {endpoints.snapshot}"
-                              "; still trying", file=sys.stderr)
-                        warned = True
+                    if not answered:
+                        problem = watch.problem()
+                        if problem is None and time.monotonic() - started > args.timeout:
+                            problem = watch.unreachable(args.timeout)
+                        if problem is not None:
+                            print(f"twinstage tap: {problem}", file=sys.stderr)
+                            return 1
                     time.sleep(0.01)
                     continue
                 for u in updates:
@@ -86,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())  # so the exit-time flush does not fail again
             return 0
+        finally:
+            watch.close()
     return 0
 
 

@@ -92,9 +92,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="headless replay: seek to TIME and write at-NNN.png into "
                           "--screenshot-dir (repeatable)")
     ctl = parser.add_argument_group("operator control (with --bus; docs/control.md)")
-    ctl.add_argument("--role", default="viewer", choices=ROLES,
-                     help="what this viewer may do: viewer (default: looks only, no control "
-                          "UI; kiosk and VR), operator, instructor. The adapter enforces it")
+    ctl.add_argument("--role", default=None, choices=ROLES,
+                     help="what this viewer may do: viewer (looks only, no control UI; kiosk "
+                          "and VR), operator, instructor; default: the --key's role, else "
+                          "viewer. The bus and the adapter enforce it")
+    ctl.add_argument("--key", default=None, metavar="FILE",
+                     help="sign in with this key (NAME.key_secret); default $TWINSTAGE_KEY as "
+                          "a viewer")
+    ctl.add_argument("--insecure", action="store_true",
+                     help="plaintext to a bus started with --insecure (loopback only)")
+    ctl.add_argument("--idle-timeout", type=float, default=300.0, metavar="S",
+                     help="window mode: after S seconds without input an operator or "
+                          "instructor station drops back to the viewer role (default 300)")
     ctl.add_argument("--actor", default=None, metavar="NAME",
                      help="who operates, for the audit log (default: the OS user)")
     ctl.add_argument("--write", action="append", default=[], metavar="POINT=VALUE",
@@ -201,13 +210,26 @@ def check_args(args: argparse.Namespace) -> None:
             raise UsageError("--screenshot-at needs --screenshot-dir DIR")
         _check_numbers(args)
         args.actor = actor_name(args.actor)
+        args.role = args.role or "viewer"  # a replay operates nothing: no key, no control
+        args.security = None
         return
     if args.bus is None:
+        args.role = args.role or "viewer"
+        args.security = None
         if live_only:
             raise UsageError(f"{', '.join(live_only)} need(s) --bus ADDR (the live view) "
                              "or --replay FILE")
         return
     _check_numbers(args)
+    if not (math.isfinite(args.idle_timeout) and args.idle_timeout > 0):
+        raise UsageError(f"--idle-timeout {args.idle_timeout}: must be positive")
+    from runtime.commands.key_options import security_from_args
+    from runtime.control.signin import station_role
+
+    args.security = security_from_args(args, args.bus, "view")
+    key = args.security
+    args.role = station_role(args.role, key.name if key else "", key.role if key else "",
+                             explicit_key=args.key is not None)
     if args.write and args.role == "viewer":
         raise UsageError("--write needs --role operator or instructor: the viewer role writes "
                          "nothing")

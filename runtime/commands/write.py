@@ -12,8 +12,12 @@ reports:
 - ``--command-id`` resends a request deliberately: the adapter answers a repeated id with its
   first answer (printed as ``duplicate``) and does nothing again.
 
+Who acts is the key's business (``--key`` or $TWINSTAGE_KEY): the bus takes actor and role
+from it. ``--role`` only claims one; a claim that is not the key's role is refused and audited.
+
 Exit 0 when every step was confirmed, selected or cancelled; 1 when one was refused or failed,
-or no answer came in time (its outcome is then unknown); 2 for usage errors.
+no answer came in time (its outcome is then unknown) or the bus refused the key; 2 for usage
+errors.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from runtime.bus.endpoints import DEFAULT_ADDRESS, BusEndpoints
+from runtime.commands.key_options import add_key_options, security_from_args
 from runtime.control.actor import actor_name
 from runtime.errors import UsageError
 
@@ -49,10 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "optional only for --action cancel")
     parser.add_argument("--bus", default=DEFAULT_ADDRESS, metavar="ADDR",
                         help=f"bus base address (default {DEFAULT_ADDRESS})")
-    parser.add_argument("--role", default="operator", choices=ROLES,
-                        help="role to act as (default operator)")
+    parser.add_argument("--role", default=None, choices=ROLES,
+                        help="role to claim (default: the key's role; operator with "
+                             "--insecure); the bus refuses a claim that is not the key's")
     parser.add_argument("--actor", default=None, metavar="NAME",
-                        help="who is acting, for the audit log (default: the OS user)")
+                        help="who is acting with --insecure (default: the OS user); with a "
+                             "key the bus records the key's name")
     parser.add_argument("--action", default=None, choices=ACTIONS,
                         help="write (default, setpoints), or select / operate / cancel for "
                              "equipment points (sbo: true)")
@@ -67,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "points are select-before-operate; optional")
     parser.add_argument("--timeout", type=float, default=5.0, metavar="S",
                         help="seconds to wait for each answer (default 5)")
+    add_key_options(parser)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +139,7 @@ def plan_steps(args: argparse.Namespace, info: PointInfo | None, base_id: str) -
 
 def run(args: argparse.Namespace) -> int:
     from runtime.bus.command_client import CommandTimeoutError, new_command_id, send_command
+    from runtime.bus.handshake import BusRefusedError
     from runtime.bus.wire import Command, WireError
 
     try:
@@ -141,17 +150,22 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--timeout {args.timeout:g}: give a number of seconds above 0")
     base_id = _command_id(args.command_id, new_command_id(), args.confirm)
     actor = actor_name(args.actor)
+    security = security_from_args(args, args.bus, "write")
+    role = args.role or (security.role if security is not None and security.role else "operator")
     info = _point_info(args.scene, args.point) if args.scene else None
     steps = plan_steps(args, info, base_id)
     host = socket.gethostname()[:512]
     for n, step in enumerate(steps, 1):
-        command = Command(step.command_id, args.point, step.value, args.role, actor, host,
+        command = Command(step.command_id, args.point, step.value, role, actor, host,
                           step.action)
         label = f"[{n}/{len(steps)} {step.action}] " if len(steps) > 1 else ""
         try:
-            ack = send_command(endpoints, command, args.timeout)
+            ack = send_command(endpoints, command, args.timeout, security=security)
         except WireError as exc:
             raise UsageError(f"cannot send this command: {exc.reason}") from None
+        except BusRefusedError as exc:
+            print(f"{label}not sent: {exc}")
+            return 1
         except CommandTimeoutError as exc:
             print(f"{label}timeout: {exc}; the outcome is unknown: check the point's reading "
                   f"before resending (to resend safely: --command-id {base_id})")

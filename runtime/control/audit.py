@@ -13,6 +13,14 @@ reordering records breaks the chain at a line :func:`verify` names. Cutting reco
 end cannot be seen from the file alone: keep the ``seq`` and ``hash`` that ``twinstage audit
 verify`` prints somewhere else if that matters.
 
+Keyed chains (R20): with a key (32 secret bytes the adapter holds, ``keys/audit.key``) every
+``hash`` is HMAC-SHA256 under that key instead of SHA-256, and the log starts with a header
+record (action ``audit``, outcome ``keyed``, detail ``hmac-sha256 key id <16 hex>``). Whoever can
+write the file but does not hold the key cannot recompute the chain after an edit: verify
+finds the first altered record. A keyed log is verified with its key only; an unkeyed log is
+refused by an adapter that holds a key (start a new log), so the header cannot simply be
+stripped.
+
 Durability: :meth:`AuditLog.append` writes the whole line, then ``os.fsync``, before it returns;
 the caller sends its acknowledgement only after that. A crash mid-append leaves at most one
 incomplete last line (no ``\\n``). Opening the log verifies the whole chain; an incomplete last
@@ -24,6 +32,7 @@ is unavailable and every write is refused until a person looks at it.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import os
@@ -72,10 +81,34 @@ def canonical(record: dict[str, Any]) -> bytes:
     ).encode("ascii")
 
 
-def record_hash(record: dict[str, Any]) -> str:
-    """SHA-256 hex over the canonical JSON of ``record`` without its ``hash`` key."""
-    body = {k: v for k, v in record.items() if k != "hash"}
-    return hashlib.sha256(canonical(body)).hexdigest()
+def record_hash(record: dict[str, Any], key: bytes | None = None) -> str:
+    """SHA-256 hex (HMAC-SHA256 under ``key`` when given) over the canonical JSON of
+    ``record`` without its ``hash`` key."""
+    body = canonical({k: v for k, v in record.items() if k != "hash"})
+    if key is not None:
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
+    return hashlib.sha256(body).hexdigest()
+
+
+KEYED_ACTION, KEYED_OUTCOME = "audit", "keyed"
+
+
+def key_id(key: bytes) -> str:
+    """A public name for an audit key: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+def _keyed_header(raw: bytes) -> str | None:
+    """The key id a log's first line declares, or None when it is not a keyed header."""
+    try:
+        record = json.loads(raw.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("action") != KEYED_ACTION or \
+            record.get("outcome") != KEYED_OUTCOME:
+        return None
+    detail = str(record.get("detail", ""))
+    return detail.rsplit(" ", 1)[-1] if detail.startswith("hmac-sha256 key id ") else ""
 
 
 def _json_value(value: float | None) -> float | str | None:
@@ -104,7 +137,8 @@ class VerifyResult:
     """Length of the file up to the end of the last good line."""
 
 
-def _check_line(raw: bytes, prev: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str]:
+def _check_line(raw: bytes, prev: dict[str, Any] | None,
+                key: bytes | None = None) -> tuple[dict[str, Any] | None, str]:
     try:
         record = json.loads(raw.decode("ascii"))
     except (UnicodeDecodeError, ValueError):
@@ -122,8 +156,10 @@ def _check_line(raw: bytes, prev: dict[str, Any] | None) -> tuple[dict[str, Any]
         return None, "contains a value JSON does not allow"
     if body != raw:
         return None, "not in canonical form: the record was edited"
-    if not isinstance(record["hash"], str) or record["hash"] != record_hash(record):
-        return None, "hash does not match the record's content: the record was altered"
+    if not isinstance(record["hash"], str) or not hmac.compare_digest(
+            record["hash"], record_hash(record, key)):
+        keyed = " or its key" if key is not None else ""
+        return None, f"hash does not match the record's content{keyed}: the record was altered"
     expected_seq = 1 if prev is None else prev["seq"] + 1
     expected_prev = GENESIS_HASH if prev is None else prev["hash"]
     if record["prev_hash"] != expected_prev:
@@ -145,15 +181,24 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
             yield number, raw[:-1] if terminated else raw, terminated
 
 
-def verify(path: str | Path) -> VerifyResult:
+def is_keyed(path: str | Path) -> bool:
+    """Whether the log at ``path`` starts with a keyed header (OSError if unreadable)."""
+    with Path(path).open("rb") as f:
+        return _keyed_header(f.readline().rstrip(b"\n")) is not None
+
+
+def verify(path: str | Path, key: bytes | None = None) -> VerifyResult:
     """Check every record and the chain; stop at the first problem. Reads only.
 
-    Raises OSError if the file cannot be read (the CLI turns that into a usage error).
+    A keyed log needs its ``key`` (and an unkeyed log is refused when a key is given: a keyed
+    log whose header was stripped and chain recomputed looks like one). Raises OSError if the
+    file cannot be read (the CLI turns that into a usage error).
     """
     path = Path(path)
     prev: dict[str, Any] | None = None
     count = 0
     good_bytes = 0
+    checked_header = False
 
     def result(**problem: Any) -> VerifyResult:
         """The verdict so far: ``problem`` holds ok/line/problem/torn_tail when it is bad."""
@@ -167,7 +212,20 @@ def verify(path: str | Path) -> VerifyResult:
         )
 
     for number, raw, terminated in _lines(path):
-        record, problem = _check_line(raw, prev)
+        if not checked_header:
+            checked_header = True
+            declared = _keyed_header(raw)
+            if declared is not None and key is None:
+                return result(line=number, problem=f"the log is keyed (HMAC, key id "
+                              f"{declared}): verify it with its key (--key FILE)")
+            if declared is None and key is not None:
+                return result(line=number, problem="the log is not keyed, but a key was given: "
+                              "an unkeyed chain can be rewritten by anyone who can write the "
+                              "file (or a keyed log's header was removed)")
+            if declared is not None and key is not None and declared != key_id(key):
+                return result(line=number, problem=f"the log is keyed with key id {declared}, "
+                              f"not with the given key ({key_id(key)})")
+        record, problem = _check_line(raw, prev, key)
         if not terminated:
             what = "a valid record" if record is not None else "an incomplete record"
             return result(
@@ -186,6 +244,22 @@ def verify(path: str | Path) -> VerifyResult:
     return result(ok=True)
 
 
+def head_problem(path: str | Path, log_seq: int, head: str) -> str | None:
+    """Why the log at ``path`` does not contain record ``log_seq`` with hash ``head`` (a head
+    recorded elsewhere, e.g. from the bus), or None when it does."""
+    for _number, raw, _terminated in _lines(Path(path)):
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("seq") == log_seq:
+            if record.get("hash") == head:
+                return None
+            return (f"record seq {log_seq} has hash {str(record.get('hash'))[:16]}..., not the "
+                    f"recorded head {head[:16]}...: the log was rewritten")
+    return f"no record seq {log_seq}: the log was cut short after the head was recorded"
+
+
 class AuditLog:
     """The adapter's audit log. Construction never raises: a log that cannot be opened, or is
     damaged, leaves :attr:`problem` set and every :meth:`append` raising AuditUnavailableError, so
@@ -194,9 +268,11 @@ class AuditLog:
     Thread-safe: the executor appends from a worker thread so ``fsync`` never stalls polling.
     """
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], int] = time.time_ns) -> None:
+    def __init__(self, path: str | Path, *, clock: Callable[[], int] = time.time_ns,
+                 key: bytes | None = None) -> None:
         self.path = Path(path)
         self._clock = clock
+        self._key = key
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._seq = 0
@@ -231,7 +307,7 @@ class AuditLog:
         self._fd = fd
         if created:
             _fsync_dir(self.path.parent)
-        result = verify(self.path)
+        result = verify(self.path, self._key)
         if not result.ok and not result.torn_tail:
             self._fail(
                 f"audit log {self.path} is damaged at line {result.line}: {result.problem}; "
@@ -243,6 +319,11 @@ class AuditLog:
         self._size = result.good_bytes
         if result.torn_tail:
             self._repair_tail(result)
+        if self._key is not None and self._seq == 0:
+            self.append(actor="twinstage", role="", host=socket.gethostname(), command_id="",
+                        point="", action=KEYED_ACTION, old_value=None, new_value=None,
+                        outcome=KEYED_OUTCOME, reason="hmac-sha256",
+                        detail=f"hmac-sha256 key id {key_id(self._key)}")
 
     def _repair_tail(self, result: VerifyResult) -> None:
         assert self._fd is not None
@@ -250,7 +331,8 @@ class AuditLog:
         with self.path.open("rb") as f:
             f.seek(result.good_bytes)
             tail = f.read()
-        record, _problem = _check_line(tail, None if self._seq == 0 else self._last_record())
+        record, _problem = _check_line(tail, None if self._seq == 0 else self._last_record(),
+                                       self._key)
         if record is not None:
             os.write(self._fd, b"\n")
             os.fsync(self._fd)
@@ -336,7 +418,7 @@ class AuditLog:
                 "detail": str(detail),
                 "prev_hash": self._head,
             }
-            record["hash"] = record_hash(record)
+            record["hash"] = record_hash(record, self._key)
             line = canonical(record) + b"\n"
             try:
                 _write_all(self._fd, line)
@@ -402,6 +484,7 @@ __all__ = [
     "AuditUnavailableError",
     "VerifyResult",
     "canonical",
+    "head_problem",
     "record_hash",
     "verify",
 ]

@@ -29,8 +29,10 @@ from runtime.scene.model import DevicePoint, Devices
 
 SELECT_TIMEOUT_NS = 10_000_000_000
 """A selection must be operated within 10 s (issue 6), else the operate is refused."""
-REMEMBERED_IDS = 4096
-"""Answered command ids kept for idempotency; older ids are forgotten first (LRU)."""
+REMEMBERED_IDS = 50_000
+"""Answered command ids kept for idempotency; older ids are forgotten first (LRU). They survive
+an adapter restart: :func:`runtime.control.command_memory.restore` reads them back from the
+audit log (about 25 MB at most)."""
 FIRST_WRITE_WINDOW_NS = 1_000_000_000
 """With no accepted write yet, a rate-limited point may move one second's worth of its rate
 away from its current reading."""
@@ -359,6 +361,10 @@ class WritePolicy:
                 del self._selections[command.point]
         if ack.written and command.value is not None:
             self._accepted[command.point] = (float(command.value), now_ns)
+
+    def remember(self, command: ControlCommand, ack: Ack) -> None:
+        """Treat ``command`` as answered with ``ack`` (ids restored from the audit log)."""
+        self._remember(command, ack)
 
     def _remember(self, command: ControlCommand, ack: Ack) -> None:
         self._seen[command.id] = _Seen(command, ack)

@@ -42,7 +42,7 @@ class Commander:
 
     def __init__(self, endpoints: BusEndpoints, *, role: str, actor: str,
                  host: str | None = None, timeout_ns: int = ACK_TIMEOUT_NS,
-                 context: zmq.Context | None = None) -> None:
+                 context: zmq.Context | None = None, security: Any = None) -> None:
         self.role = role
         self.actor = actor
         self.host = (host if host is not None else socket.gethostname())[:512]
@@ -52,7 +52,7 @@ class Commander:
         self._own_context = context is None
         self._context = context or zmq.Context()
         self._rlog = RateLimitedLog(log)
-        self.socket = make_socket(self._context, zmq.DEALER, control=True)
+        self.socket = make_socket(self._context, zmq.DEALER, control=True, security=security)
         self.socket.connect(endpoints.commands)
 
     def send(self, point: str, value: float, now_ns: int, *, action: str = "write",

@@ -17,6 +17,7 @@ import zmq
 
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.publisher import Publisher
+from runtime.bus.security import ClientSecurity
 from runtime.bus.wire import ReadingColumns
 from runtime.recording.reader import Recording
 from runtime.recording.records import RecordedReadings, RecordedSnapshot, RecordedSourceState
@@ -29,13 +30,16 @@ class Republisher:
 
     def __init__(self, recording: Recording, endpoints: BusEndpoints, *, from_ns: int,
                  to_ns: int, speed: Fraction = Fraction(1),
-                 clock: Callable[[], int] = time.monotonic_ns) -> None:
+                 clock: Callable[[], int] = time.monotonic_ns,
+                 security: ClientSecurity | None = None) -> None:
         self.recording = recording
         self.endpoints = endpoints
         self.from_ns = from_ns
         self.to_ns = to_ns
         self.speed = speed
         self.clock = clock
+        self.security = security
+        """A key allowed to publish the recorded sources (the bus checks each source id)."""
         self.context = zmq.Context()
         self.publishers: dict[str, Publisher] = {}
         self.silent: set[str] = set()
@@ -93,7 +97,7 @@ class Republisher:
         if pub is None:
             pub = self.publishers[source] = Publisher(
                 self.endpoints, source, context=self.context,
-                heartbeat_period_ms=period_ms or PERIOD_FALLBACK_MS)
+                heartbeat_period_ms=period_ms or PERIOD_FALLBACK_MS, security=self.security)
         if source in self.silent:
             return  # a silent source's cached values stay as they were: nothing is sent
         pub.publish_columns(cols.layout, cols.values, cols.quality, cols.reason,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Any
 
 from runtime.scene.errors import SceneError
 from runtime.scene.fields import Doc, Path_
 from runtime.scene.gc_pause import gc_paused
+from runtime.scene.load import MAX_POINT_ID_LEN
 from runtime.scene.model import (
     DATA_TYPES,
     DEVICE_TABLES,
@@ -24,6 +26,9 @@ from runtime.scene.model import (
 )
 from runtime.scene.units import unit_problem
 from runtime.scene.yaml_located import load_located
+
+_WIRE_NAME = re.compile(r"[\x21-\x7e]+")
+"""What the bus accepts in a name: visible ASCII, no spaces."""
 
 DEVICES_FORMAT = "twinstage.devices/1"
 _DEVICE_KEYS = {
@@ -230,10 +235,15 @@ def _point(doc: Doc, raw: Any, at: Path_, scene: Scene | None) -> DevicePoint:
     spec = doc.mapping(raw, at)
     doc.only_keys(spec, at, _POINT_KEYS)
     point = doc.string(spec, at, "point")
-    if "/" not in point:
+    entity, _, name = point.partition("/")
+    if not entity or not name or "/" in name or not _WIRE_NAME.fullmatch(point):
         raise doc.fail(
-            at + ("point",), f"point {point!r} must be <entity>/<point>, e.g. P-101/speed_rpm"
+            at + ("point",), f"point {point[:80]!r} must be <entity>/<point> (one '/', visible "
+            "ASCII, no spaces), e.g. P-101/speed_rpm"
         )
+    if len(point) > MAX_POINT_ID_LEN:
+        raise doc.fail(at + ("point",), f"point {point[:40]}... is {len(point)} characters; the "
+                       f"bus carries at most {MAX_POINT_ID_LEN}")
     unit = doc.string(spec, at, "unit")
     problem = unit_problem(point.split("/", 1)[1], unit)
     if problem:

@@ -30,6 +30,10 @@ from runtime.scene.yaml_located import load_located
 SCENE_FORMAT = "twinstage.scene/1"
 ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*$")
 POINT_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_POINT_ID_LEN = 128
+"""``<entity>/<point>`` as the bus carries it (docs/bus-protocol.md: a point name is at most 128
+characters); validate refuses what the adapter could not publish."""
+MAX_ID_LEN = 64
 _ENTITY_KEYS = {"id", "type", "name", "transform", "model", "points", "description"}
 
 
@@ -147,6 +151,9 @@ def _entity(doc: Doc, raw: dict[str, Any], at: Path_, folder: Path) -> Entity:
         raise doc.fail(
             at + ("id",), f"id {ident!r} must look like P-101 or T_201 (letters, digits, -, _)"
         )
+    if len(ident) > MAX_ID_LEN:
+        raise doc.fail(at + ("id",), f"id {ident[:20]!r}... is {len(ident)} characters; at most "
+                       f"{MAX_ID_LEN}")
     kind = doc.string(raw, at, "type")
     if kind not in ASSET_TYPES or kind == "pipe":
         options = ", ".join(t for t in ASSET_TYPES if t != "pipe")
@@ -254,6 +261,10 @@ def _point(doc: Doc, entity_id: str, raw: Any, at: Path_) -> PointSpec:
         raise doc.fail(
             at + ("name",), f"point name {name!r} must be lower_snake_case with its unit suffix"
         )
+    if len(entity_id) + 1 + len(name) > MAX_POINT_ID_LEN:
+        raise doc.fail(at + ("name",), f"point {entity_id}/{name[:20]}... is "
+                       f"{len(entity_id) + 1 + len(name)} characters; the bus carries at most "
+                       f"{MAX_POINT_ID_LEN}")
     unit = spec.get("unit")
     if not isinstance(unit, str):
         raise doc.fail(

@@ -2,6 +2,11 @@
 
 Validation errors must name the line; PyYAML's composed node tree has the marks, so we walk it
 ourselves instead of using ``safe_load``.
+
+Scene and device files are untrusted input (R19): an alias (``*name``) to a list or mapping is
+refused, since aliases are how a "billion laughs" file expands a few lines into gigabytes and
+how a recursive anchor loops forever; nesting deeper than MAX_DEPTH and more than MAX_NODES
+values are refused too. Each is a SceneError naming the line, never a hang or a traceback.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ Lines = dict[tuple[str | int, ...], int]
 """Maps a path of keys/indices inside the document to its 1-based line."""
 
 _MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 32
+"""Nesting of mappings and lists; the scene format needs fewer than 10."""
+MAX_NODES = 2_000_000
+"""Values (scalars, lists, mappings) in one file."""
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML was built with it: same marks, several times faster."""
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -45,11 +54,23 @@ def load_located(path: Path) -> tuple[Any, Lines]:
         raise SceneError(path, line, "", f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
         raise SceneError(path, None, "", f"YAML error: {exc}") from None
+    except RecursionError:
+        raise SceneError(path, None, "", f"nested deeper than {MAX_DEPTH} levels") from None
     lines: Lines = {}
     if node is None:
         return None, lines
     constructor = yaml.SafeLoader("")
-    return _convert(node, (), lines, constructor, path), lines
+    return _convert(node, (), lines, constructor, path, _Budget()), lines
+
+
+class _Budget:
+    """What one document may still hold, and the collections already seen (aliases)."""
+
+    __slots__ = ("nodes", "seen")
+
+    def __init__(self) -> None:
+        self.nodes = MAX_NODES
+        self.seen: set[int] = set()
 
 
 def _convert(
@@ -58,8 +79,20 @@ def _convert(
     lines: Lines,
     constructor: yaml.SafeLoader,
     path: Path,
+    budget: _Budget,
 ) -> Any:
-    lines[at] = node.start_mark.line + 1
+    line = node.start_mark.line + 1
+    lines[at] = line
+    budget.nodes -= 1
+    if budget.nodes < 0:
+        raise SceneError(path, line, _dotted(at), f"more than {MAX_NODES} values in one file")
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        if id(node) in budget.seen:
+            raise SceneError(path, line, _dotted(at), "YAML aliases (*name) to lists or "
+                             "mappings are not allowed in scene files: write the value out")
+        budget.seen.add(id(node))
+        if len(at) >= MAX_DEPTH:
+            raise SceneError(path, line, _dotted(at), f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -77,11 +110,11 @@ def _convert(
                     path, key_node.start_mark.line + 1, _dotted(at + (key,)), "key appears twice"
                 )
             lines[at + (key,)] = key_node.start_mark.line + 1
-            out[key] = _convert(value_node, at + (key,), lines, constructor, path)
+            out[key] = _convert(value_node, at + (key,), lines, constructor, path, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _convert(child, at + (i,), lines, constructor, path)
+            _convert(child, at + (i,), lines, constructor, path, budget)
             for i, child in enumerate(node.value)
         ]
     if node.tag == _STR_TAG:  # most scalars: what SafeConstructor would return, 3x sooner

@@ -8,6 +8,10 @@ high-water marks when the subscriber falls behind, and the subscriber then re-sn
 The publisher sends columns (``Publisher.publish_columns``, as the Modbus adapter does) and the
 subscriber is drained with ``Subscriber.poll_blocks``, as the viewer's ingest does; both are
 checked exactly as any other message (wire protocol version 2, columnar readings).
+
+Measured twice: with CURVE (the default: encryption, ZAP allow-list, publish permission checked
+per message) using a throw-away key set, and plaintext (``--insecure``), to show what security
+costs.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,8 +34,10 @@ _PUBLISHER = """
 import sys, time
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.publisher import Publisher
-addr, batch, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-pub = Publisher(BusEndpoints.from_address(addr), "bench", hwm=100_000)
+from runtime.bus.security import client_security
+addr, batch, count, key = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+security = None if key == "-" else client_security(key)
+pub = Publisher(BusEndpoints.from_address(addr), "bench", hwm=100_000, security=security)
 time.sleep(0.5)  # let the bus's subscription reach this PUB (slow joiner)
 now = time.time_ns()
 # 8 device-like layouts of `batch` points, each published with fresh values every time.
@@ -64,19 +71,22 @@ def _free_base() -> int:
     raise RuntimeError("no block of 5 free ports")
 
 
-def _measure(addr: str, batch: int, count: int) -> tuple[float, float]:
-    """(delivered readings per second, fraction of readings lost)."""
+def _measure(addr: str, batch: int, count: int, keys: Path | None) -> tuple[float, float]:
+    """(delivered readings per second, fraction of readings lost); CURVE with ``keys``."""
     from runtime.bus.endpoints import BusEndpoints
+    from runtime.bus.security import client_security
     from runtime.bus.subscriber import Subscriber
 
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    with Subscriber(BusEndpoints.from_address(addr), rcvhwm=100_000) as sub:
+    security = None if keys is None else client_security(keys / "bench-sub.key_secret")
+    pub_key = "-" if keys is None else str(keys / "bench-pub.key_secret")
+    with Subscriber(BusEndpoints.from_address(addr), rcvhwm=100_000, security=security) as sub:
         deadline = time.monotonic() + 10
         while not sub.synced and time.monotonic() < deadline:
             sub.poll_blocks()
             time.sleep(0.01)
-        pub = subprocess.Popen([sys.executable, "-c", _PUBLISHER, addr, str(batch), str(count)],
-                               cwd=REPO_ROOT, env=env)
+        pub = subprocess.Popen([sys.executable, "-c", _PUBLISHER, addr, str(batch), str(count),
+                                pub_key], cwd=REPO_ROOT, env=env)
         try:
             first = last = 0.0
             received = 0
@@ -103,21 +113,30 @@ def _measure(addr: str, batch: int, count: int) -> tuple[float, float]:
     return rate, 1.0 - received / (batch * count)
 
 
-def run(quick: bool) -> list[Row]:
-    """Start a bus process, then measure a big-batch and a Modbus-sized-batch stream."""
+def _bench_keys(folder: Path) -> Path:
+    from runtime.bus.keys import add_key
+
+    add_key(folder, "bench-pub", "engineer", publish=("bench",))
+    add_key(folder, "bench-sub", "viewer")
+    return folder
+
+
+def _run_mode(keys: Path | None, total: int, batches: tuple[int, ...]) -> list[Row]:
     base = _free_base()
     addr = f"tcp://127.0.0.1:{base}"
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    bus = subprocess.Popen([sys.executable, "-m", "runtime.cli", "bus", "--bind", addr],
+    mode = ["--insecure"] if keys is None else ["--keys", str(keys), "--audit-log",
+                                                 str(keys / "bus-audit.jsonl")]
+    bus = subprocess.Popen([sys.executable, "-m", "runtime.cli", "bus", "--bind", addr, *mode],
                            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    label = "plaintext" if keys is None else "CURVE"
     rows: list[Row] = []
     try:
         bus.stdout.readline()  # type: ignore[union-attr]  # "listening": the ports are bound
-        total = 200_000 if quick else 3_000_000
-        for batch in (1000, 100):
-            rate, lost = _measure(addr, batch, total // batch)
-            rows.append(Row(SUITE, f"readings through bus into subscriber, batch {batch}",
-                            rate, "readings/s", TARGET_READINGS_PER_S, "higher",
+        for batch in batches:
+            rate, lost = _measure(addr, batch, total // batch, keys)
+            rows.append(Row(SUITE, f"readings through bus into subscriber, batch {batch}, "
+                            f"{label}", rate, "readings/s", TARGET_READINGS_PER_S, "higher",
                             f"{total // batch} msgs, {lost:.1%} lost; columnar publish, "
                             "poll_blocks"))
     finally:
@@ -125,6 +144,16 @@ def run(quick: bool) -> list[Row]:
         bus.wait(timeout=10)
         bus.stdout.close()  # type: ignore[union-attr]
     return rows
+
+
+def run(quick: bool) -> list[Row]:
+    """Start a bus process, then measure a big-batch and a Modbus-sized-batch stream, with
+    CURVE and then plaintext."""
+    total = 200_000 if quick else 3_000_000
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = _bench_keys(Path(tmp))
+        rows = _run_mode(keys, total, (1000, 100))
+    return rows + _run_mode(None, total, (1000,) if quick else (1000, 100))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ plain Modbus master several times a second and records the wall time of each wri
 latency records say when the first frame showing each reading finished rendering; a write's
 latency is that time for the first reading of the point read after the write. The point is
 shown in the inspector panel (``--select``), so the frame does show it.
+
+The stack runs with CURVE (a throw-away key set) and, outside ``--quick``, again in plaintext
+(``--insecure``), so the rows show what security adds to the latency.
 """
 
 from __future__ import annotations
@@ -50,10 +53,23 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(seconds: float) -> tuple[list[float], dict]:
+def _keys(folder: Path) -> list[str]:
+    """A key set for the stack in ``folder``; the bus's arguments."""
+    from runtime.bus.keys import add_key
+
+    add_key(folder, "adapter", "engineer", publish=("*",))
+    add_key(folder, "viewer", "viewer")
+    return ["--keys", str(folder), "--audit-log", str(folder / "bus-audit.jsonl")]
+
+
+def measure(seconds: float, secure: bool = True) -> tuple[list[float], dict]:
     """Run the stack for ``seconds``; return write latencies (ms) and the viewer's stats."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        keys = folder / "keys"
+        bus_mode = _keys(keys) if secure else ["--insecure"]
+        adapter_mode = ["--keys", str(keys)] if secure else ["--insecure"]
+        view_mode = ["--key", str(keys / "viewer.key_secret")] if secure else ["--insecure"]
         scene_dir = _scene_with_poll(folder, POLL_MS)
         scene = load_scene(scene_dir)
         devices = load_devices(scene_dir / "devices.yaml", scene)
@@ -66,13 +82,14 @@ def measure(seconds: float) -> tuple[list[float], dict]:
         sup = Supervisor(log_dir=folder / "logs")
         writes_ns: list[int] = []
         try:
-            c = sup.start("bus", ["bus", "--bind", bus])
+            c = sup.start("bus", ["bus", "--bind", bus, *bus_mode])
             sup.wait_until(c, lambda: port_accepts("127.0.0.1", bus_port + 4), 30)
             c = sup.start("plant", ["plant", str(scene_dir), "--port-offset", str(offset)])
             port = device.port + offset
             sup.wait_until(c, lambda: port_accepts("127.0.0.1", port), 90)
             sup.start(
-                "adapter", ["adapter", str(scene_dir), "--bus", bus, "--port-offset", str(offset)]
+                "adapter", ["adapter", str(scene_dir), "--bus", bus, "--port-offset", str(offset),
+                            *adapter_mode]
             )
             viewer = sup.start(
                 "viewer",
@@ -94,6 +111,7 @@ def measure(seconds: float) -> tuple[list[float], dict]:
                     str(stats_path),
                     "--screenshot-every",
                     "1000",
+                    *view_mode,
                 ],
             )
             client = ModbusTcpClient("127.0.0.1", port=port, timeout=1)
@@ -132,9 +150,15 @@ def measure(seconds: float) -> tuple[list[float], dict]:
 
 def run(quick: bool) -> list[Row]:
     latencies, stats = measure(8.0 if quick else 30.0)
-    note = f"poll {POLL_MS} ms, {FPS} fps cap, {len(latencies)} writes"
+    note = f"poll {POLL_MS} ms, {FPS} fps cap, {len(latencies)} writes, CURVE"
     target_ms = POLL_MS + 2 * 1000 / FPS
-    rows = [
+    rows = []
+    if not quick:
+        plain, _ = measure(30.0, secure=False)
+        rows.append(Row("latency", "sensor-to-pixel p99, plaintext", _percentile(plain, 0.99),
+                        "ms", target=target_ms, better="lower",
+                        note=f"poll {POLL_MS} ms, {FPS} fps cap, {len(plain)} writes, --insecure"))
+    rows += [
         Row(
             "latency",
             "sensor-to-pixel p50",
