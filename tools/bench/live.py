@@ -130,7 +130,8 @@ def _child(n_assets: int, seconds: float) -> None:
             args = parser.parse_args([
                 str(folder), "--headless", "--size", SIZE, "--bus", address,
                 "--seconds", str(seconds), "--stats-json", str(stats_path),
-                "--screenshot-every", "1000", "--select", scene.entities[0].id])
+                "--screenshot-every", "1000", "--select", scene.entities[0].id,
+                "--insecure"])  # the bench's own in-process bus is plaintext on loopback
             view.check_args(args)
             app = make_app(headless=True, size=view.parse_size(SIZE))
             t0 = time.perf_counter()
