@@ -6,7 +6,7 @@ from pathlib import Path
 
 from control_fixtures import good_readings, pump_devices
 
-from runtime.control.ack import AckOutcome
+from runtime.control.ack import Outcome
 from runtime.control.audit import AuditLog
 from runtime.control.command import ControlCommand
 from runtime.control.command_memory import OUTCOME_UNKNOWN, restore
@@ -37,11 +37,11 @@ def test_ids_answered_before_a_restart_are_duplicates_after_it(tmp_path: Path) -
     policy = WritePolicy(pump_devices())  # a fresh adapter process
     assert restore(policy, path) == 3
     readings = good_readings(policy.devices)
-    for c, outcome, reason in ((done, AckOutcome.CONFIRMED, ""),
-                               (crashed, AckOutcome.FAILED, OUTCOME_UNKNOWN),
-                               (refused, AckOutcome.REFUSED, "range")):
+    for c, outcome, reason in ((done, Outcome.CONFIRMED, ""),
+                               (crashed, Outcome.FAILED, OUTCOME_UNKNOWN),
+                               (refused, Outcome.REFUSED, "range")):
         d = policy.decide(c, 0, readings)
         assert d.verdict is Verdict.DUPLICATE and d.previous is not None
-        assert (d.previous.outcome, d.previous.reason) == (outcome, reason)
+        assert (d.previous.outcome, d.previous.code) == (outcome, reason)
     # The same id with another value is a reused id, refused.
     assert policy.decide(_command("a", 3.5), 0, readings).reason == "id_reused"

@@ -76,7 +76,9 @@ def _hashes(folder: Path, speed: Fraction) -> dict[int, str]:
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("e2e-rec")
     full, killed = tmp / "full", tmp / "killed"
-    with live_stack(tmp) as stack:
+    audit_log = tmp / "adapter-audit.jsonl"
+    with live_stack(tmp, adapter=False) as stack:
+        stack.start_adapter("--audit-log", str(audit_log))
         ctl = str(15019 + stack.port_offset)
         sup = stack.sup
         rec_full = sup.start("record-full", ["record", "--bus", stack.bus_address,
@@ -86,6 +88,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict:
         wait_for(lambda: _mcaps(full) and _mcaps(killed), 60, "both recorders' files")
         started = time.monotonic()
         time.sleep(3.0)  # a stretch of normal running before the first fault
+        wrote = run_cli("write", "LIC-102/setpoint_m", "3.1", "--bus", stack.bus_address)
+        assert wrote.returncode == 0, wrote.stdout + wrote.stderr  # audited, head published
         assert run_cli("fault", "trip", "P-101", "--control-port", ctl).returncode == 0
         wait_for(lambda: time.monotonic() - started > 10, 20, "10 s of recording")
         assert run_cli("fault", "silent", "RTU-101", "--control-port", ctl).returncode == 0
@@ -106,7 +110,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict:
         os.killpg(rec_full.process.pid, signal.SIGINT)
         assert rec_full.process.wait(timeout=30) == 0
         sup.children.remove(rec_full)
-    return {"full": full, "killed": killed, "killed_at_ns": killed_at_ns, "tmp": tmp}
+    return {"full": full, "killed": killed, "killed_at_ns": killed_at_ns, "tmp": tmp,
+            "audit_log": audit_log}
 
 
 def test_the_killed_recorder_lost_at_most_the_last_second_and_repairs(recorded: dict) -> None:
@@ -187,3 +192,14 @@ def test_view_replay_draws_the_plant_as_it_was(recorded: dict, tmp_path: Path) -
     assert data["session"]["mode"] == "replay"
     (bar,) = [h for h in data["hud"] if h["kind"] == "timeline"]
     assert "REPLAY" in bar["text"] and bar["bbox"][2] > 300
+
+
+def test_the_recording_keeps_the_audit_heads_that_catch_a_cut_log(recorded: dict,
+                                                                   tmp_path: Path) -> None:
+    log = recorded["audit_log"]
+    ok = run_cli("audit", "verify", str(log), "--recording", str(recorded["full"]))
+    assert ok.returncode == 0 and "matches all" in ok.stdout, ok.stdout + ok.stderr
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(log.read_text().splitlines(keepends=True)[:-1]))
+    bad = run_cli("audit", "verify", str(cut), "--recording", str(recorded["full"]))
+    assert bad.returncode == 1 and "cut short" in bad.stderr, bad.stdout + bad.stderr

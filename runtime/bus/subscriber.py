@@ -42,14 +42,17 @@ from runtime.bus.security import ClientSecurity
 from runtime.bus.sockets import DEFAULT_HWM, make_socket
 from runtime.bus.wire import (
     TOPIC_ACK,
+    TOPIC_CHECKPOINT,
     TOPIC_HEARTBEAT,
     TOPIC_READINGS,
+    Checkpoint,
     PointLayout,
     ReadingColumns,
     SnapshotChunk,
     WireError,
     decode_ack,
     decode_batch_columns,
+    decode_checkpoint,
     decode_snapshot_chunk,
     encode_snapshot_request,
 )
@@ -167,6 +170,7 @@ class Subscriber:
         silence_misses: int = SILENCE_MISSES,
         snapshot_timeout_s: float = SNAPSHOT_TIMEOUT_S,
         acks: bool = False,
+        checkpoints: bool = False,
         security: ClientSecurity | None = None,
     ) -> None:
         self.match = match
@@ -186,6 +190,10 @@ class Subscriber:
         if acks:
             self._acks = deque(maxlen=MAX_QUEUED_ACKS)
             self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC_ACK)
+        self._checkpoints: deque[Checkpoint] | None = None
+        if checkpoints:
+            self._checkpoints = deque(maxlen=MAX_QUEUED_ACKS)
+            self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC_CHECKPOINT)
         self._snap = make_socket(self._context, zmq.DEALER, security=security)
         self._snap.connect(endpoints.snapshot)
         self._sources: dict[str, SourceStatus] = {}
@@ -244,6 +252,15 @@ class Subscriber:
             return []
         out = list(self._acks)
         self._acks.clear()
+        return out
+
+    def poll_checkpoints(self) -> list[Checkpoint]:
+        """Audit-chain heads the adapters published since the last call (``checkpoints=True``):
+        the recorder keeps them, so ``audit verify --recording`` can check a log against them."""
+        if not self._checkpoints:
+            return []
+        out = list(self._checkpoints)
+        self._checkpoints.clear()
         return out
 
     @property
@@ -348,6 +365,12 @@ class Subscriber:
     def _on_frames(self, frames: list[bytes], out: list[UpdateBlock]) -> None:
         if self._acks is not None and frames and frames[0][:2] == TOPIC_ACK:
             self._on_ack(frames)
+            return
+        if self._checkpoints is not None and frames and frames[0][:2] == TOPIC_CHECKPOINT:
+            try:
+                self._checkpoints.append(decode_checkpoint(frames))
+            except WireError as exc:
+                self._reject("checkpoint", exc.reason)
             return
         try:
             batch, cols = decode_batch_columns(frames)

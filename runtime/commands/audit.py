@@ -35,6 +35,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--head", default=None, metavar="SEQ:HASH",
                        help="a head recorded elsewhere (the adapter publishes each on the bus): "
                             "the log must hold that record with that hash")
+    check.add_argument("--recording", default=None, metavar="FILE|DIR",
+                       help="check the log against every audit head a recorder kept "
+                            "(twinstage record); --source picks the adapter")
+    check.add_argument("--source", default=None, metavar="ID",
+                       help="with --recording: the adapter whose heads to check (default: "
+                            "the only one recorded)")
+
+
+def _recorded_heads_problem(log: Path, recording: Path, source: str | None) -> str | None:
+    """Every head the recording kept for ``source`` must be in the log as recorded."""
+    from runtime.recording.reader import open_recording
+    from runtime.recording.recorder import AUDIT_CHECKPOINT
+    from runtime.recording.records import RecordedEvent
+
+    with open_recording(recording) as rec:
+        heads = [m for m in rec.events()
+                 if isinstance(m, RecordedEvent) and m.kind == AUDIT_CHECKPOINT]
+    sources = sorted({h.id for h in heads})
+    if source is None:
+        if len(sources) != 1:
+            raise UsageError(f"--recording {recording}: audit heads of {len(sources)} adapters "
+                             f"({', '.join(sources) or 'none'}); pick one with --source")
+        source = sources[0]
+    mine = [h for h in heads if h.id == source]
+    if not mine:
+        raise UsageError(f"--recording {recording}: no audit heads of {source!r} recorded")
+    for h in mine:
+        data = h.data or {}
+        problem = head_problem(log, int(data.get("log_seq", -1)), str(data.get("head", "")))
+        if problem is not None:
+            return f"{problem} (head recorded by {recording} for {source})"
+    print(f"{log}: matches all {len(mine)} audit heads of {source} in {recording}")
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--key: {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if result.ok and args.recording:
+        problem = _recorded_heads_problem(path, Path(args.recording), args.source)
+        if problem is not None:
+            print(f"{path}: {problem}", file=sys.stderr)
+            return 1
     if result.ok and args.head:
         seq_text, _, head = args.head.partition(":")
         if not seq_text.isdigit() or len(head) != 64:

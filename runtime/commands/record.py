@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     stop = StopSignal()
     writer = RecordingWriter(args.out, prefix=args.prefix, split_s=split_s,
                              keyframe_s=keyframe_s, scene=args.scene, host=socket.gethostname())
-    subscriber = Subscriber(endpoints, acks=True, security=security)
+    subscriber = Subscriber(endpoints, acks=True, checkpoints=True, security=security)
     recorder = Recorder(subscriber, writer)
     print(f"recording {args.bus} into {args.out.resolve()} (one file per {args.split}, "
           f"keyframes every {args.keyframe}); Ctrl-C stops", flush=True)
@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
 def _progress(recorder: object) -> None:
     c = recorder.counts  # type: ignore[attr-defined]
     print(f"recorded {c.batches} batches ({c.readings} readings), {c.snapshots} snapshots, "
-          f"{c.source_changes} source changes, {c.acks} acks", flush=True)
+          f"{c.source_changes} source changes, {c.acks} acks, {c.checkpoints} audit heads",
+          flush=True)
 
 
 def _repair(args: argparse.Namespace) -> int:

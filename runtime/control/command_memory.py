@@ -16,11 +16,11 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from runtime.control.ack import Ack, AckOutcome
+from runtime.control.ack import Ack, Outcome
 from runtime.control.command import ControlCommand
 from runtime.control.policy import REMEMBERED_IDS, WritePolicy
 
-_FINAL = {o.value: o for o in AckOutcome}
+_FINAL = {o.value: o for o in Outcome}
 OUTCOME_UNKNOWN = "outcome_unknown"
 
 
@@ -28,12 +28,12 @@ def _ack(record: dict[str, Any]) -> Ack:
     outcome = record["outcome"]
     requested = record["new_value"] if isinstance(record["new_value"], int | float) else None
     if outcome in _FINAL:
-        return Ack(command_id=record["command_id"], point=record["point"],
-                   action=record["action"], outcome=_FINAL[outcome], reason=record["reason"],
+        return Ack(id=record["command_id"], point=record["point"],
+                   action=record["action"], outcome=_FINAL[outcome], code=record["reason"],
                    text=str(record["detail"])[:400], requested=requested,
                    written=outcome in ("confirmed", "failed"))
-    return Ack(command_id=record["command_id"], point=record["point"], action=record["action"],
-               outcome=AckOutcome.FAILED, reason=OUTCOME_UNKNOWN,
+    return Ack(id=record["command_id"], point=record["point"], action=record["action"],
+               outcome=Outcome.FAILED, code=OUTCOME_UNKNOWN,
                text="the adapter stopped before answering this command; check the point's "
                     "reading before sending it again with a new id",
                requested=requested, written=True)

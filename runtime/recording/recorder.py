@@ -17,6 +17,10 @@ from runtime.bus.subscriber import BLOCK_SNAPSHOT, BLOCK_UPDATE, Subscriber, Upd
 from runtime.bus.wire import SnapshotSource
 from runtime.recording.writer import RecordingWriter
 
+AUDIT_CHECKPOINT = "audit_checkpoint"
+"""Event kind of an adapter's audit-chain head kept in the recording (``data``: log_seq,
+head, t_ns): a rewritten audit log no longer matches the heads recorded here."""
+
 
 @dataclass(slots=True)
 class RecorderCounts:
@@ -27,6 +31,7 @@ class RecorderCounts:
     snapshots: int = 0
     source_changes: int = 0
     acks: int = 0
+    checkpoints: int = 0
 
 
 class Recorder:
@@ -67,6 +72,13 @@ class Recorder:
         for ack in self.subscriber.poll_acks():
             self.writer.write_ack(now, ack)
             self.counts.acks += 1
+            written += 1
+        for cp in self.subscriber.poll_checkpoints():
+            self.writer.write_event(
+                now, AUDIT_CHECKPOINT, cp.source,
+                f"audit chain of {cp.source}: {cp.log_seq} records, head {cp.head[:12]}",
+                data={"log_seq": cp.log_seq, "head": cp.head, "t_ns": cp.t_ns})
+            self.counts.checkpoints += 1
             written += 1
         self.writer.tick(now)
         return written
