@@ -31,6 +31,8 @@ from runtime.world import World
 
 DEFAULT_INGEST_BUDGET_NS = 2_000_000
 """At most 2 ms of a live frame goes to draining the bus; the rest waits for the next frame."""
+MAX_INGEST_BUDGET_NS = 64_000_000
+"""A backlogged live drain may take up to 64 ms of a frame."""
 REPLAY_TICK_NS = 100_000_000
 """Replay advances in 100 ms ticks (10 model steps of 10 ms each)."""
 REPLAY_FRAME_BUDGET_NS = 40_000_000
@@ -54,6 +56,7 @@ class Session:
         self.clock = clock
         self.tick_ns = tick_ns
         self.budget_ns = budget_ns
+        self.base_budget_ns = budget_ns
         self.time = FIRST_FRAME
         """This frame's time; every phase reads it (never a clock of its own)."""
         self.wall_ns = wall_start_ns
@@ -128,6 +131,13 @@ class Session:
         if self.source is not None:
             self.applied_last_frame = self.source.drain(self.world, self.clock.now_ns,
                                                         self.budget_ns)
+            # A view that cannot keep up with its bus (a slow frame, a large plant) takes more
+            # of each frame until the backlog is gone, rather than fall ever further behind
+            # until its sources look silent; then it gives the time back.
+            if self.source.backlogged:
+                self.budget_ns = min(2 * self.budget_ns, MAX_INGEST_BUDGET_NS)
+            else:
+                self.budget_ns = max(self.budget_ns // 2, self.base_budget_ns)
         steps = self.observer.update(dt)
         return steps, self.observer.clock.alpha
 

@@ -55,6 +55,7 @@ from runtime.bus.wire import (
     decode_checkpoint,
     decode_snapshot_chunk,
     encode_snapshot_request,
+    peek_batch_header,
 )
 from runtime.control.ack import Ack
 from runtime.quality import Quality, Reason
@@ -264,6 +265,11 @@ class Subscriber:
         return out
 
     @property
+    def backlogged(self) -> bool:
+        """Messages are waiting in the readings socket (the last drain ran out of budget)."""
+        return bool(self._sub.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+
+    @property
     def readings_socket(self) -> zmq.Socket:
         """The SUB socket, for a connection monitor (the viewer's bus-lost banner)."""
         return self._sub
@@ -287,11 +293,12 @@ class Subscriber:
         return out
 
     def close(self) -> None:
-        """Close both sockets (LINGER 0)."""
+        """Close both sockets (LINGER 0). An own context is destroyed, which also closes any
+        socket monitor a watcher left open on it (one left open would hang ``term``)."""
         self._sub.close(linger=0)
         self._snap.close(linger=0)
         if self._own_context:
-            self._context.term()
+            self._context.destroy(linger=0)
 
     def __enter__(self) -> Subscriber:
         return self
@@ -372,6 +379,12 @@ class Subscriber:
             except WireError as exc:
                 self._reject("checkpoint", exc.reason)
             return
+        head = peek_batch_header(frames)
+        if head is not None:  # covered by the last snapshot: drop it before decoding its body
+            known = self._sources.get(head[0])
+            if known is not None and known.epoch == head[1] and head[2] <= known.seq:
+                self.stats["covered"] += 1
+                return
         try:
             batch, cols = decode_batch_columns(frames)
         except WireError as exc:

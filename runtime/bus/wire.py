@@ -693,6 +693,31 @@ def decode_batch(frames: list[bytes]) -> Batch:
     return batch
 
 
+def peek_batch_header(frames: list[bytes]) -> tuple[str, int, int] | None:
+    """(source, epoch, seq) of a batch without decoding its body, or None when the payload
+    does not start like one. For dropping a message a snapshot already covers before paying
+    for a large body; anything kept is decoded and validated in full."""
+    if not isinstance(frames, list | tuple) or len(frames) != 2:
+        return None
+    payload = frames[1]
+    if not isinstance(payload, bytes | bytearray | memoryview) or \
+            not 0 < len(payload) <= MAX_MESSAGE_BYTES:
+        return None
+    try:
+        unpacker = msgpack.Unpacker(raw=False, max_buffer_size=len(payload),
+                                    max_str_len=MAX_STR_BYTES, max_bin_len=0,
+                                    max_array_len=MAX_POINTS, max_map_len=0, max_ext_len=0)
+        unpacker.feed(payload)
+        if unpacker.read_array_header() != 7:
+            return None
+        _version, _kind, source, epoch, seq = (unpacker.unpack() for _ in range(5))
+    except Exception:  # noqa: BLE001 - not a batch; the full decode says why
+        return None
+    if type(source) is not str or type(epoch) is not int or type(seq) is not int:
+        return None
+    return source, epoch, seq
+
+
 def decode_batch_columns(frames: list[bytes]) -> tuple[Batch, ReadingColumns | None]:
     """Like :func:`decode_batch`, but readings come back as validated columns beside a Batch
     whose ``readings`` is empty (None for a heartbeat).

@@ -50,6 +50,12 @@ class ReadingSource(Protocol):
         """Whether the source has its starting state (live: the bus answered a snapshot)."""
         ...
 
+    @property
+    def backlogged(self) -> bool:
+        """More arrived than the last drain could take (live): the session gives the next
+        drain more time."""
+        ...
+
     def bus_down_s(self, now_ns: int) -> float | None:
         """Seconds the connection to the bus has been down (live), None while it stands or
         where there is no bus (replay)."""

@@ -38,6 +38,10 @@ class LiveBusSource:
     def synced(self) -> bool:
         return self.subscriber.synced
 
+    @property
+    def backlogged(self) -> bool:
+        return self.subscriber.backlogged
+
     def bus_down_s(self, now_ns: int) -> float | None:
         since = self.link.down_since_ns
         return None if self.link.up or since is None else max(0.0, (now_ns - since) / 1e9)

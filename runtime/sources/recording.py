@@ -74,6 +74,7 @@ class RecordingSource:
         return {"messages": self.messages, "seeks": self.seeks}
 
     synced = True
+    backlogged = False
 
     def bus_down_s(self, now_ns: int) -> float | None:
         return None  # a recording has no bus connection to lose
