@@ -18,15 +18,13 @@ import argparse
 import dataclasses
 import json
 import math
-import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tools.bench.child import bench_main, run_child
 from tools.bench.row import Row
 
 if TYPE_CHECKING:
@@ -34,7 +32,6 @@ if TYPE_CHECKING:
     from runtime.scene.model import Scene
 
 SUITE = "live"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SIZE = "320x180"
 PUBLISH_HZ = 10.0
 TARGET_FRAME_MS_5000 = 4.0
@@ -157,16 +154,7 @@ def _child(n_assets: int, seconds: float) -> None:
 
 
 def _run_child(n_assets: int, seconds: float) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "tools.bench.live", "--child", str(n_assets), str(seconds)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=seconds + 300, check=False,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    if out.returncode != 0 or not lines:
-        raise RuntimeError(f"live bench child failed (rc {out.returncode}): "
-                           f"{out.stderr.strip()[-2000:]}")
-    return json.loads(lines[-1])
+    return run_child("tools.bench.live", n_assets, seconds, what="live", extra_timeout_s=300)
 
 
 TARGET_UI_MS = {0: 1.0, 5000: 3.0}
@@ -203,17 +191,7 @@ def _ui_row(r: dict, what: str, target: float | None) -> Row:
 
 
 def _main() -> int:
-    p = argparse.ArgumentParser(description="live viewer bench (--child N SECONDS measures)")
-    p.add_argument("--child", nargs=2, metavar=("N_ASSETS", "SECONDS"), default=None)
-    p.add_argument("--quick", action="store_true")
-    args = p.parse_args()
-    if args.child is not None:
-        _child(int(args.child[0]), float(args.child[1]))
-        return 0
-    from tools.bench.runner import render_table
-
-    print(render_table(run(args.quick)))
-    return 0
+    return bench_main("live bench", _child, run)
 
 
 if __name__ == "__main__":

@@ -12,17 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from tools.bench.child import bench_main, run_child
 from tools.bench.row import Row
 
 SUITE = "replay"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SIZE = "1280x720"
 SPEED = 64
 RECORD_HZ = 10.0
@@ -89,15 +86,7 @@ def _child(n_assets: int, seconds: float) -> None:
 
 
 def _run_child(n_assets: int, seconds: float) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "tools.bench.replay", "--child", str(n_assets), str(seconds)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=seconds + 600, check=False,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    if out.returncode != 0 or not lines:
-        raise RuntimeError(f"replay bench child failed (rc {out.returncode}): "
-                           f"{out.stderr.strip()[-2000:]}")
-    return json.loads(lines[-1])
+    return run_child("tools.bench.replay", n_assets, seconds, what="replay", extra_timeout_s=600)
 
 
 def run(quick: bool) -> list[Row]:
@@ -116,17 +105,7 @@ def run(quick: bool) -> list[Row]:
 
 
 def _main() -> int:
-    p = argparse.ArgumentParser(description="replay bench (--child N SECONDS measures)")
-    p.add_argument("--child", nargs=2, metavar=("N_ASSETS", "SECONDS"), default=None)
-    p.add_argument("--quick", action="store_true")
-    args = p.parse_args()
-    if args.child is not None:
-        _child(int(args.child[0]), float(args.child[1]))
-        return 0
-    from tools.bench.runner import render_table
-
-    print(render_table(run(args.quick)))
-    return 0
+    return bench_main("replay bench", _child, run)
 
 
 if __name__ == "__main__":
