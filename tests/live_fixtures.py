@@ -30,10 +30,10 @@ PUMP_STATION_VALUES: dict[str, dict[str, float]] = {
     "PLC-101": {
         "P-101/run_cmd": 1, "P-101/speed_sp_rpm": 1480, "P-101/reset_cmd": 0,
         "P-101/speed_rpm": 1478.0, "M-101/power_kw": 41.0, "M-101/temperature_degc": 62.0,
-        "P-101/running": 1, "P-101/tripped": 0,
+        "P-101/running": 1, "P-101/tripped": 0, "P-101/run_hours_h": 1234.5,
         "P-102/run_cmd": 0, "P-102/speed_sp_rpm": 1480, "P-102/reset_cmd": 0,
         "P-102/speed_rpm": 0.0, "M-102/power_kw": 0.0, "M-102/temperature_degc": 25.0,
-        "P-102/running": 0, "P-102/tripped": 0,
+        "P-102/running": 0, "P-102/tripped": 0, "P-102/run_hours_h": 987.0,
         "UC-101/mode": 1, "UC-101/duty_pump": 0, "PT-101/pressure_kpa": 310.0,
     },
     "PLC-102": {

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"plant    {device_id} Modbus TCP on {host}:{port}")
         child = sup.start(
             "adapter", ["adapter", scene_arg, "--bus", bus, "--port-offset", str(args.port_offset),
-                        "--keys", str(keys)]
+                        "--keys", str(keys), "--audit-log", str(out / "audit" / "adapter.jsonl")]
         )
         _wait_for_readings(sup, child, bus, viewer_key, timeout_s=30)
         print(f"adapter  polling {len(device_ports)} devices, publishing to {bus}")
