@@ -53,7 +53,7 @@ def test_badges_have_units_quality_marks_and_ages() -> None:
         r = row[eid]
         return badge_text(world, r, list(b.entity_points[r]), 10 * S, estimate, motor_of(world, r))
 
-    assert badge("P-101").near == "Running  1 rpm  ~3.0 m3/h  1.0 kW"
+    assert badge("P-101").near == "Running  1 rpm  est 3.0 m3/h  1.0 kW"
     assert badge("P-101").far == "Running"
     assert badge("T-102").near == "1.00 m  20 %"  # the level transmitter, % of the height
     assert badge("L-101") is None  # pipes carry flow beads, not badges

@@ -20,8 +20,8 @@ from runtime.supervisor import Supervisor, free_port_block, port_accepts
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUT = REPO_ROOT / "docs" / "images"
 SHOTS = {
-    "pump-station-live.png": ["--select", "P-101", "--role", "operator", "--actor", "operator"],
-    "pump-station-4k.png": ["--size", "3840x2160"],
+    "pump-station-live.png": ["--select", "P-101", "--key", "{keys}/operator.key_secret"],
+    "pump-station-4k.png": ["--size", "3840x2160", "--key", "{keys}/viewer.key_secret"],
 }
 
 
@@ -33,22 +33,28 @@ def main() -> int:
     bus = f"tcp://127.0.0.1:{base}"
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
+        from runtime.commands.demo import ensure_demo_keys
+
+        keys, _made = ensure_demo_keys(str(Path(tmp) / "keys"))
         sup = Supervisor(log_dir=Path(tmp) / "logs")
         try:
-            child = sup.start("bus", ["bus", "--bind", bus])
+            child = sup.start("bus", ["bus", "--bind", bus, "--keys", str(keys),
+                                      "--audit-log", str(Path(tmp) / "bus-audit.jsonl")])
             sup.wait_until(child, lambda: port_accepts("127.0.0.1", base), 30)
             child = sup.start("plant", ["plant", str(scene.path), "--port-offset", str(offset)])
             ports = [d.port + offset for d in devices.devices]
             sup.wait_until(child, lambda: all(port_accepts("127.0.0.1", p) for p in ports), 300)
             sup.start("adapter", ["adapter", str(scene.path), "--bus", bus, "--port-offset",
-                                  str(offset)])
+                                  str(offset), "--keys", str(keys),
+                                  "--audit-log", str(Path(tmp) / "adapter-audit.jsonl")])
             time.sleep(3.0)  # let the plant settle and the adapter publish a few polls
             for name, extra in SHOTS.items():
                 shots = Path(tmp) / name
                 view = sup.start(f"view-{name}", ["view", str(scene.path), "--bus", bus,
                                                   "--headless", "--seconds", "6",
                                                   "--screenshot-dir", str(shots),
-                                                  "--screenshot-every", "100", *extra])
+                                                  "--screenshot-every", "100",
+                                                  *(a.format(keys=keys) for a in extra)])
                 code = view.process.wait(timeout=300)
                 sup.children.remove(view)
                 if code != 0:

@@ -4,7 +4,7 @@ quality of what is shown (hmi.md: values, not decoration; words, not codes; qual
 Built from the world's arrays alone so it is tested without Panda3D. A badge has a near form
 (every key value) and a far form (the most important value only) for decluttering by distance.
 Measured values come from the world (a held value when not Good, marked and aged); values no
-instrument measures come from the viewer's model and are marked ``~`` (estimated).
+instrument measures come from the viewer's model and are marked ``est`` (estimated).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def badge_text(world: World, row: int, cols: list[int], now_ns: int, estimate: n
             value = float(estimate[c]) if estimate is not None else math.nan
             text = format_value(value, unit, name=pid, states=states)
             if unit not in ("bool", "enum") and text != "--":
-                text = "~" + text
+                text = "est " + text  # "~" reads as a minus sign in the label font
         else:
             q = int(s.quality[c])
             held = q != Quality.GOOD and math.isfinite(s.good_value[c])
