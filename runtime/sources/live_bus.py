@@ -24,8 +24,6 @@ class LiveBusSource:
     def __init__(self, subscriber: Subscriber, world: World) -> None:
         self.subscriber = subscriber
         self.writer = WorldWriter(world)
-        self.last_batch_ns = -1
-        """Virtual time of the last frame that received anything."""
         self.link = BusLink(subscriber.readings_socket)
         """Whether the TCP connection to the bus stands (not whether adapters speak)."""
 
@@ -57,8 +55,6 @@ class LiveBusSource:
         count = 0
         for block in self.subscriber.poll_blocks(budget_ns):
             count += len(self.writer.write(block.columns, until_ns, block.seq))
-        if count:
-            self.last_batch_ns = until_ns
         if self.subscriber.synced:
             self.link.heard()
         return count

@@ -59,12 +59,8 @@ class RecordingSource:
         self._tracks: dict[str, _SourceTrack] = {}
         self._iter: Iterator[object] = iter(())
         self._next: object | None = None
-        self.position_ns = recording.start_ns
-        """Log time of the last message applied."""
         self.messages = 0
         self.seeks = 0
-        self.acks: list[RecordedAck] = []
-        """Command acks replayed since the last seek (newest last, bounded)."""
         self.reset(world, recording.start_ns)
 
     # -- ReadingSource ----------------------------------------------------------------------
@@ -100,12 +96,10 @@ class RecordingSource:
         """Seek: the world becomes what the recording held at ``t_ns``."""
         _clear(world.state)
         self._tracks.clear()
-        self.acks.clear()
         for message in self.recording.seek_messages(t_ns):
             self._apply(message)
         self._iter = self.recording.iter_messages(start_ns=t_ns + 1)
         self._next = next(self._iter, None)
-        self.position_ns = t_ns
         self.seeks += 1
 
     def close(self) -> None:
@@ -115,21 +109,16 @@ class RecordingSource:
 
     def _apply(self, message: object) -> int:
         self.messages += 1
-        self.position_ns = message.log_time_ns  # type: ignore[attr-defined]
         if isinstance(message, RecordedReadings):
             track = self._track(message.source, message.epoch)
             track.cache.apply(message.columns, message.seq)
-            if not track.alive:
-                track.alive = True
+            track.alive = True
             return len(self.writer.write(message.columns, message.log_time_ns, message.seq))
         if isinstance(message, RecordedSnapshot):
             return self._apply_snapshot(message)
         if isinstance(message, RecordedSourceState):
             return self._apply_state(message)
-        if isinstance(message, RecordedAck):
-            self.acks.append(message)
-            del self.acks[:-100]
-        elif not isinstance(message, RecordedEvent):
+        if not isinstance(message, RecordedAck | RecordedEvent):
             raise TypeError(f"unknown recorded message {type(message).__name__}")
         return 0
 

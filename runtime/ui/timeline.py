@@ -7,7 +7,7 @@ Drawn in ``aspect2d`` so it renders offscreen too; its geometry is reported in p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from panda3d.core import CardMaker, NodePath, TextNode
 
@@ -133,5 +133,3 @@ class TimelineBar:
     def destroy(self) -> None:
         self.root.remove_node()
 
-
-KeyBinder = Callable[[str, Callable[..., None]], None]
