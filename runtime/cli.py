@@ -33,6 +33,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("runtime.commands.bench", "measure performance against targets"),
     "generate": ("runtime.commands.generate", "write a generated plant of N assets"),
     "schema": ("runtime.commands.schema", "print the JSON Schema of scene files"),
+    "whatif": ("runtime.commands.whatif", "forecast the plant from its live state with changes"),
+    "analytics": ("runtime.commands.analytics", "residual anomaly detection and pump KPIs on the "
+                  "bus"),
 }
 """Subcommand name -> (module, one-line help). Modules not present yet are left out."""
 

@@ -1,0 +1,1 @@
+"""Connected analytics: model-versus-measurement residual detection and pump KPIs (no Panda3D)."""

@@ -1,0 +1,1 @@
+"""The what-if twin: forecasts from a fork of the viewer's plant model (no Panda3D here)."""

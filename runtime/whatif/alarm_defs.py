@@ -1,0 +1,155 @@
+"""The alarm limits a forecast checks: the scene's ``alarms.yaml`` when there is one, else
+limits derived from the scene itself (tank overflow and low levels, pump trips).
+
+``alarms.yaml`` (written by the alarm service's work; read here defensively)::
+
+    alarms:
+      - {id: T-102-LL, point: LT-102/level_m, type: low_low, limit: 1.0, priority: High}
+      - {id: P-101-TRIP, point: P-101/tripped, type: discrete, priority: High}
+
+``type`` is high | high_high | low | low_low | discrete (active when the value equals
+``limit``, default 1); other types are kept but not forecast. A malformed entry is skipped
+with a warning naming the file, line and key; it never stops a forecast.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.scene.errors import SceneError
+from runtime.scene.model import Scene
+
+ANALOG_TYPES = ("high", "high_high", "low", "low_low")
+FORECAST_TYPES = (*ANALOG_TYPES, "discrete")
+PRIORITIES = ("Low", "Medium", "High", "Critical")
+TYPE_WORDS = {"high": "high", "high_high": "high-high", "low": "low", "low_low": "low-low",
+              "discrete": ""}
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmDef:
+    id: str
+    point: str
+    type: str
+    limit: float
+    priority: str = "Medium"
+    message: str = ""
+    derived: bool = False
+    """True when made from the scene (no alarms.yaml entry)."""
+
+    @property
+    def entity(self) -> str:
+        return self.point.split("/", 1)[0]
+
+    def active(self, value: float) -> bool:
+        """Whether the alarm condition holds at ``value``."""
+        if not math.isfinite(value):
+            return False
+        if self.type in ("high", "high_high"):
+            return value >= self.limit
+        if self.type in ("low", "low_low"):
+            return value <= self.limit
+        if self.type == "discrete":
+            return abs(value - self.limit) < 0.5
+        return False
+
+    @property
+    def severe(self) -> bool:
+        """High or Critical: a command that raises it is flagged before it is sent."""
+        return self.priority in ("High", "Critical")
+
+
+def derived_defs(scene: Scene) -> list[AlarmDef]:
+    """Limits the scene implies: each tank's overflow (high-high at the weir crest) and a low-low
+    level (the duty/standby sequencer's dry-run level for its suction tank, else 15 % of the
+    wall height), and every pump's trip."""
+    out: list[AlarmDef] = []
+    ents = {e.id: e for e in scene.entities}
+    measured = {str(e.params.get("measures", "")): f"{e.id}/level_m"
+                for e in scene.entities if e.type == "transmitter"}
+    suction_low: dict[str, float] = {}
+    for e in scene.entities:
+        if e.type == "controller" and e.params.get("algorithm") == "duty_standby":
+            pump = ents.get(str(e.params.get("duty")))
+            low = e.params.get("low_suction_level_m")
+            tank = _suction_tank(scene, pump.id) if pump is not None else None
+            if tank is not None and low is not None:
+                suction_low[tank] = float(low)
+    points = {p.id for p in scene.points}
+    for e in scene.entities:
+        if e.type == "tank":
+            point = measured.get(f"{e.id}/level_m", f"{e.id}/level_m")
+            if point not in points and f"{e.id}/level_m" in points:
+                point = f"{e.id}/level_m"
+            height = float(e.params.get("height_m", 0.0))
+            crest = float(e.params.get("overflow_m", height))
+            low = suction_low.get(e.id, 0.15 * height)
+            out.append(AlarmDef(f"{e.id}-HH", point, "high_high", round(crest - 0.05, 3),
+                                "High", f"{e.id} about to overflow", True))
+            out.append(AlarmDef(f"{e.id}-LL", point, "low_low", round(low, 3), "High",
+                                f"{e.id} level low-low", True))
+        elif e.type == "pump" and f"{e.id}/tripped" in points:
+            out.append(AlarmDef(f"{e.id}-TRIP", f"{e.id}/tripped", "discrete", 1.0, "High",
+                                f"{e.id} tripped", True))
+    return out
+
+
+def _suction_tank(scene: Scene, pump_id: str) -> str | None:
+    """The tank one pipe (via at most one junction) upstream of a pump's inlet."""
+    tanks = {e.id for e in scene.entities if e.type == "tank"}
+    into = {c.target: c.source for c in scene.connections}
+    here = into.get(pump_id)
+    for _ in range(3):
+        if here is None:
+            return None
+        if here in tanks:
+            return here
+        here = into.get(here)
+    return None
+
+
+def load_alarm_defs(scene: Scene) -> tuple[list[AlarmDef], list[str]]:
+    """(definitions, warnings): the scene's alarms.yaml if present, else :func:`derived_defs`."""
+    path = Path(scene.path) / "alarms.yaml"
+    if not path.is_file():
+        return derived_defs(scene), []
+    from runtime.scene.yaml_located import load_located
+
+    try:
+        data, lines = load_located(path)
+    except SceneError as exc:
+        return derived_defs(scene), [f"{exc}; using limits derived from the scene"]
+    raw = data.get("alarms") if isinstance(data, dict) else None
+    if not isinstance(raw, list):
+        return derived_defs(scene), [f"{path}: no 'alarms:' list; using limits derived from "
+                                     "the scene"]
+    points = {p.id for p in scene.points}
+    out: list[AlarmDef] = []
+    warnings: list[str] = []
+    for i, item in enumerate(raw):
+        where = f"{path}:{lines.get(('alarms', i), '?')}"
+        if not isinstance(item, dict):
+            warnings.append(f"{where}: alarms[{i}] is not a mapping; skipped")
+            continue
+        kind = str(item.get("type", ""))
+        point = str(item.get("point", ""))
+        if kind not in FORECAST_TYPES:
+            continue  # rate-of-change, deviation, ...: the alarm service's, not forecast
+        if point not in points:
+            warnings.append(f"{where}: alarms[{i}].point {point!r} is not a point of the scene; "
+                            "skipped")
+            continue
+        limit = item.get("limit", 1.0 if kind == "discrete" else None)
+        try:
+            limit_f = float(limit)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            warnings.append(f"{where}: alarms[{i}].limit {limit!r} is not a number; skipped")
+            continue
+        priority = str(item.get("priority", "Medium"))
+        if priority not in PRIORITIES:
+            priority = "Medium"
+        out.append(AlarmDef(str(item.get("id", f"{point}-{kind}")), point, kind, limit_f,
+                            priority, str(item.get("message", ""))))
+    return out, warnings
