@@ -115,10 +115,15 @@ def build_changes(model, args: argparse.Namespace) -> tuple[list, list[str]]:  #
         labels.append(label)
     for text in args.scale:
         point, raw = _split("--scale", text)
-        ref = model.points.get(point)
+        from runtime.sim.fork import resolve_ref
+
+        try:
+            ref = resolve_ref(model, point)
+        except KeyError:
+            ref = None
         if ref is None or not ref.writable:
-            raise UsageError(f"--scale {text!r}: {point} is not a writable point of "
-                             f"{model.scene.name} (try T-101/inflow_m3_h)")
+            raise UsageError(f"--scale {text!r}: {point} is not a writable point or model "
+                             f"quantity of {model.scene.name} (e.g. T-101/inflow_m3_h)")
         factor = parse_factor(raw)
         if not math.isfinite(factor) or factor < 0:
             raise UsageError(f"--scale {text!r}: the factor must be >= 0")
