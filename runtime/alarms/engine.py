@@ -117,6 +117,11 @@ class AlarmEngine:
         self._last_seq = [0] * n
         self._actor = [""] * n
         self._comment = [""] * n
+        self._value: list[float | None] = [None] * n
+        """The judged value at each alarm's last transition (what its event map carries)."""
+        self._shelve_note = [""] * n
+        """``shelved by <who>: <reason>``: the comment of system transitions while shelved, so
+        the list and a snapshot keep saying why an alarm is hidden."""
 
     # ----------------------------------------------------------------------------- judging
 
@@ -177,6 +182,9 @@ class AlarmEngine:
         before = (s.state[idx].copy(), s.active[idx].copy(), s.acked[idx].copy(),
                   s.shelved_until_ns[idx].copy())
         self._apply(action, idx, now_ns, minutes)
+        if action == "shelve":
+            for i in idx.tolist():
+                self._shelve_note[i] = f"shelved by {actor}: {comment}"
         s.state[idx] = reported_codes(s.active[idx], s.acked[idx], s.shelved[idx],
                                       s.suppressed[idx], s.out_of_service[idx])
         changed = ((s.state[idx] != before[0]) | (s.active[idx] != before[1])
@@ -244,7 +252,10 @@ class AlarmEngine:
         for i in idx.tolist():
             self._last_t_ns[i] = now_ns
             self._actor[i] = actor
-            self._comment[i] = comments.get(i, comment)
+            note = self._shelve_note[i] if actor == "" and self.state.shelved[i] else ""
+            self._comment[i] = comments.get(i, note or comment)
+            value = float(self.state.value[i])
+            self._value[i] = value if math.isfinite(value) else None
             transitions.append(self._transition(i))
         if self.journal is not None and transitions:
             events = [t.event() for t in transitions]
@@ -258,7 +269,6 @@ class AlarmEngine:
     def _transition(self, i: int) -> Transition:
         s = self.state
         a = self.defs.alarms[i]
-        value = float(s.value[i])
         return Transition(
             id=a.id,
             point=a.point,
@@ -269,7 +279,7 @@ class AlarmEngine:
             acked=bool(s.acked[i]),
             t_ns=self._last_t_ns[i],
             t_active_ns=int(s.t_active_ns[i]),
-            value=value if math.isfinite(value) else None,
+            value=self._value[i],
             message=a.message,
             actor=self._actor[i],
             comment=self._comment[i],
@@ -321,5 +331,9 @@ class AlarmEngine:
             engine._last_seq[i] = int(row["journal_seq"])
             engine._actor[i] = str(row.get("actor", ""))
             engine._comment[i] = str(row.get("comment", ""))
+            engine._value[i] = None if row["value"] is None else float(row["value"])
+            if s.shelved[i]:
+                who, why = engine._actor[i], engine._comment[i]
+                engine._shelve_note[i] = f"shelved by {who}: {why}" if who else why
         s.state = reported_codes(s.active, s.acked, s.shelved, s.suppressed, s.out_of_service)
         return engine
