@@ -44,6 +44,9 @@ def add_display_plugins(twin: Twin, *, where: str, actor: str, role: str,
     twin.add(StatusPlugin(where=where, user=actor, role=role))
     twin.add(BadgesPlugin())
     twin.add(NavigationPlugin())
+    from runtime.app.whatif_plugin import WhatIfPlugin  # look-ahead, ghosts, checked commands
+
+    twin.add(WhatIfPlugin())
     if twin.session.mode != "replay":
         return None
     from runtime.app.replay_plugin import ReplayPlugin

@@ -5,6 +5,7 @@ per-asset Bad words and markers (the values stay greyed with their age)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from direct.task.Task import Task
 
@@ -28,6 +29,8 @@ class StatusPlugin:
         self.twin: Twin | None = None
         self.inputs: StatusInputs | None = None
         self._due_ns = 0
+        self.forecast: Callable[[], str] = lambda: ""
+        """The look-ahead's line (the what-if plugin sets it)."""
 
     def build(self, twin: Twin) -> None:
         self.twin = twin
@@ -59,7 +62,7 @@ class StatusPlugin:
             synced=source.synced if source is not None else True,
             bus_down_s=source.bus_down_s(frame.now_ns) if source is not None else None,
             publishers=tuple(source.publishers(frame.now_ns)) if source is not None else (),
-            user=self.user, role=self.role)
+            user=self.user, role=self.role, forecast=self.forecast())
         self.bar.show(status_text(self.inputs), banner_text(self.inputs))
         twin.live.panel.top = self.bar.reserved()[2] - 0.02
         lost = bus_lost_since(self.inputs) is not None

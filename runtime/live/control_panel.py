@@ -225,6 +225,10 @@ class ControlPanel:
     _now_ns: int = 0
     history: list[str] = field(default_factory=list)
     """Every status line shown, in order (stats and tests: brief states are not lost)."""
+    consequence: Callable[[str, float], tuple[str, bool] | None] | None = None
+    """The predicted consequence of writing a value, checked by simulation (the what-if
+    plugin): (text, flagged) shown under the edit/confirm line, flagged as a warning when the
+    forecast trips equipment or raises a High/Critical alarm; None while there is none."""
     explain: Callable[[TrackedCommand], str] | None = None
     """Plain words for a refusal or failure whose code alone would puzzle (the faceplate's
     ``outcome_words``); the code stays in parentheses."""
@@ -585,6 +589,14 @@ class ControlPanel:
                     "Esc to cancel")
         return ""
 
+    def predicted(self) -> tuple[str, bool] | None:
+        """The simulation check of the write being edited or confirmed, or None."""
+        flow = self._flow
+        if self.consequence is None or flow is None or self.mode not in (Mode.EDIT,
+                                                                          Mode.CONFIRM):
+            return None
+        return self.consequence(flow.point.point, flow.value)
+
     def lines(self) -> list[str]:
         """The panel's control section for the selected entity; empty when it offers nothing
         to this role (and always for the viewer role: no control UI at all)."""
@@ -606,7 +618,11 @@ class ControlPanel:
             kind = "select+operate" if wp.sbo else "setpoint"
             out.append((f"{mark} {wp.name:<20}{wp.format(self.current(wp)):>14}  "
                         f"{wp.limits_text():<16}{kind}", None))
-        for text, tone in ((flow_line, flow_tone), (status, status_tone)):
+        rows = [(flow_line, flow_tone)]
+        predicted = self.predicted()  # the what-if simulation check, when there is one
+        if predicted is not None:
+            rows.append((f"Predicted: {predicted[0]}", Tone.BAD if predicted[1] else Tone.ASK))
+        for text, tone in (*rows, (status, status_tone)):
             if text:
                 out.extend((part, tone) for part in textwrap.wrap(
                     text, LINE_WIDTH, subsequent_indent="    ", break_on_hyphens=False))

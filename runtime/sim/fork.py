@@ -166,13 +166,19 @@ def apply_change(model: PlantModel, change: Change) -> None:
 
 
 def sequencer_releases(model: PlantModel, point: str, value: float) -> list[Change]:
-    """Changes that make a run command stick: a duty/standby sequencer in Auto restarts a pump
-    it runs (the plant does exactly that), so "stop P-101" as an operator means it also takes
-    the sequencer to Manual. Empty for any other point."""
+    """Changes that make a command stick: a duty/standby sequencer in Auto restarts a pump it
+    runs and a PID in Auto rewrites its output (the plant does exactly that), so "stop P-101"
+    or "FV-101 to 30 %" as an operator means that controller to Manual as well."""
     eid, _, name = point.partition("/")
-    if name != "run_cmd":
-        return []
     out = []
+    for e in model.scene.entities:  # a set point a PID writes in Auto: the PID to Manual
+        if e.type == "controller" and e.params.get("algorithm") == "pid" \
+                and e.params.get("output") == point:
+            row = model.compiled.index[e.id][1]
+            if int(model.state.pid.mode[row]) == T.MODE_AUTO and f"{e.id}/mode" in model.points:
+                out.append(Change("set", f"{e.id}/mode", float(T.MODE_MANUAL)))
+    if name != "run_cmd":
+        return out
     for e in model.scene.entities:
         if e.type == "controller" and e.params.get("algorithm") == "duty_standby" \
                 and eid in (e.params.get("duty"), e.params.get("standby")):

@@ -11,7 +11,7 @@ from plain data, so it is tested without Panda3D; the engineering table stays be
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +46,8 @@ class PlantView:
         self.devices = devices
         self.interlocks = by_point(devices.interlocks) if devices is not None else {}
         self.controllers = [e for e in world.scene.entities if e.type == "controller"]
+        self.extra_lines: Callable[[str], list[FaceplateLine]] | None = None
+        """More lines per entity id (the what-if plugin: KPIs, model disagreement, forecast)."""
 
     def value(self, point: str) -> float:
         c = self.world.point_column.get(point)
@@ -232,6 +234,8 @@ def faceplate_lines(view: PlantView, row: int, role: str) -> list[FaceplateLine]
            and world.points.poll_period_ns[world.point_column[p.id]] >= 0 and not view.good(p.id)]
     if bad:
         lines.append(FaceplateLine(f"Data not Good: {', '.join(bad[:3])} (values held)", "bad"))
+    if view.extra_lines is not None:
+        lines.extend(view.extra_lines(e))
     commands = _command_lines(view, entity, role)
     if commands:
         lines.append(FaceplateLine("Commands:"))

@@ -27,15 +27,19 @@ def span(t_s: float) -> str:
 def crossing_text(c: Crossing) -> str:
     """``T-102 reaches its low-low level (1.00 m) in 14 min`` / ``P-101 trips in 3 min``."""
     a = c.alarm
-    ent, _, name = a.point.partition("/")
+    name = a.point.partition("/")[2]
+    ent = a.entity
     if a.type == "discrete":
         if name == "tripped":
             return f"{ent} trips in {span(c.t_s)}"
         return f"{a.message or a.id} in {span(c.t_s)}"
     words = TYPE_WORDS.get(a.type, a.type)
-    unit = " m" if name.endswith("_m") else ""
-    what = "level" if name == "level_m" else name
-    return f"{ent} reaches its {words} {what} ({a.limit:.2f}{unit}) in {span(c.t_s)}"
+    if name == "level_m":
+        return f"{ent} reaches its {words} level ({a.limit:.2f} m) in {span(c.t_s)}"
+    quantity, _, unit = name.rpartition("_")
+    unit = {"kpa": "kPa", "degc": "degC", "pct": "%", "m3": "m3/h"}.get(unit, unit)
+    return (f"{ent} {quantity.replace('_', ' ') or name} reaches {words} "
+            f"({a.limit:g} {unit}) in {span(c.t_s)}")
 
 
 def crossing_line(c: Crossing) -> str:

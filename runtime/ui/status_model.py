@@ -35,6 +35,8 @@ class StatusInputs:
     role: str
     bus_down_s: float | None = None
     """Live: seconds the connection to the bus has been down; None while it stands."""
+    forecast: str = ""
+    """The what-if look-ahead: "no alarms forecast in the next 30 min" or the first one."""
 
 
 def _clock(t_s: float) -> str:
@@ -85,6 +87,8 @@ def status_text(inputs: StatusInputs) -> str:
         else:
             parts.append(", ".join(f"{p.name} SILENT {format_age(p.silent_s)}"
                                    for p in silent[:3]) + (" ..." if len(silent) > 3 else ""))
+    if inputs.forecast:
+        parts.append(inputs.forecast)
     who = f"{inputs.user} ({inputs.role})" if inputs.role != "viewer" else \
         f"{inputs.user} (viewer: no control)"
     parts.append(who)

@@ -38,10 +38,15 @@ class AlarmDef:
     message: str = ""
     derived: bool = False
     """True when made from the scene (no alarms.yaml entry)."""
+    suppress: tuple[tuple[str, str, float], ...] = ()
+    """``suppress_when`` conditions (point, op, value), all holding: the alarm cannot raise."""
+    on_delay_s: float = 0.0
+    asset: str = ""
+    """The asset the alarm is about: a level transmitter's tank (LT-102 -> T-102)."""
 
     @property
     def entity(self) -> str:
-        return self.point.split("/", 1)[0]
+        return self.asset or self.point.split("/", 1)[0]
 
     def active(self, value: float) -> bool:
         """Whether the alarm condition holds at ``value``."""
@@ -87,9 +92,9 @@ def derived_defs(scene: Scene) -> list[AlarmDef]:
             crest = float(e.params.get("overflow_m", height))
             low = suction_low.get(e.id, 0.15 * height)
             out.append(AlarmDef(f"{e.id}-HH", point, "high_high", round(crest - 0.05, 3),
-                                "High", f"{e.id} about to overflow", True))
+                                "High", f"{e.id} about to overflow", True, asset=e.id))
             out.append(AlarmDef(f"{e.id}-LL", point, "low_low", round(low, 3), "High",
-                                f"{e.id} level low-low", True))
+                                f"{e.id} level low-low", True, asset=e.id))
         elif e.type == "pump" and f"{e.id}/tripped" in points:
             out.append(AlarmDef(f"{e.id}-TRIP", f"{e.id}/tripped", "discrete", 1.0, "High",
                                 f"{e.id} tripped", True))
@@ -110,6 +115,32 @@ def _suction_tank(scene: Scene, pump_id: str) -> str | None:
     return None
 
 
+OPS = {"==": lambda a, b: abs(a - b) < 1e-9, "!=": lambda a, b: abs(a - b) >= 1e-9,
+       "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+       ">=": lambda a, b: a >= b}
+
+
+def _conditions(raw: object, points: set[str]) -> tuple[tuple[str, str, float], ...]:
+    """``suppress_when`` as a map or a list of maps; unreadable conditions are dropped."""
+    items = raw if isinstance(raw, list) else [raw] if isinstance(raw, dict) else []
+    out = []
+    for c in items:
+        if not isinstance(c, dict) or c.get("op") not in OPS or c.get("point") not in points:
+            continue
+        try:
+            out.append((str(c["point"]), str(c["op"]), float(c.get("value", 0))))
+        except (TypeError, ValueError):
+            continue
+    return tuple(out)
+
+
+def suppressed(d: AlarmDef, value_of: dict[str, float]) -> bool:
+    """Whether every ``suppress_when`` condition of ``d`` holds (False when it has none)."""
+    if not d.suppress:
+        return False
+    return all(OPS[op](value_of.get(p, float("nan")), v) for p, op, v in d.suppress)
+
+
 def load_alarm_defs(scene: Scene) -> tuple[list[AlarmDef], list[str]]:
     """(definitions, warnings): the scene's alarms.yaml if present, else :func:`derived_defs`."""
     path = Path(scene.path) / "alarms.yaml"
@@ -126,6 +157,8 @@ def load_alarm_defs(scene: Scene) -> tuple[list[AlarmDef], list[str]]:
         return derived_defs(scene), [f"{path}: no 'alarms:' list; using limits derived from "
                                      "the scene"]
     points = {p.id for p in scene.points}
+    measured = {e.id: str(e.params.get("measures", "")).split("/", 1)[0]
+                for e in scene.entities if e.type == "transmitter"}
     out: list[AlarmDef] = []
     warnings: list[str] = []
     for i, item in enumerate(raw):
@@ -141,7 +174,8 @@ def load_alarm_defs(scene: Scene) -> tuple[list[AlarmDef], list[str]]:
             warnings.append(f"{where}: alarms[{i}].point {point!r} is not a point of the scene; "
                             "skipped")
             continue
-        limit = item.get("limit", 1.0 if kind == "discrete" else None)
+        limit = item.get("limit", (1.0 if item.get("state", True) else 0.0)
+                         if kind == "discrete" else None)
         try:
             limit_f = float(limit)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -150,6 +184,12 @@ def load_alarm_defs(scene: Scene) -> tuple[list[AlarmDef], list[str]]:
         priority = str(item.get("priority", "Medium"))
         if priority not in PRIORITIES:
             priority = "Medium"
+        suppress = _conditions(item.get("suppress_when"), points)
+        try:
+            delay = max(0.0, float(item.get("on_delay_s", 0.0)))
+        except (TypeError, ValueError):
+            delay = 0.0
         out.append(AlarmDef(str(item.get("id", f"{point}-{kind}")), point, kind, limit_f,
-                            priority, str(item.get("message", ""))))
+                            priority, str(item.get("message", "")), False, suppress, delay,
+                            measured.get(point.split("/", 1)[0], "")))
     return out, warnings

@@ -16,7 +16,7 @@ import numpy as np
 from runtime.sim import tables as T  # noqa: N812
 from runtime.sim.fork import Change, Trajectory, coarsen, run_ahead
 from runtime.sim.plant_model import PlantModel
-from runtime.whatif.alarm_defs import AlarmDef
+from runtime.whatif.alarm_defs import OPS, AlarmDef
 
 DEFAULT_HORIZON_S = 7200.0
 FORECAST_STEP_NS = 50_000_000
@@ -72,6 +72,8 @@ def watch_points(model: PlantModel, defs: list[AlarmDef]) -> list[str]:
 
     for d in defs:
         add(d.point)
+        for p, _op, _v in d.suppress:
+            add(p)
     for p in model.scene.points:
         if p.name in ("level_m", "running", "tripped", "speed_rpm", "position_pct",
                       "flow_m3_h", "run_cmd"):
@@ -111,6 +113,12 @@ def find_crossings(traj: Trajectory, defs: list[AlarmDef]) -> tuple[list[Crossin
         v = traj.series(d.point)
         on = np.array([d.active(float(x)) for x in v]) if d.type == "discrete" else (
             v >= d.limit if d.type in ("high", "high_high") else v <= d.limit)
+        if d.suppress and all(p in traj.points for p, _o, _v in d.suppress):
+            held = np.ones(len(v), dtype=bool)
+            for p, op, value in d.suppress:
+                series = traj.series(p)
+                held &= np.array([OPS[op](float(x), value) for x in series])
+            on &= ~held
         if on[0]:
             active.append(d)
             continue
@@ -122,6 +130,15 @@ def find_crossings(traj: Trajectory, defs: list[AlarmDef]) -> tuple[list[Crossin
         if d.type != "discrete" and k > 0 and v[k] != v[k - 1]:
             frac = (d.limit - v[k - 1]) / (v[k] - v[k - 1])
             t = float(traj.t_s[k - 1] + min(max(frac, 0.0), 1.0) * (traj.t_s[k] - traj.t_s[k - 1]))
+        if d.on_delay_s > 0:  # raised only if it stays on that long
+            run_end = k
+            while run_end < len(on) and on[run_end]:
+                run_end += 1
+            if traj.t_s[run_end - 1] - traj.t_s[k] < d.on_delay_s and run_end < len(on):
+                later = np.flatnonzero(on[run_end:])
+                if later.size == 0:
+                    continue
+            t += d.on_delay_s
         crossings.append(Crossing(d, t, float(v[k])))
     crossings.sort(key=lambda c: c.t_s)
     return crossings, active
