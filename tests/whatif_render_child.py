@@ -49,11 +49,11 @@ def main(out_dir: Path) -> None:
 
     frames_until(lambda: plugin.lookahead is not None, 60)
     info["status_lookahead"] = plugin.status
-    # A long forecast (2 days): frames keep coming while the worker runs it.
+    # A long forecast (12 h): frames keep coming while the worker runs it.
     worker = plugin.worker
     assert worker is not None
     info["worker_thread"] = worker.thread.ident
-    plugin.horizon_s = 48 * 3600.0
+    plugin.horizon_s = 12 * 3600.0
     busy_before = worker.busy_s
     plugin.ask([Change("scale", "T-101/inflow_m3_h", 1.0)], "long run")
     frames_while_busy = 0
