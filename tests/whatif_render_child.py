@@ -19,7 +19,9 @@ def main(out_dir: Path) -> None:
     from runtime.app.whatif_plugin import WhatIfPlugin
     from runtime.live.live_viewer import LiveViewer
     from runtime.render.app import make_app
-    from runtime.render.screenshot import save_png
+    import numpy as np
+
+    from runtime.render.screenshot import capture_rgb, save_png
     from runtime.render.viewer import Viewer
     from runtime.scene import load_devices, load_scene
     from runtime.sim.fork import Change
@@ -76,6 +78,7 @@ def main(out_dir: Path) -> None:
     info["panel"] = plugin.lines
     info["status"] = plugin.status
     save_png(app, out_dir / "ghost.png")
+    np.save(out_dir / "ghost.npy", capture_rgb(app))
     # Ghost cost: a frame that changes nothing, then frames that re-show (scrub each frame).
     t = time.perf_counter()
     for k in range(20):
@@ -85,6 +88,7 @@ def main(out_dir: Path) -> None:
     plugin.toggle()
     viewer.step(2)
     save_png(app, out_dir / "no_ghost.png")
+    np.save(out_dir / "no_ghost.npy", capture_rgb(app))
     info["ghosts_hidden"] = sorted(plugin.ghosts.shown)
     info["hud"] = twin.hud_elements()
     (out_dir / "info.json").write_text(json.dumps(info, default=str))
