@@ -14,13 +14,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main(out_dir: Path) -> None:
+    import numpy as np
+
     from runtime.app.build import add_display_plugins, live_session
     from runtime.app.plugin import Twin
     from runtime.app.whatif_plugin import WhatIfPlugin
     from runtime.live.live_viewer import LiveViewer
     from runtime.render.app import make_app
-    import numpy as np
-
     from runtime.render.screenshot import capture_rgb, save_png
     from runtime.render.viewer import Viewer
     from runtime.scene import load_devices, load_scene
