@@ -132,8 +132,8 @@ class ResidualMonitor:
     """Runs its own model beside the world's measurements; :meth:`update` once a frame/tick."""
 
     def __init__(self, world: World, *, tau_s: float = DEFAULT_TAU_S, sample_s: float = SAMPLE_S,
-                 k: float = DEFAULT_K, h: float = DEFAULT_H, model: PlantModel | None = None
-                 ) -> None:
+                 k: float = DEFAULT_K, h: float = DEFAULT_H, model: PlantModel | None = None,
+                 warmup_s: float = WARMUP_S) -> None:
         self.world = world
         self.model = model or PlantModel(world.scene)
         self.model.warm_up()
@@ -150,7 +150,7 @@ class ResidualMonitor:
         self._acc_ns = 0
         self.flags: list[Disagreement] = []
         self._started = False
-        self.warmup_ns = int(WARMUP_S * 1e9)
+        self.warmup_ns = int(warmup_s * 1e9)
         self._armed_ns = 0
 
     def update(self, dt_ns: int) -> list[Disagreement]:

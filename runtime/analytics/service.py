@@ -25,7 +25,7 @@ PERIOD_S = 1.0
 def run_service(scene: Scene, address: str, *, security: object = None,
                 seconds: float | None = None, on_event: Callable[[dict], None] | None = None,
                 on_tick: Callable[[dict[str, float]], None] | None = None,
-                stop: Callable[[], bool] = lambda: False) -> int:
+                stop: Callable[[], bool] = lambda: False, warmup_s: float | None = None) -> int:
     """Run until ``seconds`` pass or ``stop()``; returns the number of disagreements flagged."""
     from runtime.bus.events import EventPublisher
     from runtime.bus.publisher import Publisher
@@ -37,7 +37,7 @@ def run_service(scene: Scene, address: str, *, security: object = None,
     world = world_for(scene)
     sub = Subscriber(endpoints, security=security)  # type: ignore[arg-type]
     source = LiveBusSource(sub, world)
-    engine = AnalyticsEngine(world)
+    engine = AnalyticsEngine(world, **({} if warmup_s is None else {"warmup_s": warmup_s}))
     publisher = Publisher(endpoints, SOURCE, security=security)  # type: ignore[arg-type]
     events = EventPublisher(endpoints, SOURCE, security=security)  # type: ignore[arg-type]
     flagged = 0

@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bus", required=True, metavar="ADDR", help="bus address")
     parser.add_argument("--seconds", type=float, default=None,
                         help="stop after this many seconds (default: until Ctrl-C)")
+    parser.add_argument("--warmup", type=float, default=None, metavar="S",
+                        help="seconds before residuals are judged (default 120: the model "
+                             "settles onto the plant first)")
     parser.add_argument("--json", action="store_true",
                         help="print each event and each second's KPIs as JSON lines")
     add_key_options(parser, service="analytics")
@@ -39,5 +42,5 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"analytics of {scene.name} on {args.bus}", flush=True)
     run_service(scene, args.bus, security=security, seconds=args.seconds,
-                on_event=on_event, on_tick=on_tick, stop=StopSignal())
+                on_event=on_event, on_tick=on_tick, stop=StopSignal(), warmup_s=args.warmup)
     return 0
