@@ -72,6 +72,9 @@ class WhatIfPlugin:
         self._analytics_last_ns = 0
         self._shown_key: tuple | None = None
         self.submitted = 0
+        self._lookahead_running = False
+        """A look-ahead is with the worker: the next waits for it (a newer one would cancel
+        it, and on a large plant none would ever finish)."""
         self.lines: list[str] = []
 
     # -- build ----------------------------------------------------------------------------
@@ -162,6 +165,8 @@ class WhatIfPlugin:
         twin = self.twin
         wall = twin.session.wall_ns
         for done in self.worker.poll():
+            if done.key == "lookahead":
+                self._lookahead_running = False
             if done.result is None:
                 continue
             if done.key == "lookahead":
@@ -176,8 +181,9 @@ class WhatIfPlugin:
                 self._shown_key = None
                 if twin.live.control is not None:
                     twin.live.control.version += 1
-        if wall >= self._due_ns:
+        if wall >= self._due_ns and not self._lookahead_running:
             self._due_ns = wall + int(LOOKAHEAD_S * 1e9)
+            self._lookahead_running = True
             self.submit("lookahead", [], "")
         self._check_command()
         if self.analytics is not None and wall >= self._analytics_due_ns:
