@@ -140,8 +140,7 @@ def _check_document(path: Path, doc: dict[str, Any], bin_chunk: bytes | None) ->
                               f"buffer {b} ({sizes[b]} bytes)")
     accessors = _items(doc, "accessors", name)
     for i, acc in enumerate(accessors):
-        if "bufferView" in acc:
-            _index(acc["bufferView"], len(views), f"accessor {i}'s bufferView", name)
+        _check_accessor(name, i, acc, views)
     meshes = _items(doc, "meshes", name)
     materials = _items(doc, "materials", name)
     for i, mesh in enumerate(meshes):
@@ -177,6 +176,33 @@ def _check_document(path: Path, doc: dict[str, Any], bin_chunk: bytes | None) ->
     if not meshes:
         raise GltfError(f"{name} holds no meshes: nothing to draw")
     return GltfInfo(frozenset(names), len(nodes), len(meshes))
+
+
+_COMPONENT_BYTES = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
+_TYPE_COUNT = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
+
+
+def _check_accessor(name: str, i: int, acc: dict[str, Any], views: list[dict[str, Any]]) -> None:
+    """Component type, element type, count, and that its elements lie inside its view."""
+    size = _COMPONENT_BYTES.get(acc.get("componentType"))  # type: ignore[arg-type]
+    if size is None:
+        raise GltfError(f"{name}: accessor {i} has an unknown componentType "
+                        f"{acc.get('componentType')!r}")
+    count = _TYPE_COUNT.get(acc.get("type"))  # type: ignore[arg-type]
+    if count is None:
+        raise GltfError(f"{name}: accessor {i} has an unknown type {acc.get('type')!r}")
+    n = acc.get("count")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise GltfError(f"{name}: accessor {i} has no valid count")
+    if "bufferView" not in acc:
+        return
+    view = views[_index(acc["bufferView"], len(views), f"accessor {i}'s bufferView", name)]
+    element = size * count
+    stride = int(view.get("byteStride") or element)
+    end = int(acc.get("byteOffset", 0)) + stride * (n - 1) + element
+    if end > int(view.get("byteLength", 0)):
+        raise GltfError(f"{name}: accessor {i} needs {end} bytes of bufferView "
+                        f"{acc['bufferView']}, which has {view.get('byteLength', 0)}")
 
 
 def _buffer_bytes(path: Path, i: int, buf: dict[str, Any], bin_chunk: bytes | None) -> int:

@@ -107,9 +107,10 @@ class ModelFile:
     anchors: tuple[ModelAnchor, ...] = ()
     bindings: tuple[ModelBinding, ...] = ()
     line: int = 0
-    """Line of the entity's ``model:`` key."""
+    """Line of the model's ``gltf:`` (or ``file:``) key."""
     key: str = ""
-    """Where the ``model:`` block is, e.g. ``entities[3].model``."""
+    """That key's place in the document, e.g. ``entities[3].model.gltf``: where a problem
+    found when the viewer loads the file is reported."""
 
 
 @dataclass(frozen=True, slots=True)

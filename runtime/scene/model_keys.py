@@ -42,7 +42,7 @@ def parse_model(doc: Doc, raw: Any, at: Path_, folder: Path, kind: str,
     if "procedural" in model:
         doc.only_keys(model, at, {"procedural"})
         return doc.choice(model, at, "procedural", PROCEDURAL_MODELS), None
-    doc.only_keys(model, at, FILE_KEYS | {"procedural"})
+    doc.only_keys(model, at, FILE_KEYS)
     if ("file" in model) == ("gltf" in model):
         raise doc.fail(at, "give exactly one of 'procedural: <name>', 'gltf: <path>' or "
                        "'file: <path>'")
@@ -59,7 +59,8 @@ def parse_model(doc: Doc, raw: Any, at: Path_, folder: Path, kind: str,
         try:
             node_names = check_gltf(path).node_names
         except GltfError as exc:
-            raise doc.fail(at + (key,), f"cannot use model {rel}: {exc}") from None
+            words = str(exc).removeprefix(f"{path.name}: ").removeprefix(f"{path.name} ")
+            raise doc.fail(at + (key,), f"cannot use model {rel}: {words}") from None
 
     unit = doc.choice(model, at, "unit", tuple(MODEL_UNITS), default="m")
     scale = doc.number(model, at, "scale", default=1.0, positive=True)
@@ -73,7 +74,8 @@ def parse_model(doc: Doc, raw: Any, at: Path_, folder: Path, kind: str,
     return None, ModelFile(
         path=path, scale=MODEL_UNITS[unit] * scale, origin=origin, floor=place == "floor",
         offset_m=offset, rotate_hpr_deg=rotate,  # type: ignore[arg-type]
-        anchors=anchors, bindings=bindings, line=doc.line(at) or 0, key=dotted(at))
+        anchors=anchors, bindings=bindings, line=doc.line(at + (key,)) or 0,
+        key=dotted(at + (key,)))
 
 
 def _node(doc: Doc, spec: dict[str, Any], at: Path_, names: frozenset[str] | None,
