@@ -39,13 +39,13 @@ def parse_model(doc: Doc, raw: Any, at: Path_, folder: Path, kind: str,
     if raw is None:
         return (kind if kind in PROCEDURAL_MODELS else "cabinet"), None
     model = doc.mapping(raw, at)
+    if sum(k in model for k in ("procedural", "gltf", "file")) != 1:
+        raise doc.fail(at, "give exactly one of 'procedural: <name>', 'gltf: <path>' or "
+                       "'file: <path>'")
     if "procedural" in model:
         doc.only_keys(model, at, {"procedural"})
         return doc.choice(model, at, "procedural", PROCEDURAL_MODELS), None
     doc.only_keys(model, at, FILE_KEYS)
-    if ("file" in model) == ("gltf" in model):
-        raise doc.fail(at, "give exactly one of 'procedural: <name>', 'gltf: <path>' or "
-                       "'file: <path>'")
     key = "gltf" if "gltf" in model else "file"
     rel = doc.string(model, at, key)
     path = (folder / rel).resolve()
