@@ -19,6 +19,7 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from render_fixtures import Rendered  # noqa: E402
+
 from tools.gltf_writer import GltfNode, box_mesh, png_rgb, write_glb  # noqa: E402
 
 GLTF_PUMP_SCENE = REPO_ROOT / "tests" / "scenes" / "gltf_pump"
@@ -188,8 +189,10 @@ def _child_colour(out_dir: Path, pipeline: str) -> None:
 format: twinstage.scene/1
 name: swatches
 entities:
-  - {id: TEX, type: junction, transform: {position_m: [-1.4, 0, 0]}, model: {gltf: assets/textured.glb}}
-  - {id: FAC, type: junction, transform: {position_m: [0, 0, 0]}, model: {gltf: assets/factor.glb}}
+  - {id: TEX, type: junction, transform: {position_m: [-1.4, 0, 0]},
+     model: {gltf: assets/textured.glb}}
+  - {id: FAC, type: junction, transform: {position_m: [0, 0, 0]},
+     model: {gltf: assets/factor.glb}}
 """)
     app = make_app(headless=True, size=(360, 160), pipeline=pipeline)
     mats = Materials(pipeline=app.pipeline)

@@ -26,7 +26,8 @@ entities:
       gltf: {file}
       bindings:
         - {{node: {node}, point: speed_rpm, action: spin}}
-    pump: {{motor: M-1, rated_flow_m3_h: 100, rated_head_m: 20, shutoff_head_m: 25, rated_speed_rpm: 1480}}
+    pump: {{motor: M-1, rated_flow_m3_h: 100, rated_head_m: 20, shutoff_head_m: 25,
+           rated_speed_rpm: 1480}}
     points:
       - {{name: speed_rpm, unit: rpm, kind: measurement}}
   - id: M-1
