@@ -59,8 +59,10 @@ class Viewer:
         self.horizon = build_horizon(app.render, ((x0 + x1) / 2, (y0 + y1) / 2),
                                      display_space=display)
         self.sky = build_sky(app.camera, app.render, display_space=display)
-        self.lights = add_lights(app.render, extent_m=extent, shadows=False,
-                                 pipeline=app.pipeline)
+        self.lights = add_lights(app.render, extent_m=extent,
+                                 shadows=bool(getattr(app, "shadows", False)),
+                                 pipeline=app.pipeline,
+                                 center_m=((x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2))
 
         self.labels = LabelLayer(app.aspect2d, app.camera, app.cam, self.aspect)
         for entity in scene.entities:
