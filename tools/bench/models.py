@@ -42,8 +42,9 @@ GLTF_PUMP = {
 }
 
 
-def write_gltf_plant(folder: Path, n_assets: int) -> int:
-    """The generated plant with glTF pumps; returns how many pumps use the file."""
+def write_gltf_plant(folder: Path, n_assets: int, *, gltf: bool = True) -> int:
+    """The generated plant with glTF pumps (procedural ones with ``gltf=False``, the control);
+    returns how many pumps there are."""
     import yaml
 
     from runtime.scene.generated import generated_plant
@@ -51,9 +52,11 @@ def write_gltf_plant(folder: Path, n_assets: int) -> int:
     scene_doc, devices_doc = generated_plant(n_assets, devices=100)
     pumps = 0
     for entity in scene_doc["entities"]:
-        if entity["type"] == "pump":
+        if entity["type"] == "pump" and gltf:
             entity["model"] = copy.deepcopy(GLTF_PUMP)  # no YAML aliases: refused on load
-            pumps += 1
+            entity.setdefault("points", []).append(
+                {"name": "speed_rpm", "unit": "rpm", "kind": "measurement"})
+        pumps += entity["type"] == "pump"
     (folder / "assets").mkdir(parents=True, exist_ok=True)
     shutil.copy(PUMP_GLB, folder / "assets" / "pump.glb")
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -74,14 +77,14 @@ def _frames(viewer, app, frames: int) -> float:  # noqa: ANN001 - Viewer, Viewer
     return best
 
 
-def _child(n_assets: int, frames: int) -> None:
+def _child(n_assets: int, frames: int, gltf: bool) -> None:
     from runtime.render.app import make_app
     from runtime.render.viewer import Viewer
     from runtime.scene import load_scene
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        pumps = write_gltf_plant(folder, n_assets)
+        pumps = write_gltf_plant(folder, n_assets, gltf=gltf)
         app = make_app(headless=True, size=SIZE)
         t0 = time.perf_counter()
         scene = load_scene(folder)
@@ -101,10 +104,10 @@ def _child(n_assets: int, frames: int) -> None:
     app.destroy()
 
 
-def _run_child(n_assets: int, frames: int) -> dict:
+def _run_child(n_assets: int, frames: int, gltf: bool = True) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "tools.bench.models", "--child", str(n_assets), "--frames",
-         str(frames)],
+         str(frames), *([] if gltf else ["--procedural"])],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
@@ -117,11 +120,17 @@ def _run_child(n_assets: int, frames: int) -> dict:
 
 def run(quick: bool) -> list[Row]:
     """Rows: load (opens the glb once), viewer build, fps whole site (LOD) and close up."""
-    n = 2000 if quick else 5000
+    n = 5000 if quick else 10_000
     r = _run_child(n, 5 if quick else 20)
     what = f"{r['entities']:,} entities, {r['pumps']:,} glTF pumps"
-    targeted = n >= 5000
-    return [
+    targeted = n >= 10_000
+    control = [] if quick else [_run_child(n, 20, gltf=False)]
+    rows = [
+        Row(SUITE, f"fps 1280x720, same plant with procedural pumps, {label}",
+            1.0 / c[key], "fps", note=f"{c[key] * 1e3:.0f} ms/frame (control)")
+        for c in control for key, label in (("site_s", "whole site"),
+                                            ("near_s", "close-up of one train"))]
+    return rows + [
         Row(SUITE, f"load + validate scene.yaml (glTF checked), {what}", r["load_s"], "s",
             better="lower"),
         Row(SUITE, f"viewer build, {what}", r["build_s"], "s",
@@ -139,10 +148,11 @@ def _main() -> int:
     p = argparse.ArgumentParser(description="models bench (--child N measures in-process)")
     p.add_argument("--child", type=int, default=None, metavar="N_ASSETS")
     p.add_argument("--frames", type=int, default=20)
+    p.add_argument("--procedural", action="store_true", help="child: keep procedural pumps")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args()
     if args.child is not None:
-        _child(args.child, args.frames)
+        _child(args.child, args.frames, not args.procedural)
         return 0
     from tools.bench.runner import render_table
 
