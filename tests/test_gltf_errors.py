@@ -123,3 +123,23 @@ def test_good_model_validates(tmp_path: Path) -> None:
     proc = _run("validate", folder)
     assert proc.returncode == 0, proc.stderr
     assert "ok" in proc.stdout
+
+
+@pytest.mark.parametrize(("name", "data", "command", "words"), [
+    ("bad.bam", b"garbage", "validate", "not a Panda3D .bam file"),
+    ("bad.bam", b"garbage", "view", "not a Panda3D .bam file"),
+    ("bad.egg", b"<Group> broken {", "view", "Panda3D cannot read it (not a valid egg file)"),
+])
+def test_bad_bam_or_egg_is_one_located_line(tmp_path: Path, name: str, data: bytes,
+                                            command: str, words: str) -> None:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / name).write_bytes(data)
+    text = SCENE.format(file="x", node="x").replace("gltf: x", f"file: assets/{name}")
+    text = "\n".join(ln for ln in text.splitlines() if "bindings" not in ln
+                     and "node: x" not in ln)
+    (tmp_path / "scene.yaml").write_text(text + "\n")
+    proc = _run(command, tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert f"scene.yaml:{GLTF_LINE}: [entities[0].model.file]" in lines[0] and words in lines[0]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from direct.showbase.Loader import Loader
-from panda3d.core import Filename, NodePath, Point3
+from panda3d.core import Filename, NodePath, Notify, NSFatal, Point3
 
 from runtime.render.model_colour import to_display_colours
 from runtime.render.procedural.base import AssetVisual, Port, heading_basis
@@ -35,6 +35,8 @@ SPIN_PART = "rotor"
 ACTION_PART = {"spin": SPIN_PART, "light": "run_lamp", "beacon": "trip_beacon"}
 """Binding action -> the AssetVisual part RenderSync drives."""
 LABEL_CLEARANCE_M = 0.4
+_LOADER_NOTIFY = (":loader", ":util:bam", ":util", ":egg", ":egg2pg", ":pnmimage")
+"""Panda3D notify categories that print while a bam or egg file fails to load."""
 
 
 class ModelFiles:
@@ -79,7 +81,19 @@ class ModelFiles:
             return NodePath(root)
         if self.loader is None:
             raise RuntimeError("a bam or egg model needs the app's loader")
-        return self.loader.load_model(Filename.from_os_specific(str(path)), noCache=True)
+        # The loader prints its own error lines before raising; the caller says it in one.
+        categories = [Notify.ptr().get_category(name) for name in _LOADER_NOTIFY]
+        severities = [c.get_severity() for c in categories]
+        for category in categories:
+            category.set_severity(NSFatal)
+        try:
+            return self.loader.load_model(Filename.from_os_specific(str(path)), noCache=True)
+        except OSError:
+            raise _UnreadableError(f"Panda3D cannot read it (not a valid {path.suffix[1:]} "
+                                   "file)") from None
+        finally:
+            for category, severity in zip(categories, severities, strict=True):
+                category.set_severity(severity)
 
 
 def place_model(entity: Entity, spec: ModelFile, model: NodePath,
@@ -199,6 +213,12 @@ def _error(scene_file: Path, spec: ModelFile, entity: Entity, message: str, *,
     return SceneError(scene_file, line or spec.line or entity.line or None, key, message)
 
 
+class _UnreadableError(Exception):
+    """A model file Panda3D's loader refused; the message is the whole story."""
+
+
 def _words(exc: BaseException) -> str:
+    if isinstance(exc, _UnreadableError):
+        return str(exc)
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -55,6 +55,9 @@ def parse_model(doc: Doc, raw: Any, at: Path_, folder: Path, kind: str,
     if not path.is_file():
         raise doc.fail(at + (key,), f"model file not found: {path}")
     node_names: frozenset[str] | None = None
+    if path.suffix.lower() == ".bam" and not _is_bam(path):
+        raise doc.fail(at + (key,), f"cannot use model {rel}: not a Panda3D .bam file (it "
+                       "does not start with the BAM header)")
     if path.suffix.lower() in GLTF_SUFFIXES:
         try:
             node_names = check_gltf(path).node_names
@@ -76,6 +79,17 @@ def parse_model(doc: Doc, raw: Any, at: Path_, folder: Path, kind: str,
         offset_m=offset, rotate_hpr_deg=rotate,  # type: ignore[arg-type]
         anchors=anchors, bindings=bindings, line=doc.line(at + (key,)) or 0,
         key=dotted(at + (key,)))
+
+
+BAM_HEADER = b"pbj\x00\n\r"
+
+
+def _is_bam(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(len(BAM_HEADER)) == BAM_HEADER
+    except OSError:
+        return False
 
 
 def _node(doc: Doc, spec: dict[str, Any], at: Path_, names: frozenset[str] | None,
