@@ -97,3 +97,26 @@ def test_model_block_mistakes_are_located(old: str, new: str, key: str, words: s
     if wanted == "model":  # a block's own line is that of its first key
         wanted = "gltf:"
     assert wanted in lines[err.value.line - 1], (err.value.line, lines[err.value.line - 1])
+
+
+@pytest.mark.parametrize(("keys", "lo", "hi"), [
+    ("unit: mm, origin: center, rotate_deg: [90, 0, 0]", [-0.5, -1.0, -0.25], [0.5, 1.0, 0.25]),
+    ("unit: cm, scale: 0.1, origin: bottom_center", [-1.0, -0.5, 0.0], [1.0, 0.5, 0.5]),
+    ("unit: mm, origin: center, offset_m: [1, 2, 3]", [0.0, 1.5, 2.75], [2.0, 2.5, 3.25]),
+])
+def test_unit_scale_rotation_and_origin_place_the_model(tmp_path: Path, keys: str,
+                                                       lo: list[float], hi: list[float]) -> None:
+    from gltf_fixtures import write_mm_box
+    from panda3d.core import NodePath
+
+    from runtime.render.scene_graph import build_scene_graph
+
+    write_mm_box(tmp_path / "assets" / "box.glb")
+    (tmp_path / "scene.yaml").write_text(
+        "format: twinstage.scene/1\nname: t\nentities:\n"
+        f"  - {{id: B-1, type: junction, model: {{gltf: assets/box.glb, {keys}}}}}\n")
+    root = NodePath("test-root")
+    view = build_scene_graph(load_scene(tmp_path), root)
+    b_lo, b_hi = view.visuals["B-1"].root.get_tight_bounds(root)
+    np.testing.assert_allclose([b_lo.x, b_lo.y, b_lo.z], lo, atol=1e-4)
+    np.testing.assert_allclose([b_hi.x, b_hi.y, b_hi.z], hi, atol=1e-4)
