@@ -84,6 +84,8 @@ class AlarmService:
         self.quality = np.full(len(points), 2, dtype=np.uint8)
         self._selections: dict[PointLayout, tuple[np.ndarray, np.ndarray]] = {}
         self._answered: OrderedDict[str, Ack] = OrderedDict()
+        self.failure = ""
+        """Why :meth:`run` ended by an error ("" while running or after a clean stop)."""
         self.stats = {"evaluations": 0, "transitions": 0, "commands": 0, "requests": 0,
                       "readings": 0, "events_published": 0}
 
@@ -114,6 +116,10 @@ class AlarmService:
                     self._on_command(cmd)
                 for req in self.service.poll():
                     self._on_request(req)
+        except Exception as exc:
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.exception("alarm service stopped by an error")
+            raise
         finally:
             self.close()
 

@@ -21,7 +21,7 @@ from direct.task.Task import Task
 from runtime.alarms.board import AlarmBoard, AlarmView
 from runtime.app.plugin import Twin
 from runtime.phases import Phase
-from runtime.render.alarm_markers import LIFT_M, AlarmMarkers
+from runtime.render.alarm_markers import AlarmMarkers
 from runtime.ui.alarm_banner import AlarmBanner
 from runtime.ui.alarm_list import PAGE_SIZE, AlarmListPanel
 from runtime.ui.alarm_text import banner_line, counts_line, faceplate_alarm_lines, list_row
@@ -96,22 +96,33 @@ class AlarmPlugin:
         self.twin = twin
         app, viewer = twin.app, twin.viewer
         self.banner = AlarmBanner(app.aspect2d, viewer.aspect)
-        self.list = AlarmListPanel(app.aspect2d, viewer.aspect)
+        self.list = AlarmListPanel(app.aspect2d, viewer.aspect, loader=app.loader)
         viewer.labels.reserved.append(self.banner.reserved)
         viewer.labels.reserved.append(self.list.reserved)
         world = twin.session.world
         positions = {}
         for eid, row in world.entity_row.items():
+            # On the equipment's own body: its name badge sits above it, and other assets'
+            # badges keep off its box, so nothing 2D covers the marker.
+            label = viewer.labels.by_id.get(eid)
+            box = getattr(label, "box_m", None) if label is not None else None
+            if box is not None:
+                lo, hi = box
+                positions[eid] = tuple(float((a + b) / 2) for a, b in zip(lo, hi, strict=True))
+                continue
             vis = viewer.view.visuals.get(eid)
             x, y, z = world.entities.position_m[row]
-            top = vis.height_m if vis is not None else 2.0
-            positions[eid] = (float(x), float(y), float(z) + top + LIFT_M)
+            half = 0.5 * (vis.height_m if vis is not None else 2.0)
+            positions[eid] = (float(x), float(y), float(z) + half)
         self.markers = AlarmMarkers(app.render, positions)
         self.annunciator = Annunciator(app.loader if twin.interactive else None)
         status = next((p for p in twin.plugins if hasattr(p, "bar")), None)
         if status is not None and getattr(status, "bar", None) is not None:
             self._below = lambda: status.bar.reserved()[2]
         twin.live.faceplate_extras.append(self.faceplate_lines)
+        twin.header_bottoms.append(
+            lambda: self.banner.rect[2] if self.banner is not None and self.banner.visible
+            else None)
         twin.clicks.append(self.click)
         twin.hud.append(self.hud)
         app.task_mgr.add(self._task, "alarms", sort=Phase.HUD)
@@ -259,8 +270,6 @@ class AlarmPlugin:
         changed = self.source.drain(self.board) if self.source is not None else False
         blink_on = int(wall_ns / 1e9 * BLINK_HZ * 2) % 2 == 0
         self.markers.blink(blink_on)
-        if self.banner.visible:  # the status plugin moves the faceplate up on its own refresh
-            twin.live.panel.top = self.banner.rect[2] - 0.02
         if not changed and wall_ns < self._due_ns:
             self._blink_2d(blink_on)
             return
@@ -281,10 +290,9 @@ class AlarmPlugin:
         self.banner.place(self._below())
         if active or self.board.banner() is not None:
             tone = self.annunciator.state() if self.annunciator is not None else ""
-            counts = counts_line(self.board.counts()) + (f" · {tone}" if tone else "")
+            counts = counts_line(self.board.counts()) + (f" | {tone}" if tone else "")
             self.banner.show(self.board.banner(), banner_line(self.board.banner()), counts,
                              blink_on)
-            twin.live.panel.top = self.banner.rect[2] - 0.02
         else:
             self.banner.hide()
         if self.list_open:

@@ -135,6 +135,10 @@ def _serve(args: argparse.Namespace) -> int:
             signal.signal(s, handler)
         journal.close()
         audit.close()
+    if service.failure:
+        print(f"twinstage alarms: stopped by an error: {service.failure}", file=sys.stderr,
+              flush=True)
+        return 1
     print(f"twinstage alarms: stopped ({service.stats['transitions']} transitions, "
           f"{service.stats['commands']} actions)", flush=True)
     return 0
