@@ -12,8 +12,8 @@ from runtime.ui.priority_marker import PRIORITY_RGBA, priority_marker
 
 PAGE_SIZE = 8
 ROW_H = 0.052
-TEXT_SCALE = 0.028
-WIDTH = 1.42
+TEXT_SCALE = 0.025
+WIDTH = 1.62
 BG_RGBA = (0.05, 0.07, 0.09, 0.93)
 SELECT_RGBA = (0.30, 0.34, 0.40, 0.95)
 BOTTOM = -0.86
