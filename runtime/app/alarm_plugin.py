@@ -224,10 +224,16 @@ class AlarmPlugin:
         self.twin.live.say(text)
 
     def click(self, x_ndc: float, y_ndc: float) -> bool:
-        """A click on the banner flies to its alarm's asset; on a list row selects it and flies."""
+        """A click on the banner flies to its alarm's asset (on the tone's words at its right
+        end, silences); on a list row selects it and flies."""
         assert self.twin is not None and self.banner is not None and self.list is not None
         x = x_ndc * self.twin.viewer.aspect
         if self.banner.contains(x, y_ndc):
+            left, right = self.banner.rect[0], self.banner.rect[1]
+            tone = self.annunciator is not None and self.annunciator.sounding
+            if tone and x > left + 0.75 * (right - left):
+                self.silence()  # the tone's words sit at the banner's right end
+                return True
             alarm = self.board.banner() or next(iter(self.board.active()), None)
             if alarm is not None:
                 self.go_to(alarm)
