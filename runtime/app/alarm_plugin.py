@@ -89,6 +89,7 @@ class AlarmPlugin:
         the navigation plugin listens to ``keystroke`` on the app."""
         self.sent: list[str] = []
         """Command ids this plugin sent (tests)."""
+        self._waiting: list[str] = []
 
     # -- build ------------------------------------------------------------------------------
 
@@ -217,7 +218,26 @@ class AlarmPlugin:
         item = control.commander.send(f"alarm/{alarm_id}", minutes, self.twin.session.wall_ns,
                                       action=action, comment=comment)
         self.sent.append(item.id)
+        self._waiting.append(item.id)
         return item.id
+
+    def _report_outcomes(self) -> None:
+        """Say what became of the alarm commands this station sent (the service's words)."""
+        assert self.twin is not None
+        control = self.twin.live.control
+        if control is None or not self._waiting:
+            return
+        for cid in list(self._waiting):
+            item = control.commander.get(cid)
+            if item is None or not item.done:
+                continue
+            self._waiting.remove(cid)
+            target = item.point.removeprefix("alarm/")
+            if str(item.state) == "confirmed":
+                self._say(item.text or f"{target}: done")
+            else:
+                why = item.text or item.reason or "no answer from the alarm service"
+                self._say(f"{target}: not done: {why}")
 
     def _say(self, text: str) -> None:
         assert self.twin is not None
@@ -274,6 +294,7 @@ class AlarmPlugin:
         assert self.markers is not None and self.annunciator is not None
         wall_ns = twin.session.wall_ns
         changed = self.source.drain(self.board) if self.source is not None else False
+        self._report_outcomes()
         blink_on = int(wall_ns / 1e9 * BLINK_HZ * 2) % 2 == 0
         self.markers.blink(blink_on)
         if not changed and wall_ns < self._due_ns:
