@@ -200,3 +200,16 @@ def test_judgement_depends_only_on_the_virtual_time_given() -> None:
 
     first = run()
     assert len(first) > 20 and first == run()
+
+
+def test_list_is_most_important_first_then_newest() -> None:
+    engine, feed = _engine(alarm("LOW", "A/v", "high", limit=1.0, priority="Low"),
+                           alarm("CRIT", "B/v", "high", limit=1.0, priority="Critical"),
+                           alarm("HIGH1", "C/v", "high", limit=1.0, priority="High"),
+                           alarm("HIGH2", "D/v", "high", limit=1.0, priority="High"),
+                           alarm("QUIET", "E/v", "high", limit=1.0, priority="Critical"))
+    feed.set("A/v", 0).set("B/v", 0).set("C/v", 0).set("D/v", 0).set("E/v", 0).at(T0)
+    for k, point in enumerate(["A/v", "C/v", "B/v", "D/v"], 1):
+        feed.set(point, 2.0).at(T0 + k * S)
+    assert [s["id"] for s in engine.listed()] == ["CRIT", "HIGH2", "HIGH1", "LOW"]
+    assert engine.point_index["C/v"] == engine.points.index("C/v")
