@@ -69,6 +69,8 @@ CASES = [
     ("    point: LT-101/level_m\n    type: high_high", "    point: T-101/level_m\n    type: "
      "high_high", "alarms[0].point", "has no reading"),
     ("    type: rate\n", "    type: high\n", "alarms[8].direction", "belongs to rate alarms"),
+    ("    limit: 1.5\n", "    limit: 4.2\n", "alarms[6].limit", "L limit 4.2 on LT-102/level_m "
+     "is not below its H limit 4"),
 ]
 
 

@@ -67,7 +67,8 @@ _ALARM_KEYS = {
 _RATIONALIZATION_KEYS = ("cause", "consequence", "response")
 _CONDITION_KEYS = {"point", "op", "value"}
 _LIMIT_TYPES = ("high", "high_high", "low", "low_low", "deviation", "rate")
-_ORDER = (("low_low", "low"), ("low", "high"), ("high", "high_high"), ("low_low", "high_high"))
+_LADDER = ("low_low", "low", "high", "high_high")
+_ORDER = tuple((a, b) for i, a in enumerate(_LADDER) for b in _LADDER[i + 1:])
 """Pairs on one point whose limits must rise in this order (LL < L < H < HH)."""
 _NAMES = {"low_low": "LL", "low": "L", "high": "H", "high_high": "HH"}
 
