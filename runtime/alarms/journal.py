@@ -11,12 +11,13 @@ One ``append`` is one write and one fsync however many transitions it carries (a
 
 from __future__ import annotations
 
-import json
 import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from runtime.errors import UsageError
 
@@ -26,7 +27,7 @@ class JournalError(UsageError):
 
 
 def encode_line(event: dict[str, Any]) -> bytes:
-    body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    body = orjson.dumps(event)
     return b"%08x " % zlib.crc32(body) + body + b"\n"
 
 
@@ -38,8 +39,8 @@ def decode_line(line: bytes) -> dict[str, Any] | None:
     try:
         if int(line[:8], 16) != zlib.crc32(body):
             return None
-        row = json.loads(body)
-    except ValueError:
+        row = orjson.loads(body)
+    except (ValueError, orjson.JSONDecodeError):
         return None
     return row if isinstance(row, dict) else None
 
