@@ -143,3 +143,16 @@ def test_bad_bam_or_egg_is_one_located_line(tmp_path: Path, name: str, data: byt
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert f"scene.yaml:{GLTF_LINE}: [entities[0].model.file]" in lines[0] and words in lines[0]
+
+
+def test_required_extension_the_viewer_cannot_read(tmp_path: Path) -> None:
+    doc, blob = _glb_parts(PUMP_GLB)
+    doc["extensionsUsed"] = doc["extensionsRequired"] = ["KHR_draco_mesh_compression"]
+    doc["buffers"][0]["uri"] = "pump.bin"
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "pump.gltf").write_text(json.dumps(doc))
+    (tmp_path / "assets" / "pump.bin").write_bytes(blob)
+    proc = _run("validate", _scene(tmp_path, "assets/pump.gltf"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"scene.yaml:{GLTF_LINE}: [entities[0].model.gltf]" in proc.stderr
+    assert "requires the glTF extension(s) KHR_draco_mesh_compression" in proc.stderr

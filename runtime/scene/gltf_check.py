@@ -27,6 +27,16 @@ MAX_MODEL_BYTES = 512 * 1024 * 1024
 """A model file larger than this is refused (a plant asset is megabytes)."""
 
 
+READABLE_EXTENSIONS = frozenset({
+    "KHR_lights_punctual", "KHR_lights", "KHR_texture_transform", "KHR_materials_ior",
+    "KHR_materials_emissive_strength", "BP_zup", "BLENDER_physics",
+    "PANDA3D_physics_collision_shapes",
+})
+"""Extensions a file may *require* (``extensionsRequired``) and still be drawn right by
+panda3d-gltf; it ignores the list, so a Draco- or meshopt-compressed file would otherwise
+load as garbage geometry."""
+
+
 class GltfError(Exception):
     """Why a glTF file cannot be used, in words (the caller adds file, line and key)."""
 
@@ -121,6 +131,11 @@ def _index(value: Any, count: int, what: str, name: str) -> int:
 
 def _check_document(path: Path, doc: dict[str, Any], bin_chunk: bytes | None) -> GltfInfo:
     name = path.name
+    required = doc.get("extensionsRequired") or []
+    missing = sorted(str(e) for e in required if e not in READABLE_EXTENSIONS)
+    if missing:
+        raise GltfError(f"{name} requires the glTF extension(s) {', '.join(missing)}, which "
+                        "the viewer cannot read (export it without compression)")
     buffers = _items(doc, "buffers", name)
     sizes = []
     for i, buf in enumerate(buffers):
