@@ -120,3 +120,24 @@ def test_unit_scale_rotation_and_origin_place_the_model(tmp_path: Path, keys: st
     b_lo, b_hi = view.visuals["B-1"].root.get_tight_bounds(root)
     np.testing.assert_allclose([b_lo.x, b_lo.y, b_lo.z], lo, atol=1e-4)
     np.testing.assert_allclose([b_hi.x, b_hi.y, b_hi.z], hi, atol=1e-4)
+
+
+def test_copies_of_one_file_spin_on_their_own() -> None:
+    from panda3d.core import NodePath
+
+    from runtime.render.scene_graph import build_scene_graph
+
+    text = (GLTF_PUMP_SCENE / "scene.yaml").read_text()
+    standby = "    name: Standby pump (procedural)\n"
+    block = text[text.index("    model:\n      gltf:"):text.index("    pump: {motor: M-101")]
+    folder = _scene_copy(text.replace(standby, standby + block))
+    scene = load_scene(folder)
+    view = build_scene_graph(scene, NodePath("test-root"))
+    a, b = (view.visuals[p].parts["rotor"] for p in ("P-101", "P-102"))
+    assert a != b and a.get_name() == b.get_name() == "impeller-spin"
+    view.sync.set_speed("P-102", 1480.0)
+    view.sync.advance(0.1)
+    view.sync.apply()
+    assert a.get_p() == 0.0 and b.get_p() > 1.0
+    np.testing.assert_allclose(view.pipe_routes["L-103"][-1], np.add(
+        scene.entity("P-102").position_m, SUCTION_LOCAL), atol=1e-4)
