@@ -154,3 +154,12 @@ def test_kill_9_during_a_flood_loses_no_returned_transition(tmp_path: Path) -> N
         last = {r["id"]: r for r in rows}
         assert [s for s in restored.states() if s["id"] in last] == \
             [last[s["id"]] for s in restored.states() if s["id"] in last]
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_journal(tmp_path: Path) -> None:
+    path = tmp_path / "alarms.journal"
+    first = AlarmJournal(path)
+    with pytest.raises(JournalError, match="in use by another alarm service"):
+        AlarmJournal(path)
+    first.close()
+    AlarmJournal(path).close()  # free again once the first has closed
