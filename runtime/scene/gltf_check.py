@@ -236,6 +236,9 @@ def _buffer_bytes(path: Path, i: int, buf: dict[str, Any], bin_chunk: bytes | No
         except (IndexError, binascii.Error):
             raise GltfError(f"{name}: buffer {i}'s embedded data is not valid base64") from None
     file = path.parent / unquote(uri)
+    if not uri.lower().endswith(".bin"):
+        raise GltfError(f"{name}: buffer {i} is {uri!r}; the viewer reads buffers from .bin "
+                        "files or data: URIs")
     if not file.is_file():
         raise GltfError(f"{name}: buffer {i} file {uri!r} not found (looked for {file})")
     return file.stat().st_size
