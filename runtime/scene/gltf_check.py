@@ -236,7 +236,7 @@ def _buffer_bytes(path: Path, i: int, buf: dict[str, Any], bin_chunk: bytes | No
         except (IndexError, binascii.Error):
             raise GltfError(f"{name}: buffer {i}'s embedded data is not valid base64") from None
     file = path.parent / unquote(uri)
-    if not uri.lower().endswith(".bin"):
+    if not uri.endswith(".bin"):  # as panda3d-gltf tests it
         raise GltfError(f"{name}: buffer {i} is {uri!r}; the viewer reads buffers from .bin "
                         "files or data: URIs")
     if not file.is_file():
