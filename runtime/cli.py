@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("runtime.commands.bench", "measure performance against targets"),
     "generate": ("runtime.commands.generate", "write a generated plant of N assets"),
     "schema": ("runtime.commands.schema", "print the JSON Schema of scene files"),
+    "alarms": ("runtime.commands.alarms", "run the alarm service; list, acknowledge, shelve, "
+               "report alarms"),
     "whatif": ("runtime.commands.whatif", "forecast the plant from its live state with changes"),
     "analytics": ("runtime.commands.analytics", "residual anomaly detection and pump KPIs on the "
                   "bus"),

@@ -17,7 +17,9 @@ PRIORITIES = ("Critical", "High", "Medium", "Low")
 RANK = {p: len(PRIORITIES) - i for i, p in enumerate(PRIORITIES)}
 ACTIVE_STATES = ("unack", "ack", "rtn_unack")
 """States an operator must see in the banner and the list's main section."""
-LISTED_STATES = (*ACTIVE_STATES, "shelved", "out_of_service", "suppressed")
+LISTED_STATES = (*ACTIVE_STATES, "shelved", "out_of_service")
+"""What the list shows: suppressed-by-design alarms stay out of it (their condition is not an
+abnormal situation for the operator, e.g. the standby pump's trip while it is not duty)."""
 STATE_WORDS = {
     "unack": "UNACK", "ack": "ACKED", "rtn_unack": "CLEARED, UNACK", "shelved": "SHELVED",
     "out_of_service": "OUT OF SERVICE", "suppressed": "SUPPRESSED", "normal": "normal",

@@ -51,6 +51,8 @@ TICK_S = 0.1
 """Evaluate at least this often even without readings: on/off delays and shelve expiry."""
 SNAPSHOT_PAGE = 1000
 """Alarm states per snapshot reply page (each well under 1 KiB: a page stays under 1 MiB)."""
+JOURNAL_PAGE = 2000
+"""Journal rows per reply at most (the newest ones)."""
 MAX_ANSWERED = 10_000
 """Command ids remembered with their acks, so a resent id is answered without a second effect."""
 POLL_MS = 20
@@ -82,6 +84,8 @@ class AlarmService:
         self.quality = np.full(len(points), 2, dtype=np.uint8)
         self._selections: dict[PointLayout, tuple[np.ndarray, np.ndarray]] = {}
         self._answered: OrderedDict[str, Ack] = OrderedDict()
+        self.failure = ""
+        """Why :meth:`run` ended by an error ("" while running or after a clean stop)."""
         self.stats = {"evaluations": 0, "transitions": 0, "commands": 0, "requests": 0,
                       "readings": 0, "events_published": 0}
 
@@ -112,6 +116,10 @@ class AlarmService:
                     self._on_command(cmd)
                 for req in self.service.poll():
                     self._on_request(req)
+        except Exception as exc:
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.exception("alarm service stopped by an error")
+            raise
         finally:
             self.close()
 
@@ -230,16 +238,21 @@ class AlarmService:
             offset = int(body.get("offset", 0))
             page = states[offset:offset + SNAPSHOT_PAGE]
             more = offset + len(page) < len(states)
+            journal = self.engine.journal
             return "ok", {"alarms": page, "offset": offset, "total": len(states), "more": more,
-                          "journal_seq": self.engine.journal_seq}, ""
+                          "journal_seq": journal.last_seq if journal is not None else 0}, ""
         if req.method == "journal":
-            from runtime.alarms.journal_query import query_journal
+            from runtime.alarms.journal_query import filter_rows
 
-            rows = query_journal(self.engine.journal, since_ns=int(body.get("since_ns", 0)),
-                                 point_glob=str(body.get("point_glob", "*")),
-                                 priority=str(body.get("priority", "")),
-                                 limit=int(body.get("limit", 2000)))
-            return "ok", {"rows": rows}, ""
+            if self.engine.journal is None:
+                return "error", {}, "this alarm service keeps no journal"
+            since = body.get("since_ns")
+            rows = filter_rows(self.engine.journal.rows(),
+                               since_ns=int(since) if since is not None else None,
+                               point_glob=str(body.get("point_glob") or "") or None,
+                               priority=str(body.get("priority") or "") or None)
+            limit = max(1, min(int(body.get("limit", JOURNAL_PAGE)), JOURNAL_PAGE))
+            return "ok", {"rows": rows[-limit:], "total": len(rows)}, ""
         return "error", {}, (f"unknown method {req.method!r}: the alarm service answers "
                              "snapshot, list and journal")
 

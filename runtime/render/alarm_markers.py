@@ -1,4 +1,4 @@
-"""Alarm markers in the 3D world: above each alarmed asset, its most important active alarm's
+"""Alarm markers in the 3D world: on each alarmed asset's body, its most important active alarm's
 priority marker (shape and number, hmi.md), facing the camera, blinking while unacknowledged
 (ISA-101), drawn over the equipment so a pipe never hides it. Markers are pooled per asset and
 priority, so a flood changes visibility, not the scene graph."""
@@ -10,9 +10,7 @@ from panda3d.core import NodePath
 from runtime.alarms.board import AlarmView
 from runtime.ui.priority_marker import priority_marker
 
-SIZE_M = 0.9
-LIFT_M = 1.1
-"""Above the asset's top (its name label sits just over the top)."""
+SIZE_M = 1.3
 
 
 class AlarmMarkers:
@@ -26,7 +24,7 @@ class AlarmMarkers:
         self.root.set_light_off(1)
         self.root.set_shader_off(1)
         self._positions = positions
-        """Entity id -> where its marker floats (top of the asset + LIFT_M), world metres."""
+        """Entity id -> where its marker floats (the middle of the asset), world metres."""
         self._pool: dict[tuple[str, str], NodePath] = {}
         self._shown: dict[str, tuple[NodePath, bool]] = {}
 
@@ -61,7 +59,7 @@ class AlarmMarkers:
 
     def blink(self, on: bool) -> None:
         for node, unacked in self._shown.values():
-            node.set_alpha_scale(1.0 if on or not unacked else 0.2)
+            node.set_alpha_scale(1.0 if on or not unacked else 0.4)
 
     @property
     def shown(self) -> dict[str, bool]:

@@ -84,7 +84,7 @@ class AlarmBanner:
         self._band.set_color(*(PRIORITY_RGBA.get(priority, CALM_RGBA)))
         marker = self._markers.get(priority)
         if marker is not None:
-            marker.set_alpha_scale(1.0 if (blink_on or not alarm.unacked) else 0.15)
+            marker.set_alpha_scale(1.0 if (blink_on or not alarm.unacked) else 0.4)
             marker.set_transparency(True)
         if not self.visible:
             self.visible = True

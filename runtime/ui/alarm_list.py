@@ -7,13 +7,13 @@ from __future__ import annotations
 from panda3d.core import CardMaker, NodePath, TextNode
 
 from runtime.alarms.board import AlarmView
-from runtime.render.inspector import MONO_FONTS
+from runtime.render.inspector import mono_font
 from runtime.ui.priority_marker import PRIORITY_RGBA, priority_marker
 
 PAGE_SIZE = 8
 ROW_H = 0.052
-TEXT_SCALE = 0.028
-WIDTH = 1.42
+TEXT_SCALE = 0.025
+WIDTH = 1.62
 BG_RGBA = (0.05, 0.07, 0.09, 0.93)
 SELECT_RGBA = (0.30, 0.34, 0.40, 0.95)
 BOTTOM = -0.86
@@ -22,25 +22,10 @@ BOTTOM = -0.86
 Rect = tuple[float, float, float, float]
 
 
-def _font() -> object | None:
-    from pathlib import Path
-
-    from panda3d.core import Filename
-
-    for path in MONO_FONTS:
-        if Path(path).is_file():
-            from direct.showbase import ShowBaseGlobal
-
-            loader = getattr(ShowBaseGlobal, "base", None)
-            if loader is not None:
-                return loader.loader.load_font(Filename.from_os_specific(path))
-    return None
-
-
 class AlarmListPanel:
     """:meth:`show` a page of rows; :meth:`row_at` maps a click to a row index."""
 
-    def __init__(self, aspect2d: NodePath, aspect: float) -> None:
+    def __init__(self, aspect2d: NodePath, aspect: float, loader: object | None = None) -> None:
         self.aspect = aspect
         self.root = aspect2d.attach_new_node("alarm-list")
         self.root.set_bin("fixed", 47)
@@ -57,7 +42,7 @@ class AlarmListPanel:
         self._sel = self.root.attach_new_node(cm.generate())
         self._sel.set_color(*SELECT_RGBA)
         self._sel.hide()
-        font = _font()
+        font = mono_font(loader)
         self._title = self._text("alarm-list-title", font)
         self._footer = self._text("alarm-list-footer", font)
         self._rows = [self._text(f"alarm-row-{i}", font) for i in range(PAGE_SIZE)]
@@ -108,7 +93,7 @@ class AlarmListPanel:
                 if alarm is not None and p == alarm.priority:
                     m.show()
                     m.set_transparency(True)
-                    m.set_alpha_scale(1.0 if blink_on or not alarm.unacked else 0.15)
+                    m.set_alpha_scale(1.0 if blink_on or not alarm.unacked else 0.4)
                 else:
                     m.hide()
         if selected is not None and 0 <= selected < len(rows):

@@ -24,7 +24,7 @@ def clock_text(t_ns: int, local: bool = True) -> str:
 
 
 def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def banner_line(alarm: AlarmView | None) -> str:
@@ -37,13 +37,13 @@ def banner_line(alarm: AlarmView | None) -> str:
 
 
 def counts_line(counts: Mapping[str, tuple[int, int]]) -> str:
-    """``Critical 1 · High 3 (2 unack) · Medium 0 · Low 5``: active counts per priority."""
+    """``Critical 1 | High 3 (2 unack) | Medium 0 | Low 5``: active counts per priority."""
     parts = []
     for p in PRIORITIES:
         unacked, active = counts.get(p, (0, 0))
         extra = f" ({unacked} unack)" if unacked else ""
         parts.append(f"{p} {active}{extra}")
-    return " · ".join(parts)
+    return " | ".join(parts)
 
 
 def list_row(alarm: AlarmView) -> str:
@@ -64,7 +64,7 @@ def faceplate_alarm_lines(alarms: list[AlarmView],
         return []
     lines = ["Alarms"]
     for a in alarms:
-        lines.append(f"  {a.number} {a.priority} {a.id}: {_short(a.message, 44)} — "
+        lines.append(f"  {a.number} {a.priority} {a.id}: {_short(a.message, 44)} - "
                      f"{STATE_WORDS.get(a.state, a.state)}")
         why = rationale.get(a.id) or {}
         for key, label in (("cause", "cause"), ("consequence", "consequence"),
