@@ -149,11 +149,18 @@ class WhatIfPlugin:
 
     # -- keys -----------------------------------------------------------------------------
 
+    def _typing(self) -> bool:
+        return self.twin is not None and bool(getattr(self.twin.live, "typing", False))
+
     def toggle(self) -> None:
+        if self._typing():
+            return
         self.visible = not self.visible
         self._shown_key = None
 
     def scrub(self, delta_s: float) -> None:
+        if self._typing():
+            return
         self.scrub_s = min(max(self.scrub_s + delta_s, 0.0), self.horizon_s)
         self._shown_key = None
 
