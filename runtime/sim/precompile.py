@@ -36,8 +36,24 @@ def ensure_compiled(*, out: TextIO | None = None) -> float:
     return time.monotonic() - t0
 
 
+def ensure_fork_compiled(*, out: TextIO | None = None) -> float:
+    """Compile (or load) the what-if fork's entries (runtime.sim.fork): the viewer's forecast
+    worker would otherwise compile them on its first forecast, holding the interpreter lock."""
+    from runtime.sim.fork import _run_sampled, fork_model, plant_steps_nogil, run_ahead
+    from runtime.sim.generate import generated_scene
+    from runtime.sim.plant_model import PlantModel
+
+    t0 = time.monotonic()
+    with compile_progress((plant_steps_nogil, _run_sampled), out=out or sys.stderr):
+        model = PlantModel(generated_scene(1))
+        run_ahead(fork_model(model), 1.0, points=[p.id for p in model.scene.points][:3],
+                  sample_s=0.5)
+        plant_steps_nogil(model.model, model.state, 1)
+    return time.monotonic() - t0
+
+
 def main() -> int:
-    elapsed = ensure_compiled()
+    elapsed = ensure_compiled() + ensure_fork_compiled()
     print(f"plant model ready ({elapsed:.1f} s)", file=sys.stderr)
     return 0
 
