@@ -227,7 +227,7 @@ class ControlPanel:
     """Every status line shown, in order (stats and tests: brief states are not lost)."""
     consequence: Callable[[str, float], tuple[str, bool] | None] | None = None
     """The predicted consequence of writing a value, checked by simulation (the what-if
-    plugin): (text, flagged) shown under the edit/confirm line, flagged as a warning when the
+    plugin): (text, flagged) shown above the edit/confirm line, flagged as a warning when the
     forecast trips equipment or raises a High/Critical alarm; None while there is none."""
     explain: Callable[[TrackedCommand], str] | None = None
     """Plain words for a refusal or failure whose code alone would puzzle (the faceplate's
@@ -619,9 +619,9 @@ class ControlPanel:
             out.append((f"{mark} {wp.name:<20}{wp.format(self.current(wp)):>14}  "
                         f"{wp.limits_text():<16}{kind}", None))
         rows = [(flow_line, flow_tone)]
-        predicted = self.predicted()  # the what-if simulation check, when there is one
+        predicted = self.predicted()  # the what-if simulation check, above the question
         if predicted is not None:
-            rows.append((f"Predicted: {predicted[0]}", Tone.BAD if predicted[1] else Tone.ASK))
+            rows.insert(0, (f"Predicted: {predicted[0]}", Tone.BAD if predicted[1] else Tone.ASK))
         for text, tone in (*rows, (status, status_tone)):
             if text:
                 out.extend((part, tone) for part in textwrap.wrap(
