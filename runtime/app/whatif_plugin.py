@@ -135,7 +135,8 @@ class WhatIfPlugin:
         self.panel = twin.app.aspect2d.attach_new_node("forecast-panel")
         self.panel.set_bin("fixed", 46)
         cm = CardMaker("forecast-bg")
-        self._bg_rect = (-aspect + PANEL_LEFT, -aspect + PANEL_LEFT + 1.5, -0.97, -0.6)
+        bottom = -0.79 if twin.session.mode == "replay" else -0.97  # above a timeline bar
+        self._bg_rect = (-aspect + PANEL_LEFT, -aspect + PANEL_LEFT + 1.5, bottom, -0.6)
         cm.set_frame(*self._bg_rect)
         bg = self.panel.attach_new_node(cm.generate())
         bg.set_color(0.12, 0.13, 0.14, 0.85)
@@ -146,6 +147,7 @@ class WhatIfPlugin:
         self._text.set_scale(PANEL_SCALE)
         self._text.set_pos(-aspect + PANEL_LEFT + 0.02, 0, -0.64)
         self._bg: NodePath = bg
+        twin.viewer.labels.reserved.append(lambda: self._bg_rect if self.lines else None)
 
     # -- keys -----------------------------------------------------------------------------
 
