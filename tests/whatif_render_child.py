@@ -85,7 +85,7 @@ def main(out_dir: Path) -> None:
         plugin.scrub(300.0 if k % 2 else -300.0)
         plugin._refresh()  # noqa: SLF001
     info["ghost_update_ms"] = (time.perf_counter() - t) / 20 * 1e3
-    plugin.toggle()
+    plugin.clear_asked()  # the look-ahead is not drawn unless G asks for it
     viewer.step(2)
     save_png(app, out_dir / "no_ghost.png")
     np.save(out_dir / "no_ghost.npy", capture_rgb(app))

@@ -54,7 +54,10 @@ class WhatIfPlugin:
     def __init__(self, *, horizon_s: float = DEFAULT_HORIZON_S, analytics: bool = True) -> None:
         self.horizon_s = horizon_s
         self.scrub_s = DEFAULT_SCRUB_S
-        self.visible = True
+        self.visible = False
+        """Whether the look-ahead's forecast is drawn (G). A command being checked and a
+        what-if the user asked for are always drawn; the look-ahead only on request, so the
+        world shows the present unless the operator looks ahead."""
         self.twin: Twin | None = None
         self.worker: ForecastWorker | None = None
         self.lookahead: ForecastResult | None = None
@@ -101,6 +104,7 @@ class WhatIfPlugin:
         twin.hud.append(self.hud)
         accept = twin.app.accept
         accept("g", self.toggle)
+        accept("shift-g", self.clear_asked)
         accept(",", self.scrub, [-SCRUB_STEP_S])
         accept(".", self.scrub, [SCRUB_STEP_S])
         for plugin in twin.plugins:
@@ -250,14 +254,16 @@ class WhatIfPlugin:
         return self._asked_id
 
     def clear_asked(self) -> None:
+        if self._typing():
+            return
         self.asked = None
         self._asked_id = -1
         self._shown_key = None
 
     def shown(self) -> ForecastResult | None:
         """What the ghosts and the panel show: the command being checked, else the user's
-        what-if, else the look-ahead."""
-        for result in (self.command, self.asked, self.lookahead):
+        what-if, else (when G asked for it) the look-ahead."""
+        for result in (self.command, self.asked, self.lookahead if self.visible else None):
             if result is not None:
                 return result
         return None
@@ -268,15 +274,16 @@ class WhatIfPlugin:
         if key == self._shown_key or self.ghosts is None:
             return
         self._shown_key = key
-        if result is None or not self.visible:
+        if result is None:
             self.ghosts.hide()
-            self.lines = [] if not self.visible else ["Look-ahead: starting..."]
+            self.lines = ["Look-ahead: starting..."] if self.visible else []
             self._show_text()
             return
         states, words = self.ghost_states(result, self.scrub_s)
         self.ghosts.show(states)
         lines = result_lines(result)
-        at = f"Ghosts at +{span(self.scrub_s)} (, . to move, G to hide)"
+        hint = "G hides the look-ahead" if result is self.lookahead else "Shift-G clears"
+        at = f"Ghosts at +{span(self.scrub_s)} (, . to move, {hint})"
         lines.append(at + (":" if words else ": nothing differs from now"))
         lines += [f"  {w}" for w in words[:5]]
         self.lines = lines
