@@ -37,6 +37,9 @@ from runtime.whatif.forecast import DEFAULT_HORIZON_S, ForecastResult, command_c
 from runtime.whatif.worker import ForecastJob, ForecastWorker
 
 LOOKAHEAD_S = 5.0
+LOOKAHEAD_DUTY = 0.1
+"""The look-ahead waits at least 10x its last run time before the next (a large plant's 2 h
+forecast takes seconds of the worker's core; the view's other work comes first)."""
 SCRUB_STEP_S = 300.0
 DEFAULT_SCRUB_S = 1800.0
 ANALYTICS_PERIOD_S = 1.0
@@ -180,6 +183,9 @@ class WhatIfPlugin:
         for done in self.worker.poll():
             if done.key == "lookahead":
                 self._lookahead_running = False
+                if done.result is not None:  # at most ~1/LOOKAHEAD_DUTY of a core
+                    pause_s = max(LOOKAHEAD_S, done.result.trajectory.wall_s / LOOKAHEAD_DUTY)
+                    self._due_ns = wall + int(pause_s * 1e9)
             if done.result is None:
                 continue
             if done.key == "lookahead":
@@ -195,7 +201,6 @@ class WhatIfPlugin:
                 if twin.live.control is not None:
                     twin.live.control.version += 1
         if wall >= self._due_ns and not self._lookahead_running:
-            self._due_ns = wall + int(LOOKAHEAD_S * 1e9)
             self._lookahead_running = True
             self.submit("lookahead", [], "")
         self._check_command()
@@ -212,9 +217,9 @@ class WhatIfPlugin:
     def submit(self, key: str, changes: list, label: str) -> int:
         """Fork the live model now (frame thread) and queue its forecast."""
         assert self.worker is not None
-        fork = fork_model(self.model)
+        fork = fork_model(self.model)  # an array copy; the worker hashes the fork
         self.submitted += 1
-        return self.worker.submit(ForecastJob(key, fork, fork.state_hash(), changes, self.defs,
+        return self.worker.submit(ForecastJob(key, fork, None, changes, self.defs,
                                               self.horizon_s, label))
 
     def _check_command(self) -> None:

@@ -28,7 +28,8 @@ log = logging.getLogger("twinstage.whatif")
 class ForecastJob:
     key: str
     fork: PlantModel
-    fork_hash: str
+    fork_hash: str | None
+    """The fork's state hash at the fork instant; None: the worker computes it first."""
     changes: list[Change]
     defs: list[AlarmDef]
     horizon_s: float = DEFAULT_HORIZON_S
