@@ -19,6 +19,9 @@ socket (:mod:`adapters.plant.control`), the same JSON-lines channel ``twinstage 
 - ``{"op": "read_many", "points": [...]}`` -> ``{"values": {...}, "time_s", "frozen",
   "speed", "hash"?}``: the plant's truth for a scoring tick in one round trip.
 - ``{"op": "hash"}`` -> ``{"hash": "<sha256>", "time_s"}``.
+- ``{"op": "set", "point": "T-102/outflow_m3_h", "value": 400}``: a disturbance: a writable
+  point, or a tank's ``inflow_m3_h`` / ``outflow_m3_h`` even when the scene declares no such
+  point.
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ from typing import Any
 import numpy as np
 
 from adapters.plant.faults import Fault, FaultBoard, FaultError
+from runtime.sim.plant_model import _entity_point_ref
 
 SNAPSHOT_EVERY_S = 60.0
 MAX_SNAPSHOTS = 120
 MAX_SPEED = 1e6
 OPS = ("freeze", "run", "speed", "snapshot", "snapshots", "restore", "backtrack", "save", "load",
-       "read_many", "hash")
+       "read_many", "hash", "set")
 
 
 @dataclass(slots=True)
@@ -131,6 +135,19 @@ class TrainingControls:
         self.model.restore(state)
         return self.take(f"loaded {path.name}")
 
+    def set_value(self, point: str, value: float) -> None:
+        """Write a point, or a tank's supply/demand (a disturbance) by its point-style name."""
+        if point in self.model.points:
+            self.model.write_point(point, value)
+            return
+        entity, _, name = point.partition("/")
+        where = self.model.compiled.index.get(entity)
+        ref = _entity_point_ref(where[0], where[1], name, self.model.compiled, entity) \
+            if where else None
+        if ref is None or not ref.writable or not np.isfinite(value):
+            raise FaultError(f"cannot set {point!r} (not a writable value of this plant)")
+        getattr(getattr(self.model.state, ref.table), ref.column)[ref.row] = value / ref.scale
+
     # -- the control socket's requests ----------------------------------------------------
     def handle(self, req: dict[str, Any]) -> dict[str, Any]:
         op = req.get("op")
@@ -175,6 +192,9 @@ class TrainingControls:
             if req.get("hash"):
                 out["hash"] = model.state_hash()
             return out
+        if op == "set":
+            self.set_value(str(req.get("point")), float(req.get("value")))
+            return {"ok": True}
         if op == "hash":
             return {"ok": True, "hash": model.state_hash(), "time_s": model.time_ns / 1e9}
         raise FaultError(f"unknown op {op!r}")
