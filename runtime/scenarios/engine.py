@@ -27,9 +27,23 @@ class Engine:
     scored_to_s: int = 0
     ended: str = ""
     """"" while running; "end" (time or end condition), "abort", or "stopped"."""
+    alarms_available: bool = True
+    """False when no alarm service runs: expectations on alarms are left out of the score
+    (status ``unscored``) rather than counted as missed."""
 
     def __post_init__(self) -> None:
         self.scorer = Scorer(self.scenario)
+
+    def begin(self, t_s: float = 0.0) -> None:
+        """Mark expectations that cannot be judged in this run (no alarm service)."""
+        if self.alarms_available:
+            return
+        for e in self.scenario.expectations:
+            cond = e.achieve or e.never
+            if cond is not None and any(t.kind == "alarm" for t in cond.terms):
+                self.scorer.expectations[e.id].status = "unscored"
+                self.note(t_s, "expectation_unscored", f"{e.text}: not scored (no alarm "
+                          "service in this run)", id=e.id)
 
     def note(self, t_s: float, kind: str, text: str, **data: Any) -> dict[str, Any]:
         ev = {"t_s": round(t_s, 3), "kind": kind, "text": text, **data}
@@ -62,7 +76,7 @@ class Engine:
             for limit, out in self.scorer.second(seen.values):
                 v = seen.values.get(limit.point)
                 vtext = f"{v:.3g}" if v is not None else "no value"
-                self.note(float(whole), "limit_out" if out else "limit_back",
+                self.note(t, "limit_out" if out else "limit_back",
                           f"{limit.point} {'out of' if out else 'back within'} limits "
                           f"({vtext})", id=limit.id)
             self.scored_to_s = whole

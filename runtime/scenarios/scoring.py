@@ -51,7 +51,7 @@ class LimitTally:
 
 @dataclass(slots=True)
 class ExpectationState:
-    status: str = "pending"  # pending | met | missed
+    status: str = "pending"  # pending | met | missed | unscored
     t_s: float | None = None
     deadline_s: float | None = None
 
@@ -105,6 +105,11 @@ class Scorer:
                          "worst": t.worst, "text": t.limit.text})
         for e in self.scenario.expectations:
             st = self.expectations[e.id]
+            if st.status == "unscored":
+                rows.append({"kind": "expectation", "id": e.id, "text": e.text, "weight": 0.0,
+                             "score": 0.0, "status": st.status, "t_s": None,
+                             "deadline_s": None})
+                continue
             rows.append({"kind": "expectation", "id": e.id, "text": e.text, "weight": e.weight,
                          "score": 1.0 if st.status == "met" else 0.0, "status": st.status,
                          "t_s": st.t_s, "deadline_s": st.deadline_s})
