@@ -3,8 +3,10 @@
 It stands in for the trainee in CI. Steps run in order; each waits until its ``at`` (scenario
 time) has come and its ``when`` condition holds on what the runner has observed, then sends its
 command through the bus (DEALER -> ROUTER -> adapter, with select-before-operate for equipment
-points) exactly as the viewer's faceplate would. It runs in its own thread so a slow ack never
-stalls the runner's scoring loop.
+points) exactly as the viewer's faceplate would. Its conditions see point values as the bus
+shows them, as a trainee would; a refused command is tried again (``RETRIES`` times,
+``RETRY_S`` apart) as a person would after reading the refusal. It runs in its own thread so a
+slow ack never stalls the runner's scoring loop.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from runtime.bus.security import ClientSecurity
 from runtime.bus.wire import Command, WireError
 from runtime.scenarios.conditions import Observed, holds
 from runtime.scenarios.model import Autopilot, PilotStep
+
+RETRIES = 3
+RETRY_S = 0.3
 
 
 class AutopilotThread:
@@ -52,7 +57,9 @@ class AutopilotThread:
             for step in self.pilot.steps:
                 if not self._wait(step):
                     return
-                self._do(step)
+                for _ in range(RETRIES):
+                    if self._do(step) or self.stop.wait(RETRY_S):
+                        break
         finally:
             self.done.set()
 
@@ -65,9 +72,10 @@ class AutopilotThread:
             self.stop.wait(0.02)
         return False
 
-    def _do(self, step: PilotStep) -> None:
+    def _do(self, step: PilotStep) -> bool:
+        """Send the step's command(s); True when done (or nothing to send)."""
         if step.action == "wait":
-            return
+            return True
         role = self.security.role if self.security is not None and self.security.role \
             else "operator"
         host = socket.gethostname()[:512]
@@ -84,12 +92,17 @@ class AutopilotThread:
                               action)
             try:
                 ack = send_command(self.endpoints, command, 5.0, security=self.security)
-            except (CommandTimeoutError, BusRefusedError, WireError) as exc:
+            except WireError as exc:  # this build cannot send it: trying again will not help
+                self.report("autopilot", f"{step.describe()}: {action} not sent ({exc})",
+                            ok=False)
+                return True
+            except (CommandTimeoutError, BusRefusedError) as exc:
                 self.report("autopilot", f"{step.describe()}: {action} not done ({exc})",
                             ok=False)
-                return
+                return False
             ok = ack.outcome in ("confirmed", "selected", "cancelled")
             self.report("autopilot", f"{step.describe()}: {action} {ack.outcome}"
                         + (f" ({ack.code}: {ack.text})" if not ok else ""), ok=ok)
             if not ok:
-                return
+                return False
+        return True

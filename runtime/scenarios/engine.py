@@ -62,7 +62,8 @@ class Engine:
             due = (trig.at_s is not None and t >= trig.at_s) or \
                 (trig.when is not None and holds(trig.when, seen))
             if due:
-                self.fired_at[trig.id] = t
+                # a timed event counts from its time, however coarse the ticks
+                self.fired_at[trig.id] = trig.at_s if trig.at_s is not None else t
                 seen.fired.add(trig.id)
                 self.note(t, "trigger", f"event {trig.id}", id=trig.id)
                 for a in trig.actions:

@@ -65,6 +65,8 @@ class ScenarioRun:
 
     def __post_init__(self) -> None:
         self.engine = Engine(self.scenario)
+        self.shown: dict[str, float] = {}
+        """Point -> the latest value on the bus: what the trainee's screen shows."""
         self._lock = threading.Lock()
         self._published = 0
         self._t0_s = 0.0
@@ -79,9 +81,11 @@ class ScenarioRun:
 
     # -- observed state for the autopilot thread -------------------------------------------
     def observed(self) -> Observed:
+        """What a trainee could know now: point values as the bus shows them (not the plant's
+        truth), alarms, confirmed commands, fired events."""
         with self._lock:
             s = self.seen
-            return Observed(s.time_s, dict(s.values), dict(s.alarms), set(s.alarm_acked),
+            return Observed(s.time_s, dict(self.shown), dict(s.alarms), set(s.alarm_acked),
                             dict(s.commands), set(s.fired))
 
     def note(self, kind: str, text: str, **data: Any) -> None:
@@ -95,8 +99,7 @@ class ScenarioRun:
         sc = self.scenario
         self.prepare(plant)
         self.folder.write_json("scenario.json", self.meta())
-        sub = Subscriber(self.stack.endpoints, match="(no readings)", acks=True,
-                         security=security)
+        sub = Subscriber(self.stack.endpoints, acks=True, security=security)
         pilot = None
         try:
             if not self.options.headless:
@@ -194,9 +197,12 @@ class ScenarioRun:
     # -- one tick ---------------------------------------------------------------------------
     def _tick(self, plant: PlantLink, sub: Subscriber) -> None:
         r = plant.call("read_many", points=self.points)
+        updates = sub.poll(5_000_000)
         acks = sub.poll_acks()
-        sub.poll(2_000_000)  # keep the subscriber's liveness and snapshot state moving
         with self._lock:
+            for u in updates:
+                if u.quality == 0:  # Good only: a Bad value is shown greyed, not trusted
+                    self.shown[u.point] = u.value
             seen = self.seen
             seen.time_s = r["time_s"] - self._t0_s
             seen.values = r["values"]
