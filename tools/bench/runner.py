@@ -22,6 +22,7 @@ SUITES: dict[str, str] = {
     "recording": "tools.bench.recording",
     "replay": "tools.bench.replay",
     "scale": "tools.bench.scale",
+    "alarm-latency": "tools.bench.alarm_banner",
 }
 """Suite name -> module with ``run(quick: bool) -> list[Row]``. Missing modules are skipped."""
 
