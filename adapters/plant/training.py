@@ -11,7 +11,7 @@ socket (:mod:`adapters.plant.control`), the same JSON-lines channel ``twinstage 
   "label"}}``; the plant also takes one by itself every ``SNAPSHOT_EVERY_S`` of plant time.
 - ``{"op": "snapshots"}`` -> the list, oldest first (at most ``MAX_SNAPSHOTS`` kept).
 - ``{"op": "restore", "id": N}``: the model state is put back exactly (its state hash equals
-  the snapshot's), with the model faults that were active then.
+  the snapshot's), with the model faults that were active then; later snapshots are dropped.
 - ``{"op": "backtrack", "seconds": 60}``: restore the newest snapshot at least ``seconds`` of
   plant time before now.
 - ``{"op": "save", "id": N, "path": FILE}`` / ``{"op": "load", "path": FILE}``: a snapshot on
@@ -90,7 +90,9 @@ class TrainingControls:
         return snap
 
     def restore(self, snap: Snapshot) -> None:
+        """Put the plant back to ``snap``; snapshots taken after it (an abandoned future) go."""
         self.model.restore(snap.state)
+        self.snapshots = [s for s in self.snapshots if s.id <= snap.id]
         # model faults live in the state arrays; the board's list follows the snapshot
         comm = {t: f for t, f in self.board.active.items() if t in self.board.servers}
         model_faults = {t: f for t, f in snap.faults.items() if t not in self.board.servers}

@@ -91,6 +91,14 @@ def _run(args: argparse.Namespace, scenario, pilot) -> int:
         result = session.run(scenario, pilot, headless=args.headless, speed=args.speed,
                              trainee_timeout_s=args.trainee_timeout,
                              wait_trainee_s=args.wait_trainee)
+        while session.next_scenario() is not None:  # the instructor chose another one
+            scenario, pilot = session.next_scenario(), None
+            session.hub.queued = None
+            out = out.parent / f"{scenario.id}-{time.strftime('%Y%m%d-%H%M%S')}"
+            print(f"instructor started {scenario.id}: run folder {out}")
+            result = session.run(scenario, None, headless=False, speed=args.speed,
+                                 trainee_timeout_s=args.trainee_timeout,
+                                 wait_trainee_s=args.wait_trainee, folder=out.resolve())
     except TimeoutError as exc:
         raise UsageError(str(exc)) from None
     finally:

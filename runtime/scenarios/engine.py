@@ -96,6 +96,22 @@ class Engine:
         self.scorer.hints += 1
         self.note(t_s, "hint", text, actor=actor)
 
+    def rewind(self, t_s: float, text: str) -> None:
+        """The plant went back to scenario time ``t_s`` (restore, backtrack): events after it
+        may fire again and expectations settled after it are open again. Seconds already
+        scored stay in the score (the trainee lived through them); from ``t_s`` on, seconds are
+        scored again as they are lived again. Hints given stay given."""
+        if self.ended:
+            return
+        for tid, fired in list(self.fired_at.items()):
+            if fired > t_s:
+                del self.fired_at[tid]
+        for st in self.scorer.expectations.values():
+            if st.status in ("met", "missed") and st.t_s is not None and st.t_s > t_s:
+                st.status, st.t_s, st.deadline_s = "pending", None, None
+        self.scored_to_s = min(self.scored_to_s, int(math.floor(max(t_s, 0.0))))
+        self.note(t_s, "backtrack", text)
+
     def _expectations(self, seen: Observed) -> None:
         t = seen.time_s
         for e in self.scenario.expectations:

@@ -32,6 +32,11 @@ from runtime.scenarios.run_folder import RunFolder
 from runtime.scenarios.stack import Stack
 
 TICK_S = 0.05
+
+
+class _CancelledError(Exception):
+    """The run was stopped (or replaced) before it started."""
+
 PRISTINE_SNAPSHOT = 1
 """The plant's first automatic snapshot (taken as it started): every run starts from it."""
 
@@ -67,10 +72,15 @@ class ScenarioRun:
         self.engine = Engine(self.scenario)
         self.shown: dict[str, float] = {}
         """Point -> the latest value on the bus: what the trainee's screen shows."""
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()
+        self._lock = self.lock
         self._published = 0
-        self._t0_s = 0.0
-        self._paused = False
+        self.t0_s = 0.0
+        self.paused = False
+        """The trainee's viewer is gone: the plant is frozen until it is back."""
+        self.instructor_frozen = False
+        self.waiting = False
+        self.start_snapshot: dict[str, Any] | None = None
         self.points = self.scenario.watched_points()
         if self.options.autopilot:
             for step in self.options.autopilot.steps:
@@ -93,6 +103,22 @@ class ScenarioRun:
         with self._lock:
             self.engine.note(self.seen.time_s, kind, text, **data)
 
+    def hint(self, text: str, actor: str) -> None:
+        with self._lock:
+            self.engine.hint(self.seen.time_s, text, actor)
+
+    def rewound(self, t_s: float, text: str, state_hash: str) -> None:
+        """The plant was restored to scenario time ``t_s`` (instructor restore or backtrack)."""
+        with self._lock:
+            self.seen.time_s = t_s
+            self.engine.rewind(t_s, text)
+            self.engine.log[-1]["hash"] = state_hash
+            ts = self.samples["t_s"]
+            while ts and ts[-1] > t_s:  # the chart shows the history as finally lived
+                ts.pop()
+                for vals in self.samples["values"].values():
+                    vals.pop()
+
     # -- the run --------------------------------------------------------------------------
     def run(self, plant: PlantLink, security: ClientSecurity | None,
             operator_security: ClientSecurity | None) -> dict[str, Any]:
@@ -102,8 +128,12 @@ class ScenarioRun:
         sub = Subscriber(self.stack.endpoints, acks=True, security=security)
         pilot = None
         try:
+            if self.hub is not None:
+                self.hub.state = "waiting"
             if not self.options.headless:
                 self.wait_for_trainee(plant)
+            if self.stop.is_set():
+                raise _CancelledError
             if self.options.autopilot is not None:
                 pilot = AutopilotThread(self.options.autopilot, self.stack.endpoints,
                                         operator_security, self.observed,
@@ -113,6 +143,8 @@ class ScenarioRun:
             self.engine.alarms_available = self.stack.alarms
             self.engine.begin()
             plant.call("run")
+            if self.hub is not None:
+                self.hub.state = "running"
             if pilot is not None:
                 pilot.start()
             while not self.stop.is_set() and not self.engine.ended:
@@ -122,7 +154,13 @@ class ScenarioRun:
                 with self._lock:
                     self.engine.finish(self.seen.time_s, "stopped", "stopped by the instructor "
                                        "or Ctrl-C")
+        except _CancelledError:
+            with self._lock:
+                self.engine.finish(0.0, "stopped", "not started: another scenario was chosen "
+                                   "or the run was stopped")
         finally:
+            if self.hub is not None:
+                self.hub.state = "ended"
             if pilot is not None:
                 pilot.join()
             try:
@@ -161,8 +199,10 @@ class ScenarioRun:
             plant.call("set", point=point, value=value)
         plant.call("speed", speed=self.options.speed or sc.speed)
         snap = plant.call("snapshot", label=f"start of {sc.id}")["snapshot"]
-        self._t0_s = snap["time_s"]
+        self.t0_s = snap["time_s"]
         self.start_snapshot = snap
+        with self._lock:
+            self.seen.time_s = 0.0
 
     def meta(self) -> dict[str, Any]:
         sc = self.scenario
@@ -176,23 +216,29 @@ class ScenarioRun:
                            for lim in sc.limits],
                 "charts": list(sc.key_points), "end_after_s": sc.end_after_s,
                 "recording": str(self.stack.recording) if self.stack.recording else None,
-                "start_snapshot": getattr(self, "start_snapshot", None),
-                "plant_t0_s": self._t0_s}
+                "start_snapshot": self.start_snapshot,
+                "plant_t0_s": self.t0_s}
 
     def wait_for_trainee(self, plant: PlantLink) -> None:
         if self.hub is None:
             return
-        self.log("waiting for the trainee's viewer (an operator key) ... (Ctrl-C stops)")
+        self.log("waiting for the trainee's viewer (view --bus ADDR with an operator key) ... "
+                 "(Ctrl-C stops)")
         deadline = None if self.options.wait_trainee_s is None else \
             time.monotonic() + self.options.wait_trainee_s
-        while not self.stop.is_set():
-            self.hub.poll(self)
-            if self.hub.trainee_present(self.options.trainee_timeout_s):
-                self.log(f"trainee {self.hub.trainee_name()} is here")
-                return
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError("no trainee viewer came")
-            self.stop.wait(0.1)
+        self.waiting = True
+        try:
+            while not self.stop.is_set():
+                self.hub.poll(self)
+                if self.hub.trainee_present(self.options.trainee_timeout_s):
+                    self.log(f"trainee {self.hub.trainee_name()} is here")
+                    return
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"no trainee viewer came within "
+                                       f"{self.options.wait_trainee_s:g} s")
+                self.stop.wait(0.1)
+        finally:
+            self.waiting = False
 
     # -- one tick ---------------------------------------------------------------------------
     def _tick(self, plant: PlantLink, sub: Subscriber) -> None:
@@ -204,7 +250,7 @@ class ScenarioRun:
                 if u.quality == 0:  # Good only: a Bad value is shown greyed, not trusted
                     self.shown[u.point] = u.value
             seen = self.seen
-            seen.time_s = r["time_s"] - self._t0_s
+            seen.time_s = r["time_s"] - self.t0_s
             seen.values = r["values"]
             for ack in acks:
                 if ack.outcome == "confirmed":
@@ -232,15 +278,20 @@ class ScenarioRun:
         if self.options.headless:
             return
         present = self.hub.trainee_present(self.options.trainee_timeout_s)
-        if not present and not self._paused:
-            self._paused = True
+        if not present and not self.paused:
+            self.paused = True
+            if self.hub is not None:
+                self.hub.state = "paused"
             plant.call("freeze")
             self.note("paused", "the trainee's viewer disconnected: the run is paused "
                                 "(plant frozen) until it is back")
             self.log("paused: the trainee's viewer disconnected")
-        elif present and self._paused:
-            self._paused = False
-            plant.call("run")
+        elif present and self.paused:
+            self.paused = False
+            if self.hub is not None:
+                self.hub.state = "running"
+            if not self.instructor_frozen:
+                plant.call("run")
             self.note("resumed", f"trainee {self.hub.trainee_name()} is back: the run goes on")
             self.log("resumed: the trainee is back")
 

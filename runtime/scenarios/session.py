@@ -62,6 +62,14 @@ class Session:
         finally:
             self.current = None
 
+    def next_scenario(self) -> Scenario | None:
+        """The scenario the instructor chose to run next (None: none, or stopping)."""
+        if self.hub is None or not self.hub.queued or self._stop.is_set():
+            return None
+        from runtime.scenarios.load import load_scenario, scenario_dir
+
+        return load_scenario(scenario_dir(self.stack.scene_dir) / f"{self.hub.queued}.yaml")
+
     def stop(self) -> dict[str, int]:
         if self.hub is not None:
             self.hub.close()

@@ -99,14 +99,25 @@ class Stack:
         if self.record:
             self.recording = self.out / "recording"
             sup.start("recorder", ["record", "--bus", self.bus, "--out", str(self.recording),
-                                   "--scene", scene.name, "--key", str(self.key("viewer"))])
+                                   "--scene", scene.name, "--key", str(self.key("viewer")),
+                                   "--events", "scenario", "--events", "alarms"])
             self.log(f"recorder {self.recording}")
 
     def start_alarms(self, scene_dir: Path) -> None:
-        args = ["alarms", str(scene_dir), "--bus", self.bus]
-        self.sup.start("alarms", args + ["--keys", str(self.keys)])
+        """The alarm service, ready when it answers a snapshot request through the bus."""
+        from runtime.bus.security import client_security
+        from runtime.bus.service_client import ServiceClient
+
+        child = self.sup.start("alarms", [
+            "alarms", str(scene_dir), "--bus", self.bus, "--keys", str(self.keys),
+            "--journal", str(self.out / "alarms" / "journal.jsonl"),
+            "--audit-log", str(self.out / "audit" / "alarms.jsonl")])
+        security = client_security(self.key("viewer"), command="scenario")
+        with ServiceClient(self.endpoints, security=security) as client:
+            self.sup.wait_until(
+                child, lambda: client.call("alarms", "snapshot", {}, timeout_s=1.0).ok, 30)
         self.alarms = True
-        self.log("alarms   alarm service started")
+        self.log("alarms   alarm service answering")
 
     def first_exit(self) -> Child | None:
         return self.sup.first_exit()
