@@ -66,3 +66,91 @@ def test_scenario_with_autopilot(session: Session, tmp_path: Path, name: str, ki
         report = json.loads(json_path.read_text())
         assert report["score"]["score"] == result["score"]
         assert report["points"]["T-102/level_m"]["min"] > 0
+
+
+def test_trainee_presence_instructor_backtrack_and_messages(session: Session,
+                                                            tmp_path: Path) -> None:
+    """A run waits for the trainee's presence (a real bus client with the operator key), the
+    instructor (instructor key) freezes, snapshots, backtracks (state hash equal), messages;
+    the trainee going quiet pauses the run and coming back resumes it; an operator may not
+    freeze."""
+    import threading
+    import time
+
+    from runtime.bus.security import client_security
+    from runtime.bus.service_client import ServiceClient
+
+    scenario = load_scenario(PUMP_STATION / "scenarios" / "control_valve_stuck.yaml")
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.update(session.run(
+        scenario, None, headless=False, speed=4.0, trainee_timeout_s=1.5, wait_trainee_s=60,
+        folder=tmp_path / "run")))
+    runner.start()
+    keys = session.stack.keys
+    trainee = ServiceClient(session.stack.endpoints,
+                            security=client_security(keys / "operator.key_secret"))
+    teacher = ServiceClient(session.stack.endpoints,
+                            security=client_security(keys / "instructor.key_secret"))
+
+    def until(pred, what: str, timeout_s: float = 30.0, present: bool = True):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if present:
+                trainee.call("scenario", "presence", {"since": 0}, timeout_s=2.0)
+            got = pred()
+            if got:
+                return got
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def status() -> dict:
+        reply = teacher.call("scenario", "status", {"since": 0}, timeout_s=3.0)
+        assert reply.ok, reply.text
+        return reply.body
+
+    def call(method: str, body: dict | None = None) -> dict:
+        reply = teacher.call("scenario", method, body or {}, timeout_s=5.0)
+        assert reply.ok, f"{method}: {reply.status} {reply.text}"
+        return reply.body
+
+    try:
+        assert until(lambda: status()["state"] == "running", "the run to start on presence")
+        refused = trainee.call("scenario", "freeze", {}, timeout_s=3.0)
+        assert refused.status == "refused"
+        call("freeze")
+        snap = call("snapshot", {"label": "test"})["snapshot"]
+        until(lambda: status()["frozen"], "frozen")
+        call("run")
+        snap_t_s = snap["time_s"] - session_t0(session)
+        until(lambda: status()["time_s"] > snap_t_s + 12, "plant time to move on")
+        call("freeze")
+        back = call("backtrack", {"seconds": status()["time_s"] + session_t0(session)
+                                  - snap["time_s"]})
+        assert back["snapshot"]["id"] == snap["id"] and back["hash"] == snap["hash"]
+        call("message", {"text": "Look at FV-101's position."})
+        msgs = until(lambda: [m for m in trainee.call("scenario", "presence", {"since": 0},
+                                                        timeout_s=2.0).body["messages"]
+                              if "FV-101" in m["text"]], "the message at the trainee")
+        assert msgs[0]["kind"] == "message"
+        call("run")
+        # the trainee goes quiet: paused, and says so; back: resumed
+        until(lambda: status()["state"] == "paused", "a pause", present=False)
+        until(lambda: status()["state"] == "running", "the resume")
+        kinds = [e["kind"] for e in status()["events"]]
+        assert {"freeze", "snapshot", "backtrack", "message", "paused", "resumed"} <= set(kinds)
+        paused = next(e for e in status()["events"] if e["kind"] == "paused")
+        assert "disconnected" in paused["text"]
+        call("stop")
+        runner.join(30)
+        assert result["ended"] == "stopped"
+    finally:
+        session.request_stop() if runner.is_alive() else None
+        runner.join(10)
+        trainee.close()
+        teacher.close()
+
+
+def session_t0(session: Session) -> float:
+    """Plant time (s) at which the current run's scenario time is 0."""
+    assert session.current is not None
+    return session.current.t0_s

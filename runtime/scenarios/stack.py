@@ -98,9 +98,13 @@ class Stack:
             self.start_alarms(scene.path)
         if self.record:
             self.recording = self.out / "recording"
-            sup.start("recorder", ["record", "--bus", self.bus, "--out", str(self.recording),
-                                   "--scene", scene.name, "--key", str(self.key("viewer")),
-                                   "--events", "scenario", "--events", "alarms"])
+            child = sup.start("recorder", [
+                "record", "--bus", self.bus, "--out", str(self.recording), "--scene",
+                scene.name, "--key", str(self.key("viewer")), "--events", "scenario",
+                "--events", "alarms"])
+            # ready when it has joined the bus and written its first file (the bus's snapshot)
+            rec = self.recording
+            sup.wait_until(child, lambda: rec.is_dir() and any(rec.glob("*.mcap")), 30)
             self.log(f"recorder {self.recording}")
 
     def start_alarms(self, scene_dir: Path) -> None:
