@@ -123,6 +123,7 @@ class Hub:
             msgs = [dict(e, n=i) for i, e in enumerate(events)
                     if i >= since and e["kind"] in TRAINEE_MESSAGE_KINDS]
             return "ok", {"state": self.state, "scenario": run.scenario.name if run else "",
+                          "run": run.start_snapshot["id"] if run and run.start_snapshot else 0,
                           "messages": msgs[-50:], "next": len(events)}, ""
         if m == "status":
             return "ok", self.status(run, int(body.get("since", 0))), ""
@@ -235,6 +236,7 @@ class Hub:
             t_s = run.seen.time_s
         plant = self.plant.call("status")
         return {"state": self.state, "scenario": run.scenario.id, "name": run.scenario.name,
+                "run": run.start_snapshot["id"] if run.start_snapshot else 0,
                 "time_s": t_s, "end_after_s": run.scenario.end_after_s, "score": score,
                 "events": events, "next": since + len(events), "trainee": self.trainee_name(),
                 "trainee_present": self.trainee_present(run.options.trainee_timeout_s),
