@@ -65,7 +65,7 @@ class InstructorPlugin:
         self.twin = twin
         self.faults = malfunctions(twin)
         self.panel = TextPanel(twin.app.aspect2d, twin.viewer.aspect, "instructor-panel",
-                               top=0.86)
+                               top=0.86, loader=twin.app.loader)
         twin.viewer.labels.reserved.append(self.panel.reserved)
         twin.hud.append(self.hud)
         twin.app.task_mgr.add(self._task, "instructor", sort=Phase.HUD)
@@ -182,7 +182,8 @@ class TraineePlugin:
     def build(self, twin: Twin) -> None:
         self.twin = twin
         self.box = TextPanel(twin.app.aspect2d, twin.viewer.aspect, "trainee-messages",
-                             width=1.3, top=-0.45, right=False, max_lines=6)
+                             width=1.3, top=0.82, right=False, max_lines=6,
+                             loader=twin.app.loader)
         twin.viewer.labels.reserved.append(self.box.reserved)
         twin.hud.append(self.hud)
         twin.app.task_mgr.add(self._task, "trainee-messages", sort=Phase.HUD)

@@ -19,10 +19,21 @@ HELP = "run, report, list or validate training scenarios (docs/training.md)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["run", "report", "list", "validate"])
+    parser.add_argument("action", choices=["run", "report", "list", "validate", "control"])
     parser.add_argument("target", nargs="?", default=None,
                         help="run/validate: SCENARIO (<scene>/<name> or a file); report: a run "
-                             "folder; list: a scene (default pump_station)")
+                             "folder; list: a scene (default pump_station); control: status, "
+                             "freeze, run, speed, snapshot, snapshots, restore, backtrack, "
+                             "inject, clear, message, start, stop")
+    parser.add_argument("--bus", default=None, metavar="ADDR",
+                        help="control: the run's bus (default tcp://127.0.0.1:<--bus-port>)")
+    parser.add_argument("--key", default=None, metavar="FILE",
+                        help="control: your key (an instructor's; status needs any key)")
+    parser.add_argument("--value", default=None,
+                        help="control: speed X, restore ID, backtrack SECONDS, inject "
+                             "KIND:TARGET[:RATE], clear TARGET, message TEXT, start SCENARIO")
+    parser.add_argument("--hint", action="store_true",
+                        help="control message: a hint (costs the hint penalty)")
     parser.add_argument("--headless", action="store_true",
                         help="no trainee viewer: needs --autopilot")
     parser.add_argument("--autopilot", default=None, metavar="SCRIPT",
@@ -49,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         return _list(args)
     if args.action == "report":
         return _report(args)
+    if args.action == "control":
+        return _control(args)
     if not args.target:
         raise UsageError(f"scenario {args.action} needs a SCENARIO (<scene>/<name> or a file)")
     from runtime.scenarios.load import (
@@ -142,4 +155,50 @@ def _report(args: argparse.Namespace) -> int:
         raise UsageError("scenario report needs a RUN folder")
     json_path, html_path = write_report(Path(args.target), args.out)
     print(f"report: {html_path} (and {json_path})")
+    return 0
+
+
+CONTROL_BODY = {"speed": "speed", "restore": "id", "backtrack": "seconds", "clear": "target",
+                "message": "text", "start": "scenario", "snapshot": "label"}
+
+
+def _control(args: argparse.Namespace) -> int:
+    """One request to a running scenario's service, as the instructor station sends it."""
+    import json
+
+    from runtime.bus.endpoints import BusEndpoints
+    from runtime.bus.security import client_security
+    from runtime.bus.service_client import ServiceClient
+
+    method = args.target or "status"
+    body: dict = {}
+    if method in CONTROL_BODY and args.value is not None:
+        key = CONTROL_BODY[method]
+        try:
+            body[key] = float(args.value) if key in ("speed", "seconds") else (
+                int(args.value) if key == "id" else args.value)
+        except ValueError:
+            raise UsageError(f"--value {args.value!r}: {method} needs a number") from None
+    if method == "inject":
+        parts = (args.value or "").split(":")
+        if len(parts) < 2:
+            raise UsageError("inject needs --value KIND:TARGET[:RATE], e.g. trip:P-101")
+        body = {"kind": parts[0], "target": parts[1]}
+        if len(parts) > 2:
+            body["rate"] = float(parts[2])
+    if method == "message":
+        body["hint"] = args.hint
+    if method == "status":
+        body["since"] = 0
+    bus = args.bus or f"tcp://127.0.0.1:{args.bus_port}"
+    security = client_security(args.key, command="scenario control")
+    with ServiceClient(BusEndpoints.from_address(bus), security=security) as client:
+        reply = client.call("scenario", method, body, timeout_s=5.0)
+    if not reply.ok:
+        print(f"{method}: {reply.status}: {reply.text}")
+        return 1
+    if args.json or method in ("status", "snapshots", "list"):
+        print(json.dumps(reply.body, indent=1))
+    else:
+        print(f"{method}: done" + (f" {json.dumps(reply.body)}" if reply.body else ""))
     return 0

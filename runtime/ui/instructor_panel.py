@@ -11,11 +11,11 @@ from typing import Any
 
 from panda3d.core import CardMaker, NodePath, TextNode
 
-TEXT_SCALE = 0.026
-LINE_SPACING = 1.22
-"""A text row is about this many times the text scale high (the default font)."""
+from runtime.render.inspector import mono_font
+
+TEXT_SCALE = 0.028
 BG_RGBA = (0.06, 0.07, 0.09, 0.92)
-WIDTH = 1.25
+WIDTH = 1.45
 MAX_EVENT_LINES = 9
 
 Rect = tuple[float, float, float, float]
@@ -101,7 +101,8 @@ class TextPanel:
     """Lines of text on a card anchored at a screen corner; :meth:`show` replaces them."""
 
     def __init__(self, aspect2d: NodePath, aspect: float, name: str, *, width: float = WIDTH,
-                 top: float = 0.86, right: bool = True, max_lines: int = 40) -> None:
+                 top: float = 0.86, right: bool = True, max_lines: int = 40,
+                 loader: object | None = None) -> None:
         self.aspect = aspect
         self.width = width
         self.root = aspect2d.attach_new_node(name)
@@ -115,6 +116,9 @@ class TextPanel:
         self._bg.set_transparency(True)
         tn = TextNode(f"{name}-text")
         tn.set_text_color(0.92, 0.92, 0.92, 1)
+        font = mono_font(loader)
+        if font is not None:
+            tn.set_font(font)
         tn.set_wordwrap(width / TEXT_SCALE - 1)
         self._text = self.root.attach_new_node(tn)
         self._text.set_scale(TEXT_SCALE)
@@ -134,8 +138,7 @@ class TextPanel:
             return
         node: TextNode = self._text.node()
         node.set_text("\n".join(lines))
-        rows = node.get_num_rows()
-        height = rows * TEXT_SCALE * LINE_SPACING + 0.03
+        height = node.get_height() * TEXT_SCALE + 0.04
         bottom = self.top - height
         self._bg.set_pos(self.left, 0, bottom)
         self._bg.set_scale(self.width, 1, height)
