@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,6 +142,20 @@ def test_trainee_presence_instructor_backtrack_and_messages(session: Session,
         assert {"freeze", "snapshot", "backtrack", "message", "paused", "resumed"} <= set(kinds)
         paused = next(e for e in status()["events"] if e["kind"] == "paused")
         assert "disconnected" in paused["text"]
+        # the instructor station draws the run (headless view, offscreen); the trainee is quiet
+        hud_path = tmp_path / "hud.json"
+        out = subprocess.run(
+            [sys.executable, "-m", "runtime.cli", "view", str(PUMP_STATION), "--bus",
+             session.stack.bus, "--key", str(keys / "instructor.key_secret"), "--role",
+             "instructor", "--headless", "--seconds", "3", "--hud-json", str(hud_path)],
+            capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        hud = json.loads(hud_path.read_text())
+        panel = next(e for e in hud["elements"] if e["kind"] == "instructor")
+        assert "INSTRUCTOR STATION" in panel["text"]
+        assert "Control valve stuck: paused" in panel["text"]
+        assert "trainee: operator (NOT connected)" in panel["text"]
+        assert "Look at FV-101" in panel["text"] and panel["bbox"][2] > 100
         call("stop")
         runner.join(30)
         assert result["ended"] == "stopped"
