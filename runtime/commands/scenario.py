@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, scenario, pilot) -> int:
     import json
 
+    from runtime.scenarios.plant_link import PlantError
     from runtime.scenarios.session import Session
 
     out = args.out or Path("out/scenarios") / f"{scenario.id}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -114,6 +115,9 @@ def _run(args: argparse.Namespace, scenario, pilot) -> int:
                                  wait_trainee_s=args.wait_trainee, folder=out.resolve())
     except TimeoutError as exc:
         raise UsageError(str(exc)) from None
+    except PlantError as exc:
+        print(f"twinstage scenario: the run stopped: {exc}; see the logs in {out / 'logs'}")
+        return 1
     finally:
         codes = session.stop()
         for s, handler in previous.items():

@@ -116,10 +116,17 @@ def chart_points(report: dict[str, Any], samples: dict[str, Any]) -> str:
         for ev in triggers:
             ax.axvline(ev["t_s"], color="#999", linewidth=0.8)
         ax.set_ylabel(point, rotation=0, ha="right", va="center")
-        ax.legend(loc="upper right", fontsize=7, frameon=False)
-    for ev in triggers:
-        axes[0, 0].annotate(ev["text"], (ev["t_s"], 1.0), xycoords=("data", "axes fraction"),
-                            fontsize=7, rotation=0, va="bottom")
+        ax.legend(loc="best", fontsize=7, frameon=False)
+    span = max([t[-1] if t else 1.0] + [1.0])
+    last = -span
+    for k, ev in enumerate(triggers):
+        if ev["t_s"] - last < 0.08 * span:
+            continue  # labels must not overlap; the lines are all drawn
+        last = ev["t_s"]
+        label = ev.get("id") if ev["kind"] == "trigger" else ev["kind"]
+        axes[0, 0].annotate(str(label)[:20], (ev["t_s"], 1.0), xycoords=("data", "axes fraction"),
+                            fontsize=7, va="bottom", xytext=(2, 2 + 8 * (k % 2)),
+                            textcoords="offset points")
     axes[-1, 0].set_xlabel("scenario time (s)")
     fig.suptitle("Key points against their limits", x=0.01, ha="left")
     return _svg(fig)
