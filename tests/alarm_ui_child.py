@@ -78,11 +78,24 @@ def main(out: Path, n: int) -> None:
     started = time.monotonic()
     while time.monotonic() - started < 0.8:  # panels refresh 4 times a second on wall time
         viewer.step(1)
+    live.select("T-101")
+    clicked = None
+    rows = [a.id for a in plugin._rows]
+    if "P-101-TRIP" in rows and plugin.list is not None:
+        from runtime.ui.alarm_list import BOTTOM, ROW_H
+
+        i = rows.index("P-101-TRIP")
+        left, right, _, _ = plugin.list.rect
+        y = BOTTOM + plugin.list.height - ROW_H * (i + 1.9) + 0.01
+        plugin.click(((left + right) / 2) / viewer.aspect, y)
+        clicked = live.selection.selected
+        viewer.step(2)
     save_png(app, out / "shot.png")
     write_hud(out / "hud.json", twin.hud_elements(), twin.size())
     (out / "info.json").write_text(json.dumps({
         "markers": plugin.markers.shown if plugin.markers else {},
-        "pages": plugin.pages, "annunciator": plugin.annunciator.state()}))
+        "pages": plugin.pages, "annunciator": plugin.annunciator.state(),
+        "selected_by_click": clicked}))
     app.destroy()
 
 

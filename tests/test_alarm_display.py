@@ -99,6 +99,7 @@ def test_banner_list_and_markers_on_screen_clear_of_each_other(tmp_path: Path) -
             assert not overlaps(badge["bbox"], panel["bbox"]), (badge["text"], panel["kind"])
     assert info["markers"]["P-101"] is True  # unacknowledged: blinking
     assert info["annunciator"] == "High alarm tone"  # no unacknowledged Critical here
+    assert info["selected_by_click"] == "P-101"  # a click on its row selects the asset
 
 
 def test_a_flood_pages_the_list_and_the_banner_stays_one_line(tmp_path: Path) -> None:

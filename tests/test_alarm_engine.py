@@ -180,3 +180,36 @@ def test_ten_thousand_definitions_only_changed_alarms_transition() -> None:
     assert engine.evaluate(T0 + 2 * S // 10, values, quality) == []
     r = engine.command("*", "ack", T0 + 3 * S // 10, actor="op", role="operator")
     assert len(r.transitions) == 300
+
+
+def test_judgement_depends_only_on_the_virtual_time_given() -> None:
+    """Two engines fed the same readings at the same virtual times produce the same events
+    (what makes alarms replay): nothing reads a clock."""
+    def run() -> list[dict]:
+        engine, feed = _engine(
+            alarm("H", "X/v", "high", limit=1.0, deadband=0.1, on_delay_s=0.3, off_delay_s=0.2),
+            alarm("R", "X/v", "rate", limit=30.0, window_s=1.0))
+        rng = np.random.default_rng(3)
+        events = []
+        for k in range(400):
+            events += feed.set("X/v", float(rng.normal(1.0, 0.5))).at(T0 + k * S // 10)
+            if k == 200:
+                events += [t.event() for t in engine.command(
+                    "*", "ack", T0 + k * S // 10, actor="op", role="operator").transitions]
+        return events
+
+    first = run()
+    assert len(first) > 20 and first == run()
+
+
+def test_list_is_most_important_first_then_newest() -> None:
+    engine, feed = _engine(alarm("LOW", "A/v", "high", limit=1.0, priority="Low"),
+                           alarm("CRIT", "B/v", "high", limit=1.0, priority="Critical"),
+                           alarm("HIGH1", "C/v", "high", limit=1.0, priority="High"),
+                           alarm("HIGH2", "D/v", "high", limit=1.0, priority="High"),
+                           alarm("QUIET", "E/v", "high", limit=1.0, priority="Critical"))
+    feed.set("A/v", 0).set("B/v", 0).set("C/v", 0).set("D/v", 0).set("E/v", 0).at(T0)
+    for k, point in enumerate(["A/v", "C/v", "B/v", "D/v"], 1):
+        feed.set(point, 2.0).at(T0 + k * S)
+    assert [s["id"] for s in engine.listed()] == ["CRIT", "HIGH2", "HIGH1", "LOW"]
+    assert engine.point_index["C/v"] == engine.points.index("C/v")

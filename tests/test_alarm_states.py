@@ -27,6 +27,7 @@ LIMIT = 1.0
 BAND = 0.5
 VALUES = (0.0, 0.8, 1.2, 2.0)
 """Below the band, inside it, just above the limit, far above."""
+WHICH = st.sampled_from(["A", "B", "*"])
 
 
 @dataclass
@@ -106,8 +107,26 @@ class AlarmMachine(RuleBasedStateMachine):
         self.feed.set("S/v", 1.0 if on else 0.0)
         self._tick()
 
-    @rule(which=st.sampled_from(["A", "B", "*"]),
-          action=st.sampled_from(["ack", "shelve", "unshelve", "disable", "enable"]))
+    @rule(which=WHICH)
+    def ack(self, which: str) -> None:
+        self.operator(which, "ack")
+
+    @rule(which=WHICH)
+    def shelve(self, which: str) -> None:
+        self.operator(which, "shelve")
+
+    @rule(which=WHICH)
+    def unshelve(self, which: str) -> None:
+        self.operator(which, "unshelve")
+
+    @rule(which=WHICH)
+    def disable(self, which: str) -> None:
+        self.operator(which, "disable")
+
+    @rule(which=WHICH)
+    def enable(self, which: str) -> None:
+        self.operator(which, "enable")
+
     def operator(self, which: str, action: str) -> None:
         target = which
         ids = ["A", "B"] if target == "*" else [target]
@@ -153,7 +172,7 @@ class AlarmMachine(RuleBasedStateMachine):
 
 TestAlarmStateMachine = AlarmMachine.TestCase
 TestAlarmStateMachine.settings = settings(
-    max_examples=60, stateful_step_count=40, deadline=None,
+    max_examples=150, stateful_step_count=40, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from runtime.scene.fields import Doc, Path_
 from runtime.scene.gc_pause import gc_paused
+from runtime.scene.load import MAX_POINT_ID_LEN
 from runtime.scene.model import INTERLOCK_OPS, Devices, Scene
 from runtime.scene.yaml_located import load_located
 
@@ -66,7 +67,8 @@ _ALARM_KEYS = {
 _RATIONALIZATION_KEYS = ("cause", "consequence", "response")
 _CONDITION_KEYS = {"point", "op", "value"}
 _LIMIT_TYPES = ("high", "high_high", "low", "low_low", "deviation", "rate")
-_ORDER = (("low_low", "low"), ("low", "high"), ("high", "high_high"), ("low_low", "high_high"))
+_LADDER = ("low_low", "low", "high", "high_high")
+_ORDER = tuple((a, b) for i, a in enumerate(_LADDER) for b in _LADDER[i + 1:])
 """Pairs on one point whose limits must rise in this order (LL < L < H < HH)."""
 _NAMES = {"low_low": "LL", "low": "L", "high": "H", "high_high": "HH"}
 
@@ -193,9 +195,10 @@ class _Points:
         self.mapped = mapped
 
     def check(self, doc: Doc, at: Path_, point: str) -> None:
-        if not _BUS_NAME.fullmatch(point) or "/" not in point:
+        if len(point) > MAX_POINT_ID_LEN or not _BUS_NAME.fullmatch(point) or "/" not in point:
             raise doc.fail(at, f"{point!r} is not a point id: write <entity>/<point> in visible "
-                           "ASCII without spaces, e.g. P-101/tripped")
+                           f"ASCII without spaces, at most {MAX_POINT_ID_LEN} characters, "
+                           "e.g. P-101/tripped")
         if self.declared is not None and point not in self.declared:
             raise doc.fail(at, f"unknown point {point!r}: the scene declares no such point")
         if self.mapped is not None and point not in self.mapped:

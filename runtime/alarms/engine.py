@@ -111,6 +111,8 @@ class AlarmEngine:
         self.tables, self.points = build_tables(defs)
         n = self.tables.count
         self.state = new_state(n)
+        self.point_index = {p: i for i, p in enumerate(self.points)}
+        """Point id -> its column in evaluate's ``values`` and ``quality``."""
         self.ids = [a.id for a in defs.alarms]
         self._index = {ident: i for i, ident in enumerate(self.ids)}
         self._last_t_ns = [0] * n
@@ -292,10 +294,14 @@ class AlarmEngine:
         return [self._transition(i).event() for i in range(self.tables.count)]
 
     def listed(self) -> list[dict[str, Any]]:
-        """The alarms an alarm list shows: active, returned-unacknowledged or shelved."""
+        """What an alarm list shows (active, returned-unacknowledged or shelved), most important
+        first: priority Critical..Low, then the newest activation first, then id."""
         s = self.state.state
         show = (s == UNACK) | (s == RTN_UNACK) | (s == STATE_CODES["ack"]) | (s == SHELVED)
-        return [self._transition(i).event() for i in np.flatnonzero(show).tolist()]
+        idx = np.flatnonzero(show)
+        order = np.lexsort((idx, -self.state.t_active_ns[idx],
+                            -self.tables.alarm_priority[idx].astype(np.int64)))
+        return [self._transition(i).event() for i in idx[order].tolist()]
 
     def definition(self, alarm_id: str) -> Any:
         """The AlarmDef of ``alarm_id`` (faceplates show its rationalization), KeyError if none."""

@@ -45,19 +45,21 @@ class AlarmSource(Protocol):
 
 def load_rationale(scene_dir: Path) -> dict[str, dict[str, Any]]:
     """Alarm id -> its rationalization (cause, consequence, response) from ``alarms.yaml``;
-    empty when the scene has none (the alarm service validates the file itself)."""
-    import yaml
+    empty when the scene has none or the file does not validate (``twinstage validate`` and the
+    alarm service say why; the display shows the alarms without their rationale)."""
+    from runtime.alarms import load_alarms
+    from runtime.scene.errors import SceneError
 
     path = scene_dir / "alarms.yaml"
     if not path.is_file():
         return {}
     try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
+        defs = load_alarms(path)
+    except SceneError:
         return {}
-    items = doc.get("alarms", []) if isinstance(doc, dict) else []
-    return {str(a["id"]): dict(a.get("rationalization") or {}) for a in items
-            if isinstance(a, dict) and "id" in a}
+    return {a.id: {"cause": a.rationalization.cause,
+                   "consequence": a.rationalization.consequence,
+                   "response": a.rationalization.response} for a in defs.alarms}
 
 
 class AlarmPlugin:
@@ -89,6 +91,7 @@ class AlarmPlugin:
         the navigation plugin listens to ``keystroke`` on the app."""
         self.sent: list[str] = []
         """Command ids this plugin sent (tests)."""
+        self._waiting: list[str] = []
 
     # -- build ------------------------------------------------------------------------------
 
@@ -217,17 +220,42 @@ class AlarmPlugin:
         item = control.commander.send(f"alarm/{alarm_id}", minutes, self.twin.session.wall_ns,
                                       action=action, comment=comment)
         self.sent.append(item.id)
+        self._waiting.append(item.id)
         return item.id
+
+    def _report_outcomes(self) -> None:
+        """Say what became of the alarm commands this station sent (the service's words)."""
+        assert self.twin is not None
+        control = self.twin.live.control
+        if control is None or not self._waiting:
+            return
+        for cid in list(self._waiting):
+            item = control.commander.get(cid)
+            if item is None or not item.done:
+                continue
+            self._waiting.remove(cid)
+            target = item.point.removeprefix("alarm/")
+            if str(item.state) == "confirmed":
+                self._say(item.text or f"{target}: done")
+            else:
+                why = item.text or item.reason or "no answer from the alarm service"
+                self._say(f"{target}: not done: {why}")
 
     def _say(self, text: str) -> None:
         assert self.twin is not None
         self.twin.live.say(text)
 
     def click(self, x_ndc: float, y_ndc: float) -> bool:
-        """A click on the banner flies to its alarm's asset; on a list row selects it and flies."""
+        """A click on the banner flies to its alarm's asset (on the tone's words at its right
+        end, silences); on a list row selects it and flies."""
         assert self.twin is not None and self.banner is not None and self.list is not None
         x = x_ndc * self.twin.viewer.aspect
         if self.banner.contains(x, y_ndc):
+            left, right = self.banner.rect[0], self.banner.rect[1]
+            tone = self.annunciator is not None and self.annunciator.sounding
+            if tone and x > left + 0.75 * (right - left):
+                self.silence()  # the tone's words sit at the banner's right end
+                return True
             alarm = self.board.banner() or next(iter(self.board.active()), None)
             if alarm is not None:
                 self.go_to(alarm)
@@ -268,6 +296,7 @@ class AlarmPlugin:
         assert self.markers is not None and self.annunciator is not None
         wall_ns = twin.session.wall_ns
         changed = self.source.drain(self.board) if self.source is not None else False
+        self._report_outcomes()
         blink_on = int(wall_ns / 1e9 * BLINK_HZ * 2) % 2 == 0
         self.markers.blink(blink_on)
         if not changed and wall_ns < self._due_ns:
