@@ -35,7 +35,7 @@ def _registers(c: ModbusTcpClient) -> tuple:
     return tuple(rtu.registers)
 
 
-def test_freeze_speed_snapshot_backtrack() -> None:
+def test_freeze_speed_snapshot_backtrack(tmp_path) -> None:
     offset = port_offset_for()
     proc, _lines = _start_plant(offset, "--speed", "50", "--seed", "4")
     ctl = 15019 + offset
@@ -72,6 +72,16 @@ def test_freeze_speed_snapshot_backtrack() -> None:
         assert back["snapshot"]["id"] == snap["id"]
         assert back["hash"] == snap["hash"] == _ctl(ctl, op="hash")["hash"]
         assert "stick FV-101" not in _ctl(ctl, op="status")["faults"]  # faults as they were
+
+        # a snapshot saved to a file (a scenario's initial conditions) loads back exactly
+        saved = tmp_path / "start.npz"
+        _ctl(ctl, op="save", id=snap["id"], path=str(saved))
+        _ctl(ctl, op="fault", kind="trip", target="P-101")
+        assert _ctl(ctl, op="hash")["hash"] != snap["hash"]
+        loaded = _ctl(ctl, op="load", path=str(saved))["snapshot"]
+        assert loaded["hash"] == snap["hash"] == _ctl(ctl, op="hash")["hash"]
+        bad = asyncio.run(request("127.0.0.1", ctl, {"op": "load", "path": str(tmp_path)}))
+        assert not bad["ok"] and "snapshot file" in bad["error"]
 
         assert _ctl(ctl, op="speed", speed=2.5)["speed"] == 2.5
         bad = asyncio.run(request("127.0.0.1", ctl, {"op": "speed", "speed": -1}))

@@ -130,6 +130,11 @@ def test_trainee_presence_instructor_backtrack_and_messages(session: Session,
                                   - snap["time_s"]})
         assert back["snapshot"]["id"] == snap["id"] and back["hash"] == snap["hash"]
         call("message", {"text": "Look at FV-101's position."})
+        bad = teacher.call("scenario", "start", {"scenario": "no_such"}, timeout_s=3.0)
+        assert bad.status == "error" and "no scenario" in bad.text
+        assert call("start", {"scenario": "duty_pump_trip"})["queued"] == "duty_pump_trip"
+        assert session.next_scenario().id == "duty_pump_trip"
+        session.hub.queued = None
         msgs = until(lambda: [m for m in trainee.call("scenario", "presence", {"since": 0},
                                                         timeout_s=2.0).body["messages"]
                               if "FV-101" in m["text"]], "the message at the trainee")
