@@ -114,3 +114,21 @@ def test_cli_validate_bad_file_exits_2_without_traceback(tmp_path: Path) -> None
     listed = subprocess.run([sys.executable, "-m", "runtime.cli", "scenario", "list"],
                             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert "pump_station/control_valve_stuck" in listed.stdout
+
+
+def test_cli_usage_errors_exit_2() -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "runtime.cli", "scenario", *args],
+                              cwd=REPO, capture_output=True, text=True, timeout=60)
+
+    headless = cli("run", "pump_station/duty_pump_trip", "--headless")
+    assert headless.returncode == 2 and "--autopilot" in headless.stderr
+    missing = cli("run", "pump_station/no_such_scenario", "--headless")
+    assert missing.returncode == 2 and "duty_pump_trip" in missing.stderr  # says what exists
+    pilot = cli("validate", "pump_station/duty_pump_trip", "--autopilot",
+                "level_transmitter_drift-pass")
+    assert pilot.returncode == 2 and "not 'duty_pump_trip'" in pilot.stderr
+    report = cli("report", str(REPO / "docs"))
+    assert report.returncode == 2 and "not a scenario run folder" in report.stderr
+    for out in (headless, missing, pilot, report):
+        assert "Traceback" not in out.stderr

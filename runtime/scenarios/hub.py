@@ -38,6 +38,7 @@ import zmq
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.events import EventPublisher, EventSubscriber
 from runtime.bus.security import ClientSecurity
+from runtime.bus.service_client import ServiceClient
 from runtime.bus.service_link import ServiceLink
 from runtime.bus.services import ServiceRequest
 from runtime.scenarios.plant_link import PlantError, PlantLink
@@ -65,6 +66,8 @@ class Hub:
         self.link = ServiceLink(endpoints, SERVICE, context=self.context, security=security)
         self.alarms = EventSubscriber(endpoints, ["alarms"], context=self.context,
                                       security=security)
+        self.client = ServiceClient(endpoints, context=self.context, security=security)
+        self.alarm_snapshot_due = True
         self._trainee: tuple[str, float] | None = None
         self.queued: str | None = None
         """A scenario id the instructor asked for: run after the current one."""
@@ -81,9 +84,23 @@ class Hub:
     def publish(self, events: list[dict[str, Any]]) -> None:
         self.events.publish([{**ev, "scenario_event": ev["kind"]} for ev in events])
 
+    def alarm_snapshot(self, run: ScenarioRun) -> None:
+        """The alarm service's states now (at a run's start, and after missed events): what
+        ``alarm ID active`` sees; an acknowledgement counts only when seen happening."""
+        reply = self.client.call("alarms", "snapshot", {}, timeout_s=1.0)
+        if not reply.ok:
+            return
+        self.alarm_snapshot_due = False
+        for state in reply.body.get("alarms", []):
+            if isinstance(state, dict) and "id" in state:
+                run.seen.alarms[str(state["id"])] = state
+
     def observe_alarms(self, run: ScenarioRun) -> None:
         """Called under the run's lock: alarm transitions into the run's observed state."""
-        for batch in self.alarms.poll(max_count=100):
+        batches = self.alarms.poll(max_count=100)
+        if any(b.gap for b in batches) or self.alarm_snapshot_due:
+            self.alarm_snapshot(run)
+        for batch in batches:
             for ev in batch.events:
                 if ev.get("kind") != "alarm" or "id" not in ev:
                     continue
@@ -245,6 +262,7 @@ class Hub:
                 "snapshots": self._run_snapshots(run)}
 
     def close(self) -> None:
+        self.client.close()
         self.events.close()
         self.link.close()
         self.alarms.close()

@@ -142,6 +142,8 @@ class ScenarioRun:
             self.note("start", f"scenario {sc.name} started", scenario=sc.id)
             self.engine.alarms_available = self.stack.alarms
             self.engine.begin()
+            if self.hub is not None and self.stack.alarms:
+                self.hub.alarm_snapshot_due = True  # this run starts from the states now
             plant.call("run")
             if self.hub is not None:
                 self.hub.state = "running"
