@@ -129,6 +129,11 @@ def test_trainee_presence_instructor_backtrack_and_messages(session: Session,
         back = call("backtrack", {"seconds": status()["time_s"] + session_t0(session)
                                   - snap["time_s"]})
         assert back["snapshot"]["id"] == snap["id"] and back["hash"] == snap["hash"]
+        assert call("inject", {"kind": "trip", "target": "P-102"})["fault"] == "trip P-102"
+        assert "trip P-102" in status()["faults"]
+        assert call("clear", {"target": "P-102"})["cleared"] == ["trip P-102"]
+        assert call("speed", {"speed": 8})["speed"] == 8 and status()["speed"] == 8
+        call("speed", {"speed": 4})
         call("message", {"text": "Look at FV-101's position."})
         bad = teacher.call("scenario", "start", {"scenario": "no_such"}, timeout_s=3.0)
         assert bad.status == "error" and "no scenario" in bad.text
