@@ -17,6 +17,9 @@ from typing import Any
 
 from runtime.scenarios.run_folder import RunFolder
 
+MAX_CHART_POINTS = 3000
+"""Points per line in a chart (the page stays small for an hour-long run)."""
+
 LANES = (
     ("scenario", ("start", "trigger", "action", "end", "abort", "stopped"), "s"),
     ("to trainee", ("message", "hint"), "D"),
@@ -93,12 +96,14 @@ def chart_points(report: dict[str, Any], samples: dict[str, Any]) -> str:
     points = [p for p in points if p in samples.get("values", {})] or \
         list(samples.get("values", {}))[:4]
     t = samples.get("t_s", [])
+    step = max(1, len(t) // MAX_CHART_POINTS)  # a long run: every step-th sample is enough
+    t = t[::step]
     fig, axes = plt.subplots(len(points), 1, figsize=(9, 1.9 * max(1, len(points))),
                              sharex=True, squeeze=False)
     triggers = [e for e in report["events"] if e["kind"] in ("trigger", "paused", "restore",
                                                              "backtrack")]
     for ax, point in zip(axes[:, 0], points, strict=True):
-        ys = [float("nan") if v is None else v for v in samples["values"][point]]
+        ys = [float("nan") if v is None else v for v in samples["values"][point][::step]]
         ax.plot(t, ys, color="#222", linewidth=1.4, label=point)
         for lim in limits.get(point, []):
             for key, style in (("low", "--"), ("high", ":")):

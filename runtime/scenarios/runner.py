@@ -32,6 +32,8 @@ from runtime.scenarios.run_folder import RunFolder
 from runtime.scenarios.stack import Stack
 
 TICK_S = 0.05
+SAMPLE_EVERY_S = 0.25
+"""Samples kept for the report's charts: at most one per this much scenario time."""
 
 
 class _CancelledError(Exception):
@@ -265,7 +267,8 @@ class ScenarioRun:
             if self.hub is not None:
                 self.hub.observe_alarms(self)
             actions = self.engine.tick(seen)
-            if not self.samples["t_s"] or self.samples["t_s"][-1] < seen.time_s:
+            if not self.samples["t_s"] or \
+                    self.samples["t_s"][-1] + SAMPLE_EVERY_S <= seen.time_s:
                 self.samples["t_s"].append(round(seen.time_s, 3))
                 for p in self.points:
                     self.samples["values"][p].append(seen.values.get(p))
