@@ -93,3 +93,24 @@ def test_unscored_alarm_expectation_has_no_weight() -> None:
     r = eng.scorer.result()
     assert r["base"] == 100.0
     assert [c["status"] for c in r["components"]] == ["unscored", "met"]
+
+
+def test_end_condition_ends_early_and_rewind_reopens() -> None:
+    trig = Trigger("trip", 5.0, None, (Action("message", text="go"),))
+    e = Expectation("run", "run within 20 s", 1.0, achieve=parse("P/run == 1"), after="trip",
+                    within_s=20.0)
+    sc = _scenario(triggers=(trig,), expectations=(e,), end_after_s=100.0,
+                   end_when=parse("P/run == 1 and T/l > 3"))
+    eng = Engine(sc)
+    seen = Observed()
+    for t, run in ((4.0, 0), (6.0, 0), (8.0, 1)):
+        seen.time_s, seen.values = t, {"P/run": float(run), "T/l": 2.0}
+        eng.tick(seen)
+    assert eng.scorer.expectations["run"].status == "met"
+    eng.rewind(4.5, "backtrack to 4.5 s")  # before the trip: it fires again, the job reopens
+    assert "trip" not in eng.fired_at and eng.scorer.expectations["run"].status == "pending"
+    for t, run, lvl in ((6.0, 0, 2.0), (9.0, 1, 3.5)):
+        seen.time_s, seen.values = t, {"P/run": float(run), "T/l": lvl}
+        eng.tick(seen)
+    assert eng.ended == "end" and eng.log[-1]["text"].startswith("end condition")
+    assert [e["kind"] for e in eng.log].count("trigger") == 2
