@@ -1,11 +1,12 @@
 """The forecast in the world: translucent copies ("ghosts") of the assets whose forecast state
 differs from now, drawn over the assets themselves.
 
-A ghost is a copy of the asset's built model (made once, on first need) with a pale blue
-colour scale, alpha blending, no depth writes and a slightly larger scale so it wraps the real
-asset: its level band shows the forecast level of a tank next to the real one, its stem the
-forecast travel of a valve; a pump forecast to stop is a ghost with its run lamp dark, one
-forecast to run a ghost with it lit. Assets whose state does not differ show no ghost, so the
+A ghost is a copy of the asset's built model (made once, on first need, without the meshes in
+``DECOR``) with a pale blue colour scale, alpha blending, no depth writes and a slightly larger
+scale so it wraps the real asset: a tank's ghost is its level band, cyan up to the forecast
+level, over the real band; a valve's ghost its body with the stem at the forecast travel; a
+pump forecast to stop is a ghost with its run lamp dark, one forecast to run a ghost with it
+lit. Assets whose state does not differ show no ghost, so the
 eye goes to what changes. Words carry the same (the forecast panel names each ghost and its
 value): never colour alone.
 
@@ -21,18 +22,22 @@ from panda3d.core import NodePath, TransparencyAttrib
 
 from runtime.render.procedural.base import AssetVisual
 
-GHOST_RGBA = (0.55, 0.9, 1.3, 0.5)
-"""Colour scale of a ghost: pale blue, translucent wire (the forecast, not the present)."""
+GHOST_RGBA = (0.55, 0.9, 1.3, 0.35)
+"""Colour scale of a ghost: pale blue and translucent (the forecast, not the present). Filled,
+not wireframe: polygon-mode lines take Mesa's slow path in software rendering (llvmpipe drew
+the same ghosts about 4x slower as wire)."""
 FILL_RGBA = (0.25, 0.8, 1.0, 0.9)
-"""A ghost tank's forecast water band: solid cyan over the wire shell, easy to compare with
-the real band beside it."""
+"""A ghost tank's forecast water band: near-solid cyan over the translucent shell, easy to
+compare with the real band under it."""
 GHOST_SCALE = 1.04
 """A ghost wraps its asset (no z-fighting with the real surfaces)."""
 GHOST_BIN_SORT = 30
-DECOR = frozenset({"handrail", "rings", "plinth", "status_posts", "trip_beacon", "skid",
+DECOR = frozenset({"handrail", "rings", "plinth", "status_posts", "trip_beacon", "skid", "shell",
                    "roof"})
-"""Meshes a ghost leaves out: detail that says nothing about the forecast state and costs
-most of the lines (a tank's rings and handrail are 12,000 of its 15,000 vertices)."""
+"""Meshes a ghost leaves out: what says nothing about the forecast state. A tank's ghost is
+its level band (glass and water), not its shell: the shell covers the most pixels, and blending
+it cost ~7 ms a frame in software rendering (llvmpipe) against ~0.2 ms for the band; its rings
+and handrail are 12,000 of its 15,000 vertices. Pumps and valves keep their bodies."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +74,8 @@ class _Ghost:
         for node in self.root.find_all_matches("**/+GeomNode"):
             if node.get_name() in DECOR:
                 node.remove_node()
-        self.root.set_render_mode_wireframe(1)
         fill = self.parts.get("fill")
         if fill is not None:
-            fill.set_render_mode_filled(2)
             fill.set_color(*FILL_RGBA, 2)
             fill.set_color_scale(1, 1, 1, 1, 2)
         self.band_m = band_m
