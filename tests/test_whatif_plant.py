@@ -13,6 +13,7 @@ model anchored on noisy, 100-200 ms old measurements).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -21,9 +22,10 @@ from pathlib import Path
 
 import pytest
 from bus_fixtures import free_base_port
+from conftest import run_cli
 from e2e_fixtures import wait_for
 from plant_fixtures import PUMP_STATION, port_offset_for
-from security_fixtures import session_client
+from security_fixtures import session_client, session_keys
 
 from adapters.plant.control import request
 from runtime.bus.command_client import send_command
@@ -88,6 +90,14 @@ def test_forecast_of_stopping_p101_matches_the_plant(tmp_path: Path) -> None:
         # Let the plant leave its initial state (1 min of plant time).
         wait_for(lambda: _plant(control_port, {"op": "status"})["time_s"] > 60, 60,
                  "the plant to run a minute")
+        # The command line does the same from the bus (snapshot, settle, fork, run, print).
+        cli = run_cli("whatif", "pump_station", "--bus", bus, "--key",
+                      str(session_keys() / "viewer.key_secret"), "--set", "P-101/run_cmd=stop",
+                      "--horizon", "10min", "--json")
+        assert cli.returncode == 0, cli.stderr
+        out = json.loads(cli.stdout)
+        assert out["label"] == "stopping P-101 (UC-101 to Manual)" and out["horizon_s"] == 600
+        assert out["final"]["P-101/running"] == 0.0 and len(out["fork_hash"]) == 64
         world = world_for(scene)
         sub = Subscriber(BusEndpoints.from_address(bus), security=session_client("viewer"))
         try:
