@@ -34,7 +34,7 @@ class PointCache:
         self.reason = np.zeros(capacity, np.uint8)
         self.t_source_ns = np.zeros(capacity, np.int64)
         self.seq = np.zeros(capacity, np.int64)
-        self._layouts: dict[PointLayout, np.ndarray] = {}
+        self._layouts: dict[PointLayout, np.ndarray | slice] = {}
         self._layout_entries = 0
 
     def __len__(self) -> int:
@@ -97,7 +97,7 @@ class PointCache:
         for name in fresh.__slots__:
             setattr(self, name, getattr(fresh, name))
 
-    def _positions(self, layout: PointLayout) -> np.ndarray:
+    def _positions(self, layout: PointLayout) -> np.ndarray | slice:
         index, names = self.index, self.names
         new = [p for p in layout.names if p not in index]
         if new:
@@ -106,12 +106,17 @@ class PointCache:
             index.update(zip(new, range(start, start + len(new)), strict=True))
             if len(names) > len(self.values):
                 self._grow(len(names))
-        pos = np.fromiter(map(index.__getitem__, layout.names), np.intp, len(layout.names))
-        if self._layout_entries + len(pos) > MAX_LAYOUT_ENTRIES:
+        n = len(layout.names)
+        pos: np.ndarray | slice = np.fromiter(map(index.__getitem__, layout.names), np.intp, n)
+        if n and pos[-1] - pos[0] == n - 1 and (n == 1 or bool((np.diff(pos) == 1).all())):
+            # Consecutive positions (a layout's points first seen together): a slice stores a
+            # batch several times faster than the index array, with the same effect.
+            pos = slice(int(pos[0]), int(pos[0]) + n)
+        if self._layout_entries + n > MAX_LAYOUT_ENTRIES:
             self._layouts.clear()
             self._layout_entries = 0
         self._layouts[layout] = pos
-        self._layout_entries += len(pos)
+        self._layout_entries += n
         return pos
 
     def _grow(self, need: int) -> None:

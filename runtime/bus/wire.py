@@ -393,6 +393,11 @@ def trusted_layout(names: Any) -> PointLayout:
 
 
 _QUALITY_CODES = bytes(range(MAX_QUALITY + 1))
+_FINITE_HIGH_BYTES = bytes(b for b in range(256) if b & 0x7F != 0x7F)
+"""High bytes of little-endian float64s that cannot belong to a NaN or an infinity (whose
+exponent bits, 0x7ff, fill the high byte's low 7 bits)."""
+_NON_NEGATIVE_HIGH_BYTES = bytes(range(0x80))
+"""High bytes of little-endian int64s that are not negative."""
 _F8 = np.dtype("<f8")
 _I8 = np.dtype("<i8")
 _U1 = np.dtype("u1")
@@ -621,10 +626,19 @@ def _columns(body: Any) -> ReadingColumns:
         raise WireError(f"reading columns do not match the {n} points (values and times 8 "
                         "bytes each, qualities and reasons 1 byte each)")
     v = np.frombuffer(values, _F8)
-    q = np.frombuffer(quality, _U1)
-    t = np.frombuffer(times, _I8)
-    _check_columns(v, q, t)
-    return ReadingColumns(layout, v, q, np.frombuffer(reason, _U1), t)
+    if n:
+        # The checks of _check_columns on the packed bytes, with C-level bytes operations only
+        # (numpy's per-call cost dominated small batches). Exact, not a sample: every entry's
+        # high byte is looked at. A value whose high byte is 0x7f or 0xff may be NaN or
+        # infinite (or just huge): only then does numpy look at the whole value.
+        if values[7::8].translate(None, _FINITE_HIGH_BYTES) and not np.isfinite(v).all():
+            raise NonFiniteError("a reading value is NaN or infinite")
+        if quality.translate(None, _QUALITY_CODES):  # anything left is not a quality code
+            raise WireError(f"a reading quality is not 0..{MAX_QUALITY}")
+        if times[7::8].translate(None, _NON_NEGATIVE_HIGH_BYTES):  # sign bit set
+            raise WireError("a reading t_source_ns is not 0..2^63-1")
+    return ReadingColumns(layout, v, np.frombuffer(quality, _U1), np.frombuffer(reason, _U1),
+                          np.frombuffer(times, _I8))
 
 
 def _pack(obj: list[Any]) -> bytes:
