@@ -15,7 +15,7 @@ from runtime.bus.wire import PointLayout, Reading, ReadingColumns, trusted_layou
 
 MAX_LAYOUT_ENTRIES = 1 << 17
 """Positions kept over all remembered layouts of one source (1 MiB); past it the memo starts
-again. 100 devices of 125 points is 12,500."""
+again. 100 devices of 125 points is 12,500. A layout stored as a slice counts 1."""
 
 
 class PointCache:
@@ -112,11 +112,12 @@ class PointCache:
             # Consecutive positions (a layout's points first seen together): a slice stores a
             # batch several times faster than the index array, with the same effect.
             pos = slice(int(pos[0]), int(pos[0]) + n)
-        if self._layout_entries + n > MAX_LAYOUT_ENTRIES:
+        cost = 1 if type(pos) is slice else n  # a slice keeps no positions
+        if self._layout_entries + cost > MAX_LAYOUT_ENTRIES:
             self._layouts.clear()
             self._layout_entries = 0
         self._layouts[layout] = pos
-        self._layout_entries += n
+        self._layout_entries += cost
         return pos
 
     def _grow(self, need: int) -> None:

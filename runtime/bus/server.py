@@ -67,6 +67,7 @@ from runtime.bus.wire import (
     KIND_REGISTER,
     MAX_CONTROL_BYTES,
     MAX_MESSAGE_BYTES,
+    MAX_POINTS_PER_ADAPTER,
     MAX_READINGS,
     TOPIC_ACK,
     TOPIC_CHECKPOINT,
@@ -115,6 +116,8 @@ the CURVE handshake commands, checked against the same limit, are a few hundred 
 MAX_PARTS = 2
 """Parts in a readings message (topic, payload); other sockets take 1 (after the identity)."""
 MAX_ADAPTERS = 1000
+MAX_OWNED_POINTS = 1_000_000
+"""Points claimed over all registrations: a chunk that would pass it is refused (R19)."""
 MAX_PENDING_COMMANDS = 10_000
 PENDING_COMMAND_TTL_S = 60.0
 """An unanswered command's route back to its client is forgotten after this long."""
@@ -157,8 +160,11 @@ class _Source:
 class _Adapter:
     identity: bytes
     last_register_ns: int
-    points: set[str]
+    points: dict[str, int]
+    """Owned point -> the registration chunk that claims it (0 for a whole registration)."""
     user: str = ""
+    chunks: int = 1
+    """Chunks in the adapter's current registration (all expire together)."""
 
 
 @dataclass(slots=True)
@@ -222,6 +228,8 @@ class BusServer:
         self._cached_points = 0
         self._adapters: dict[str, _Adapter] = {}
         self._owners: dict[str, str] = {}
+        self._owned_points = 0
+        """Points claimed over all adapters' registrations (bounded by MAX_OWNED_POINTS)."""
         self._pending: dict[str, _Pending] = {}
         self._services: dict[str, _Service] = {}
         self._pending_requests: dict[str, _PendingRequest] = {}
@@ -797,7 +805,8 @@ class BusServer:
                     self._offer(identity, decode_offer(payload), msg.user)
                 elif kind == KIND_REGISTER:
                     reg = decode_register(payload)
-                    self._register(identity, reg.adapter_id, reg.points, msg.user)
+                    self._register(identity, reg.adapter_id, reg.points, msg.user, reg.chunk,
+                                   reg.chunks)
                 elif kind == KIND_ACK:
                     self._on_ack(identity, decode_ack(payload), payload)
                 else:
@@ -806,7 +815,10 @@ class BusServer:
                 self._reject("adapter", exc.reason)
 
     def _register(self, identity: bytes, adapter_id: str, points: list[str],
-                  user: str = "") -> None:
+                  user: str = "", chunk: int = 0, chunks: int = 1) -> None:
+        """A registration, or chunk ``chunk`` of ``chunks`` of one: it replaces what that chunk
+        claimed before; the adapter owns the union of its chunks (a registration with fewer
+        chunks drops the ones past its count), renewed and expiring together."""
         now = time.monotonic_ns()
         if self._guard is not None and not self._guard.may_publish(user, adapter_id):
             self.stats["impostors"] += 1
@@ -817,8 +829,9 @@ class BusServer:
         if adapter is None:
             if len(self._adapters) >= MAX_ADAPTERS:
                 raise WireError(f"too many adapters; ignoring {adapter_id}")
-            adapter = self._adapters[adapter_id] = _Adapter(identity, now, set(), user)
-            log.info("adapter %s registered %d points", adapter_id, len(points))
+            adapter = self._adapters[adapter_id] = _Adapter(identity, now, {}, user, chunks)
+            log.info("adapter %s registered %d points (chunk %d of %d)", adapter_id, len(points),
+                     chunk + 1, chunks)
         elif adapter.identity != identity:
             live = now - adapter.last_register_ns < REGISTRATION_LIVE_S * 1e9
             if live and (self._security is None or user != adapter.user):
@@ -827,26 +840,67 @@ class BusServer:
                            "%s refused: another live connection (key %r) holds it", adapter_id,
                            adapter.user)
                 return
-            log.info("adapter %s reconnected; %d points", adapter_id, len(points))
+            log.info("adapter %s reconnected; %d points (chunk %d of %d)", adapter_id,
+                     len(points), chunk + 1, chunks)
+        owned = adapter.points
+        new = set(points)
+        if chunks != adapter.chunks:  # the registration changed shape: drop chunks past it
+            self._release(adapter_id, [p for p, c in owned.items() if c >= chunks])
+            adapter.chunks = chunks
+        mine = [p for p, c in owned.items() if c == chunk]
+        added = len(new) - sum(1 for p in mine if p in new)
+        if (len(owned) + added > MAX_POINTS_PER_ADAPTER
+                or self._owned_points + added > MAX_OWNED_POINTS):
+            self.stats["cache_full"] += 1
+            self._rlog(logging.WARNING, "owned:" + adapter_id, "registration chunk %d of "
+                       "adapter %s refused: %d more points would pass %d for the adapter or %d "
+                       "on the bus", chunk, adapter_id, added, MAX_POINTS_PER_ADAPTER,
+                       MAX_OWNED_POINTS)
+            return
         adapter.identity = identity
         adapter.user = user
         adapter.last_register_ns = now
-        new = set(points)
-        for gone in adapter.points - new:
-            if self._owners.get(gone) == adapter_id:
-                del self._owners[gone]
+        self._release(adapter_id, [p for p in mine if p not in new])
         conflicts = []
+        owners = self._owners
         for point in new:
-            owner = self._owners.get(point)
+            owner = owners.get(point)
             if owner is None or owner == adapter_id or owner not in self._adapters:
-                self._owners[point] = adapter_id
+                if owner != adapter_id:
+                    if owner is not None:  # a lapsed adapter's claim: it is taken over
+                        self._adapters_points_drop(owner, point)
+                    owners[point] = adapter_id
+                if point not in owned:
+                    self._owned_points += 1
+                owned[point] = chunk
             else:
                 conflicts.append(point)
         if conflicts:
             self._rlog(logging.WARNING, "conflict:" + adapter_id, "adapter %s claims %d point(s) "
                        "owned by another adapter, e.g. %s; the first owner keeps them",
                        adapter_id, len(conflicts), conflicts[0])
-        adapter.points = new - set(conflicts)
+
+    def _adapters_points_drop(self, adapter_id: str, point: str) -> None:
+        adapter = self._adapters.get(adapter_id)
+        if adapter is not None and adapter.points.pop(point, None) is not None:
+            self._owned_points -= 1
+
+    def _release(self, adapter_id: str, points: list[str]) -> None:
+        """``adapter_id`` no longer claims ``points``."""
+        adapter = self._adapters[adapter_id]
+        for point in points:
+            if adapter.points.pop(point, None) is not None:
+                self._owned_points -= 1
+            if self._owners.get(point) == adapter_id:
+                del self._owners[point]
+
+    def _drop_adapter(self, adapter_id: str) -> None:
+        """Forget an adapter and every point it owned."""
+        adapter = self._adapters.pop(adapter_id)
+        self._owned_points -= len(adapter.points)
+        for point in adapter.points:
+            if self._owners.get(point) == adapter_id:
+                del self._owners[point]
 
     def _on_ack(self, identity: bytes, ack: Ack, payload: bytes) -> None:
         pending = self._pending.get(ack.id)
@@ -900,9 +954,7 @@ class BusServer:
         for adapter_id in stale:
             log.warning("adapter %s stopped re-registering; it no longer owns its points",
                         adapter_id)
-            for point in self._adapters.pop(adapter_id).points:
-                if self._owners.get(point) == adapter_id:
-                    del self._owners[point]
+            self._drop_adapter(adapter_id)
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -933,7 +985,5 @@ class BusServer:
         for name in [n for n, sv in self._services.items() if sv.user in names]:
             del self._services[name]
         for adapter_id in [a for a, ad in self._adapters.items() if ad.user in names]:
-            for point in self._adapters.pop(adapter_id).points:
-                if self._owners.get(point) == adapter_id:
-                    del self._owners[point]
+            self._drop_adapter(adapter_id)
 

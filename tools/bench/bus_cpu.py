@@ -130,7 +130,7 @@ def _measure(keys: Path | None, sizes: list[int], rate: float, seconds: float) -
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     mode = ["--insecure"] if keys is None else ["--keys", str(keys), "--audit-log",
                                                  str(keys / "bus-audit.jsonl")]
-    bus = subprocess.Popen([*os.environ.get("BENCH_PREFIX", "").split(), sys.executable, "-m", "runtime.cli", "bus", "--bind", addr, *mode],
+    bus = subprocess.Popen([sys.executable, "-m", "runtime.cli", "bus", "--bind", addr, *mode],
                            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True)
     sink = pub = None
     try:
@@ -164,7 +164,7 @@ def _measure(keys: Path | None, sizes: list[int], rate: float, seconds: float) -
             if sink.count != last:
                 last, still = sink.count, time.monotonic()
             time.sleep(0.02)
-        cpu = on_cpu_s(bus.pid) - cpu0 - 0.3 * 0.0  # the idle tail costs ~nothing (50 ms polls)
+        cpu = on_cpu_s(bus.pid) - cpu0  # the idle tail costs ~nothing (50 ms polls)
         got = sink.count - got0
         pub.stdin.write("bye\n")
         pub.stdin.flush()
