@@ -60,8 +60,7 @@ class PointCache:
 
     def new_points(self, layout: PointLayout) -> int:
         """How many of ``layout``'s points are not cached yet."""
-        index = self.index
-        return sum(1 for p in layout.names if p not in index)
+        return len(layout.names) - sum(map(self.index.__contains__, layout.names))
 
     def columns(self, positions: np.ndarray | None = None) -> ReadingColumns:
         """The cached points (all, or those at ``positions``) as a batch of columns (copies)."""
@@ -99,15 +98,18 @@ class PointCache:
 
     def _positions(self, layout: PointLayout) -> np.ndarray | slice:
         index, names = self.index, self.names
-        new = [p for p in layout.names if p not in index]
-        if new:
+        n = len(layout.names)
+        try:  # every point cached already (a new combination of known points): C-level only
+            pos: np.ndarray | slice = np.fromiter(map(index.__getitem__, layout.names),
+                                                  np.intp, n)
+        except KeyError:
+            new = [p for p in layout.names if p not in index]
             start = len(names)
             names.extend(new)
             index.update(zip(new, range(start, start + len(new)), strict=True))
             if len(names) > len(self.values):
                 self._grow(len(names))
-        n = len(layout.names)
-        pos: np.ndarray | slice = np.fromiter(map(index.__getitem__, layout.names), np.intp, n)
+            pos = np.fromiter(map(index.__getitem__, layout.names), np.intp, n)
         if n and pos[-1] - pos[0] == n - 1 and (n == 1 or bool((np.diff(pos) == 1).all())):
             # Consecutive positions (a layout's points first seen together): a slice stores a
             # batch several times faster than the index array, with the same effect.

@@ -375,9 +375,16 @@ def layout_for(key: Any) -> PointLayout:
     if key.count(" ") >= MAX_READINGS:
         raise WireError(f"over {MAX_READINGS} readings in one message")
     names = tuple(key.split(" ")) if key else ()
-    if not all(map(_valid_name, names, repeat(MAX_POINT_LEN))):
-        raise WireError("a reading point is not 1..128 visible ASCII characters (points are "
-                        "separated by single spaces)")
+    # A new layout is most often new points in a new combination (an adapter's coalesced
+    # devices): names checked before are found in the memo of valid names by one C-level set
+    # operation; only a layout with an unseen name is checked name by name.
+    if not _KNOWN_POINTS.issuperset(names):
+        if not all(map(_valid_name, names, repeat(MAX_POINT_LEN))):
+            raise WireError("a reading point is not 1..128 visible ASCII characters (points "
+                            "are separated by single spaces)")
+        if len(_KNOWN_POINTS) > _KNOWN_POINTS_MAX:
+            _KNOWN_POINTS.clear()
+        _KNOWN_POINTS.update(names)
     if len(set(names)) != len(names):
         raise WireError("a point appears twice in one message")
     if len(_LAYOUTS) >= _LAYOUTS_MAX or _layout_chars > _LAYOUTS_MAX_CHARS:
