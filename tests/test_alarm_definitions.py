@@ -3,11 +3,15 @@ key; ``twinstage validate`` on a scene with a bad alarms.yaml exits 2 without a 
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
+import hypothesis.strategies as st
 import pytest
+import yaml
 from conftest import PUMP_STATION, run_cli
+from hypothesis import given, settings
 
 from runtime.alarms import PRIORITIES, load_alarms
 from runtime.scene import SceneError, load_devices, load_scene
@@ -108,3 +112,33 @@ def test_wrong_format_and_shelve_limit(scene_copy: Path) -> None:
     path.write_text("format: twinstage.alarms/9\nalarms: []\n")
     with pytest.raises(SceneError, match="unsupported format"):
         load_alarms(path)
+
+
+SCENE = load_scene(PUMP_STATION)
+BASE = yaml.safe_load((PUMP_STATION / "alarms.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("alarm-fuzz")
+
+JUNK = [None, True, -1, 0, 1e309, "", "  ", "x", [], [1], {}, {"a": 1}, -0.5, 10**30]
+
+
+@settings(max_examples=80, deadline=None)
+@given(alarm_index=st.integers(0, 21), key=st.sampled_from(sorted(
+    ["id", "point", "type", "limit", "setpoint_point", "direction", "window_s", "state",
+     "value", "command_point", "feedback_point", "timeout_s", "tolerance", "priority",
+     "deadband", "on_delay_s", "off_delay_s", "message", "rationalization", "suppress_when",
+     "shelve_max_minutes"])), junk=st.sampled_from(JUNK))
+def test_any_junk_value_is_a_located_error_never_a_crash(fuzz_dir: Path, alarm_index: int,
+                                                          key: str, junk: object) -> None:
+    doc = copy.deepcopy(BASE)
+    doc["alarms"][alarm_index][key] = junk
+    body = yaml.safe_dump(doc, sort_keys=False).replace("1.0e+309", ".inf")
+    path = fuzz_dir / "alarms.yaml"
+    path.write_text(body)
+    try:
+        load_alarms(path, SCENE)
+    except SceneError as err:
+        assert err.path == path and err.line is not None and err.message

@@ -1,8 +1,8 @@
 """Alarm management (ISA-18.2 / IEC 62682, EEMUA 191): definitions, engine, journal, report.
 
-Nothing here imports Panda3D or the bus: the alarm service (``twinstage alarms``) and the
-viewer build on :class:`AlarmEngine` (``service.py`` runs it on the bus; ``board.py`` and
-``feed.py`` are the viewer's side). See docs/alarms.md.
+Nothing here imports Panda3D. The engine, definitions, journal and report import no bus either;
+``service.py`` runs the engine on the bus (``twinstage alarms``), ``board.py`` and ``feed.py``
+are a viewer's side, ``replay.py`` judges a replayed world. See docs/alarms.md.
 """
 
 from runtime.alarms.definitions import (

@@ -6,11 +6,13 @@ without its newline, or whose CRC fails, is what a kill -9 mid-write leaves, and
 bad line followed by good ones is damage, and opening refuses with the file and line.
 
 One ``append`` is one write and one fsync however many transitions it carries (a flood of
-10,000 transitions is one fsync, not 10,000).
+10,000 transitions is one fsync, not 10,000). The open journal holds an exclusive lock on its
+file: a second alarm service on the same journal is refused instead of interleaving lines.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import zlib
 from collections.abc import Iterator
@@ -86,36 +88,58 @@ class AlarmJournal:
     def __init__(self, path: str | Path, *, fsync: bool = True) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        rows, good_end = scan(self.path)
+        created = not self.path.exists()
+        self._file = open(self.path, "ab")  # noqa: SIM115 - held open for the journal's life
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise JournalError(f"{self.path}: the journal is in use by another alarm service; "
+                               "run one alarm service per journal") from None
+        if created and fsync:  # the new file's name must survive a power cut too
+            _fsync_dir(self.path.parent)
+        try:
+            rows, good_end = scan(self.path)
+        except JournalError:
+            self._file.close()
+            raise
         self.truncated_bytes = 0
         """Bytes of a torn last line cut off on open (0: the file ended cleanly)."""
-        if self.path.exists() and self.path.stat().st_size > good_end:
-            self.truncated_bytes = self.path.stat().st_size - good_end
-            with open(self.path, "r+b") as f:
-                f.truncate(good_end)
-                os.fsync(f.fileno())
+        size = self.path.stat().st_size
+        if size > good_end:
+            self.truncated_bytes = size - good_end
+            self._file.truncate(good_end)
+            os.fsync(self._file.fileno())
         self.last_seq = int(rows[-1]["journal_seq"]) if rows else 0
         self.last_rows: dict[str, dict[str, Any]] = {}
         """Alarm id -> its latest row (what a restore rebuilds from)."""
         for row in rows:
             self.last_rows[str(row.get("id"))] = row
         self._fsync = fsync
-        self._file = open(self.path, "ab")  # noqa: SIM115 - held open for the journal's life
+        self._failed = ""
+        """Why a write failed; appends are refused from then on (a torn line may be there)."""
 
     def append(self, events: list[dict[str, Any]]) -> None:
         """Give each event its ``journal_seq`` (in place), write them all, flush and fsync."""
         if not events:
             return
+        if self._failed:
+            raise JournalError(f"{self.path}: an earlier write failed ({self._failed}); "
+                               "restart the alarm service (it rebuilds from the journal)")
         chunks = []
         for event in events:
             self.last_seq += 1
             event["journal_seq"] = self.last_seq
             chunks.append(encode_line(event))
             self.last_rows[event["id"]] = event
-        self._file.write(b"".join(chunks))
-        self._file.flush()
-        if self._fsync:
-            os.fsync(self._file.fileno())
+        try:
+            self._file.write(b"".join(chunks))
+            self._file.flush()
+            if self._fsync:
+                os.fsync(self._file.fileno())
+        except OSError as exc:  # disk full, I/O error: nothing more may follow a torn line
+            self._failed = exc.strerror or str(exc)
+            raise
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Every row from the start of the file, in journal order."""
@@ -132,3 +156,11 @@ class AlarmJournal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -45,19 +45,21 @@ class AlarmSource(Protocol):
 
 def load_rationale(scene_dir: Path) -> dict[str, dict[str, Any]]:
     """Alarm id -> its rationalization (cause, consequence, response) from ``alarms.yaml``;
-    empty when the scene has none (the alarm service validates the file itself)."""
-    import yaml
+    empty when the scene has none or the file does not validate (``twinstage validate`` and the
+    alarm service say why; the display shows the alarms without their rationale)."""
+    from runtime.alarms import load_alarms
+    from runtime.scene.errors import SceneError
 
     path = scene_dir / "alarms.yaml"
     if not path.is_file():
         return {}
     try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
+        defs = load_alarms(path)
+    except SceneError:
         return {}
-    items = doc.get("alarms", []) if isinstance(doc, dict) else []
-    return {str(a["id"]): dict(a.get("rationalization") or {}) for a in items
-            if isinstance(a, dict) and "id" in a}
+    return {a.id: {"cause": a.rationalization.cause,
+                   "consequence": a.rationalization.consequence,
+                   "response": a.rationalization.response} for a in defs.alarms}
 
 
 class AlarmPlugin:
