@@ -191,3 +191,30 @@ def test_one_adapter_carries_100000_points() -> None:
     with running_bus() as bus:
         _carry(bus, 100_000, 1000)
         assert bus.stats["rejected"] == 0 and bus.stats["cache_full"] == 0
+
+
+@pytest.mark.parametrize("count, announced", [(25_000, 0), (3, 3)])
+def test_heartbeats_announce_the_points_only_when_they_fit_one(count: int,
+                                                               announced: int) -> None:
+    points = _names(count)
+    with running_bus() as bus:
+        ctx = zmq.Context()
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, b"h.big")
+        sub.connect(bus.endpoints.sub_out)
+        try:
+            with Publisher(bus.endpoints, "big", points=points, heartbeat_period_ms=50) as pub:
+                got: list[wire.Batch] = []
+
+                def beat() -> None:
+                    pub.tick()
+                    while sub.poll(0):
+                        got.append(wire.decode_batch(sub.recv_multipart()))
+
+                wait_until(lambda: got, timeout_s=10, between=beat)
+            assert got[0].kind == wire.KIND_HEARTBEAT and len(got[0].points) == announced
+            assert got[0].points == points[:announced]
+        finally:
+            sub.close()
+            ctx.term()
