@@ -155,26 +155,29 @@ def _carry(bus: BusServer, n: int, per_device: int) -> None:
             values = [float(k * step + i) + offset for i in range(m)]
             pub.publish_columns(layout, values, [0] * m, [0] * m, [time.time_ns()] * m)
 
+    def drain(sub: Subscriber, seen: dict[str, float]) -> None:
+        for block in sub.poll_blocks(50_000_000):
+            seen.update(zip(block.columns.points, block.columns.values.tolist(), strict=True))
+
     link = AdapterLink(bus.endpoints, "big", points, register_period_s=0.5)
     with Publisher(bus.endpoints, "big", points=points, hwm=100_000) as pub:
         try:
             wait_until(lambda: bus.owner(points[-1]) == "big", timeout_s=30,
                        between=link.poll_commands)
-            wait_until(lambda: bus.cached(points[-1]) is not None, timeout_s=30,
-                       between=lambda: publish(pub, 0.0), step_s=0.2)
-            assert bus.cached(points[0]).value == 0.0  # type: ignore[union-attr]
+            # The bus forwards a batch only after caching it: once a live subscriber has every
+            # point, the bus's cache has them all (PUB drops until connected: publish again).
+            with Subscriber(bus.endpoints, rcvhwm=100_000) as live:
+                got: dict[str, float] = {}
+                wait_until(lambda: live.synced and len(got) == n, timeout_s=60, step_s=0.2,
+                           between=lambda: (publish(pub, 0.0), drain(live, got)))
             with Subscriber(bus.endpoints, rcvhwm=100_000) as sub:
                 seen: dict[str, float] = {}
-
-                def drain() -> None:
-                    for block in sub.poll_blocks(50_000_000):
-                        seen.update(zip(block.columns.points, block.columns.values.tolist(),
-                                        strict=True))
-
-                wait_until(lambda: sub.synced and len(seen) == n, timeout_s=60, between=drain)
+                wait_until(lambda: sub.synced and len(seen) == n, timeout_s=60,
+                           between=lambda: drain(sub, seen))
                 assert all(seen[p] == float(i) for i, p in enumerate(points))
                 publish(pub, 0.5)
-                wait_until(lambda: seen[points[-1]] == n - 0.5, timeout_s=30, between=drain)
+                wait_until(lambda: seen[points[-1]] == n - 0.5, timeout_s=30,
+                           between=lambda: drain(sub, seen))
                 assert all(seen[p] == i + 0.5 for i, p in enumerate(points))
         finally:
             link.close()
