@@ -164,9 +164,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 DEMO_KEYS = (("adapter", "engineer", ("adapter-*",)), ("viewer", "viewer", ()),
-             ("operator", "operator", ()), ("instructor", "instructor", ()))
+             ("operator", "operator", ()), ("instructor", "instructor", ()),
+             ("alarms", "engineer", ("alarms",)), ("historian", "engineer", ("history",)),
+             ("analytics", "engineer", ("analytics",)), ("scenario", "engineer", ("scenario",)))
 """The demo's local key set: name, role, may publish for (``demo --role`` signs its station
-in with the key of that name)."""
+in with the key of that name; services offer and publish under their own keys)."""
 
 
 def ensure_demo_keys(folder: str | None) -> tuple[Path, bool]:
