@@ -1,7 +1,7 @@
 """The historian's errors: a store that cannot be reached or written, a query that is wrong."""
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailableError(Exception):
     """The store cannot be written or read now (database down, disk full): retry later."""
 
 

@@ -88,7 +88,8 @@ def _build(scene: Scene, path: Path, doc: dict, lines: Lines) -> HistoryConfig:
     allowed = {"raw_days", "aggregate_days", "defaults", "points"}
     for key in doc:
         if key not in allowed:
-            raise fail(("history", key), f"unknown key; expected one of {', '.join(sorted(allowed))}")
+            raise fail(("history", key),
+                       f"unknown key; expected one of {', '.join(sorted(allowed))}")
     raw_days = _positive(doc.get("raw_days", 30.0), ("history", "raw_days"), fail)
     agg_days = _positive(doc.get("aggregate_days", 730.0), ("history", "aggregate_days"), fail)
     unit_over: dict[str, PointPolicy] = {}

@@ -43,7 +43,8 @@ class Aggregates:
             avg = np.where(r.n > 0, r.vsum / np.maximum(r.n, 1), np.nan)
         none = r.n == 0
         return Aggregates(r.bucket_ns, np.where(none, np.nan, r.vmin),
-                          np.where(none, np.nan, r.vmax), avg, r.vlast, r.n, r.bad_n)
+                          np.where(none, np.nan, r.vmax), avg,
+                          np.where(r.tlast >= 0, r.vlast, np.nan), r.n, r.bad_n)
 
 
 def auto_every_ns(from_ns: int, to_ns: int, buckets: int = DEFAULT_BUCKETS) -> int:

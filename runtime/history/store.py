@@ -3,7 +3,7 @@
 A store keeps three things per point: samples (what the policy kept), the current row (the
 latest reading received, which covers a reading held in a swinging door) and one-minute
 aggregates of every reading received. ``write`` is one transaction: when it returns, the batch
-is stored (it survives a kill -9 of the historian); when it raises StoreUnavailable nothing of
+is stored (it survives a kill -9 of the historian); when it raises StoreUnavailableError nothing of
 it is.
 """
 
@@ -28,7 +28,7 @@ class Store(Protocol):
         """Every point the store knows: name -> (id, unit)."""
 
     def write(self, samples: Samples, current: Samples, agg: Rollup) -> None:
-        """One transaction; raises StoreUnavailable when it could not be stored."""
+        """One transaction; raises StoreUnavailableError when it could not be stored."""
 
     def promote_current(self) -> int:
         """Move the current rows into the samples (a restarted historian's first step)."""

@@ -13,7 +13,7 @@ import numpy as np
 import psycopg
 
 from runtime.history.batch import Rollup, Samples
-from runtime.history.errors import StoreUnavailable
+from runtime.history.errors import StoreUnavailableError
 
 DAY_NS = 86_400_000_000_000
 CONNECT_TIMEOUT_S = 5
@@ -83,19 +83,19 @@ class PostgresStore:
                 self._db.execute(SCHEMA)
         except psycopg.Error as exc:
             self._db = None
-            raise StoreUnavailable(f"cannot reach PostgreSQL at {_safe(self.url)}: "
+            raise StoreUnavailableError(f"cannot reach PostgreSQL at {_safe(self.url)}: "
                                    f"{_first_line(exc)}") from None
         self._days = set()
         return self._db
 
-    def _fail(self, exc: Exception) -> StoreUnavailable:
+    def _fail(self, exc: Exception) -> StoreUnavailableError:
         if self._db is not None:
             try:
                 self._db.close()
             except psycopg.Error:
                 pass
             self._db = None
-        return StoreUnavailable(f"PostgreSQL at {_safe(self.url)}: {_first_line(exc)}")
+        return StoreUnavailableError(f"PostgreSQL at {_safe(self.url)}: {_first_line(exc)}")
 
     # -- points ---------------------------------------------------------------------------
 

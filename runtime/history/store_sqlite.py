@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.history.batch import Rollup, Samples
-from runtime.history.errors import StoreUnavailable
+from runtime.history.errors import StoreUnavailableError
 
 FILE_NAME = "history.sqlite"
 
@@ -43,11 +43,6 @@ on conflict(point_id, bucket_ns) do update set
 """
 
 
-def _nan_none(values: np.ndarray) -> list:
-    out = values.tolist()
-    return out
-
-
 class SqliteStore:
     """SQLite in WAL mode; one instance per thread."""
 
@@ -56,7 +51,7 @@ class SqliteStore:
         self.path = folder / FILE_NAME
         self.url = str(folder)
         if not create and not self.path.exists():
-            raise StoreUnavailable(f"no history store at {self.path} (start 'twinstage "
+            raise StoreUnavailableError(f"no history store at {self.path} (start 'twinstage "
                                    "historian' first, or give --store)")
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -66,7 +61,8 @@ class SqliteStore:
             self.db.execute("pragma synchronous=normal")
             self.db.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreUnavailable(f"cannot open the history store {self.path}: {exc}") from None
+            raise StoreUnavailableError(
+                f"cannot open the history store {self.path}: {exc}") from None
 
     # -- points ---------------------------------------------------------------------------
 
@@ -86,7 +82,7 @@ class SqliteStore:
                 self.db.execute("commit")
             except sqlite3.Error as exc:
                 self._rollback()
-                raise StoreUnavailable(f"history store {self.path}: {exc}") from None
+                raise StoreUnavailableError(f"history store {self.path}: {exc}") from None
             known = self.points()
         return {n: known[n][0] for n in names}
 
@@ -99,21 +95,21 @@ class SqliteStore:
             if len(samples):
                 db.executemany("insert or replace into samples values(?,?,?,?,?)", zip(
                     samples.point_id.tolist(), samples.t_ns.tolist(), samples.value.tolist(),
-                    samples.quality.tolist(), samples.reason.tolist()))
+                    samples.quality.tolist(), samples.reason.tolist(), strict=True))
             if len(current):
                 db.executemany("insert or replace into current values(?,?,?,?,?)", zip(
                     current.point_id.tolist(), current.t_ns.tolist(), current.value.tolist(),
-                    current.quality.tolist(), current.reason.tolist()))
+                    current.quality.tolist(), current.reason.tolist(), strict=True))
             if len(agg):
                 db.executemany(_AGG_UPSERT, zip(
                     agg.point_id.tolist(), agg.bucket_ns.tolist(), agg.vmin.tolist(),
                     agg.vmax.tolist(), agg.vsum.tolist(), agg.n.tolist(),
                     np.where(np.isnan(agg.vlast), 0.0, agg.vlast).tolist(),
-                    agg.tlast.tolist(), agg.bad_n.tolist()))
+                    agg.tlast.tolist(), agg.bad_n.tolist(), strict=True))
             db.execute("commit")
         except (sqlite3.Error, OSError) as exc:
             self._rollback()
-            raise StoreUnavailable(f"history store {self.path}: {exc}") from None
+            raise StoreUnavailableError(f"history store {self.path}: {exc}") from None
 
     def promote_current(self) -> int:
         try:
@@ -124,7 +120,7 @@ class SqliteStore:
             return max(0, n)
         except sqlite3.Error as exc:
             self._rollback()
-            raise StoreUnavailable(f"history store {self.path}: {exc}") from None
+            raise StoreUnavailableError(f"history store {self.path}: {exc}") from None
 
     def retain(self, raw_before_ns: int, agg_before_ns: int) -> int:
         try:
@@ -136,7 +132,7 @@ class SqliteStore:
             return n
         except sqlite3.Error as exc:
             self._rollback()
-            raise StoreUnavailable(f"history store {self.path}: {exc}") from None
+            raise StoreUnavailableError(f"history store {self.path}: {exc}") from None
 
     def _rollback(self) -> None:
         try:
@@ -177,7 +173,7 @@ class SqliteStore:
         try:
             return self.db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"history store {self.path}: {exc}") from None
+            raise StoreUnavailableError(f"history store {self.path}: {exc}") from None
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.folder.glob(FILE_NAME + "*") if p.is_file())
