@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -23,7 +24,12 @@ HELP = "print or export history of points (through the bus or straight from a st
 FAR_PAST_NS = 0
 
 
+RELATIVE_TIME = re.compile(r"^-\d+(\.\d+)?\s*(ms|s|min|m|h|d)?$")
+"""``-2h``, ``-10m``: argparse would take these for options; they are values here."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser._negative_number_matcher = RELATIVE_TIME  # --from -2h reads as a value
     parser.add_argument("points", nargs="+", metavar="POINT", help="point ids, e.g. LT-102/level_m")
     parser.add_argument("--from", dest="t_from", default="-10m", metavar="T",
                         help="start: ISO 8601 or relative to now (-2h, -10m); default -10m")
