@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
+import history_fixtures
 import numpy as np
 from bus_fixtures import wait_until
-from history_fixtures import pg_cluster  # noqa: F401
 from live_fixtures import live_bus
 from security_fixtures import session_client
 
@@ -21,9 +21,10 @@ from runtime.history.policy import HistoryConfig
 from runtime.history.store import open_store
 
 LEVEL = "LT-102/level_m"
+pg_cluster = history_fixtures.pg_cluster
 
 
-def test_database_down_buffers_then_resumes(pg_cluster: PgCluster) -> None:  # noqa: F811
+def test_database_down_buffers_then_resumes(pg_cluster: PgCluster) -> None:
     said: list[str] = []
     with live_bus(period_s=0.05) as (address, plant):
         sub = Subscriber(BusEndpoints.from_address(address), security=session_client("viewer"))
@@ -44,7 +45,7 @@ def test_database_down_buffers_then_resumes(pg_cluster: PgCluster) -> None:  # n
             received = hist.counts.received
             for i in range(40):  # readings keep arriving, the value moves, nothing is stored
                 plant.values["RTU-101"][LEVEL] = 2.0 + 0.01 * i
-                wait_until(lambda: turn(lambda r=received: hist.counts.received > r), 10)
+                _more_received(turn, hist, received)
                 received = hist.counts.received
             assert hist.counts.stored == stored and hist.counts.kept > stored
             up_ns = time.time_ns()
@@ -64,6 +65,10 @@ def test_database_down_buffers_then_resumes(pg_cluster: PgCluster) -> None:  # n
         assert np.all(np.diff(during.value) > 0)
     finally:
         store.close()
+
+
+def _more_received(turn, hist: Historian, before: int) -> None:  # noqa: ANN001
+    wait_until(lambda: turn(lambda: hist.counts.received > before), 10)
 
 
 DISK_FULL_CHILD = r"""

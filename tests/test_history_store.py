@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import history_fixtures
 import numpy as np
 import pytest
-from history_fixtures import T0_NS, any_store, pg_url, series, write_all  # noqa: F401
+from history_fixtures import T0_NS, series, write_all
 
 from runtime.history.batch import MINUTE_NS, Samples, rollup
 from runtime.history.errors import QueryError
@@ -13,6 +14,8 @@ from runtime.history.query import HistoryQuery
 from runtime.history.store import Store
 
 MIN = MINUTE_NS
+pg_url = history_fixtures.pg_url
+any_store = history_fixtures.any_store
 
 
 def _ids(store: Store, *names: str) -> list[int]:
