@@ -22,6 +22,7 @@ SUITES: dict[str, str] = {
     "recording": "tools.bench.recording",
     "replay": "tools.bench.replay",
     "scale": "tools.bench.scale",
+    "history": "tools.bench.history",
 }
 """Suite name -> module with ``run(quick: bool) -> list[Row]``. Missing modules are skipped."""
 
