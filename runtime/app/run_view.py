@@ -93,7 +93,7 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         key = getattr(args, "security", None)
         user = key.name if key is not None else args.actor
         replay = add_display_plugins(twin, where=where, actor=user, role=args.role,
-                                     markers=markers)
+                                     markers=markers, security=key)
         live.install_control_keys()
         if writes:
             live.run_writes(writes)

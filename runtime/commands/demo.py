@@ -118,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
         )
         _wait_for_readings(sup, child, bus, viewer_key, timeout_s=30)
         print(f"adapter  polling {len(device_ports)} devices, publishing to {bus}")
+        child = sup.start("historian", ["historian", scene_arg, "--bus", bus, "--keys",
+                                        str(keys), "--store", str(out / "history")])
+        print(f"historian {out / 'history'}   (twinstage history LT-102/level_m --from -10m "
+              f"--store {out / 'history'})")
         if args.record is not None:
             rec_dir = args.record.resolve()
             child = sup.start("recorder", ["record", "--bus", bus, "--out", str(rec_dir),
