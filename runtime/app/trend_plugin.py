@@ -91,7 +91,7 @@ class TrendPlugin:
 
                 client = ServiceClient(BusEndpoints.from_address(where),
                                        security=security)  # type: ignore[arg-type]
-                return BusHistory(client, timeout_s=10.0)
+                return BusHistory(client, timeout_s=5.0)
             from runtime.history.client import StoreHistory
             from runtime.history.query import HistoryQuery
             from runtime.history.store import DEFAULT_EMBEDDED, open_store

@@ -16,7 +16,7 @@ import numpy as np
 from panda3d.core import NodePath, TextNode
 
 from runtime.quality import describe
-from runtime.ui.sparkline import BG_RGBA, Lines, card, text
+from runtime.ui.sparkline import Lines, card, text
 from runtime.ui.trend_geometry import PanelRect, TrendSeries, hatch, polyline, value_range
 
 MAX_PENS = 8
@@ -25,6 +25,7 @@ WINDOWS_NS = [m * 60_000_000_000 for m in (10, 30, 60, 120, 360, 720, 1440, 2880
 PEN_RGBA = [(0.92, 0.93, 0.95, 1), (0.55, 0.75, 0.95, 1), (0.95, 0.80, 0.45, 1),
             (0.60, 0.85, 0.60, 1), (0.85, 0.60, 0.85, 1), (0.55, 0.85, 0.85, 1),
             (0.85, 0.70, 0.60, 1), (0.70, 0.70, 0.70, 1)]
+BG_RGBA = (0.05, 0.07, 0.09, 0.97)
 LIMIT_RGBA = (0.95, 0.55, 0.25, 0.9)
 BAD_RGBA = (0.95, 0.55, 0.25, 0.55)
 GRID_RGBA = (0.30, 0.32, 0.35, 1.0)
@@ -197,6 +198,11 @@ class TrendPanel:
             self._cursor.set(np.empty((0, 4)))
         where = "at cursor " + _clock(at, self.window_ns) if self.cursor_ns is not None else \
             "to " + _clock(t1, self.window_ns)
+        drawn = [f"{s.point} " + ", ".join(f"{LIMIT_WORDS.get(k, k)} {v:g}" for k, v in
+                                           limits.get(s.point, [])) for s in pens
+                 if limits.get(s.point)]
+        if drawn:
+            words.append("limits " + "; ".join(drawn))
         self.text = (f"Trend {window_words(self.window_ns)} {where}: " + "; ".join(words)
                      if words else f"Trend {window_words(self.window_ns)}: no points "
                      "(select an asset and press P to add it)")
