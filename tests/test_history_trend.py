@@ -22,20 +22,31 @@ from PIL import Image
 from runtime.history.batch import Samples
 from runtime.history.store import open_store
 from runtime.ui.hud import overlaps
-from runtime.ui.trend_geometry import PanelRect, from_aggregates, from_samples, polyline
+from runtime.ui.trend_geometry import (
+    PanelRect,
+    decimate,
+    from_aggregates,
+    from_samples,
+    polyline,
+)
 
 LEVEL = "LT-102/level_m"
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 10**9), st.floats(0, 5), st.sampled_from([0, 0, 1, 2])),
-                min_size=1, max_size=60), st.booleans())
-def test_no_line_is_drawn_through_bad_data(rows: list, discrete: bool) -> None:
+                min_size=1, max_size=60), st.booleans(), st.sampled_from([0, 1, 3]))
+def test_no_line_is_drawn_through_bad_data(rows: list, discrete: bool, columns: int) -> None:
     t = np.cumsum([r[0] for r in rows]).astype(np.int64)
     v = np.array([r[1] for r in rows])
     q = np.array([r[2] for r in rows], np.int64)
     end = int(t[-1]) + 10**9
     s = from_samples("X/v", "bool" if discrete else "m", t, v, q, q, end)
+    if columns:  # what the worker draws: at most 4 samples per column
+        full = s
+        s = decimate(s, int(t[0]), end, columns)
+        assert set(np.flatnonzero(full.quality >= 2).tolist()) <= set(
+            np.searchsorted(full.t_ns, s.t_ns[s.quality >= 2]).tolist())
     r = PanelRect(0.0, 1.0, 0.0, 1.0, int(t[0]), end, -1.0, 6.0)
     seg = polyline(s, r, end_ns=end)
     for t0, t1 in s.bad_spans:

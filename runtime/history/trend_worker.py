@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from runtime.history.errors import QueryError, StoreUnavailableError
 from runtime.history.query import auto_every_ns
-from runtime.ui.trend_geometry import TrendSeries, from_aggregates, from_samples
+from runtime.ui.trend_geometry import TrendSeries, decimate, from_aggregates, from_samples
 
 log = logging.getLogger("twinstage.history.trend")
 
@@ -40,7 +40,8 @@ def fetch(asker: object, want: Want) -> dict[str, TrendSeries]:
     if span <= RAW_MAX_WINDOW_NS:
         res = asker.raw(pts, want.t0_ns, want.t1_ns)  # type: ignore[attr-defined]
         for p, (s, unit) in res.items():
-            out[p] = from_samples(p, unit, s.t_ns, s.value, s.quality, s.reason, want.t1_ns)
+            full = from_samples(p, unit, s.t_ns, s.value, s.quality, s.reason, want.t1_ns)
+            out[p] = decimate(full, want.t0_ns, want.t1_ns)
         return out
     every = max(MINUTE_NS, auto_every_ns(want.t0_ns, want.t1_ns, AGG_BUCKETS))
     every = (every + MINUTE_NS - 1) // MINUTE_NS * MINUTE_NS

@@ -181,3 +181,36 @@ def hatch(spans: list[tuple[int, int]], r: PanelRect, spacing: float = 0.02) -> 
             if b > a:
                 out.append([a, r.bottom + (a - xs), b, r.bottom + (b - xs)])
     return np.array(out, np.float64).reshape(-1, 4)
+
+
+def decimate(s: TrendSeries, t0_ns: int, t1_ns: int, columns: int = 300) -> TrendSeries:
+    """At most 4 samples per column of the window (first, min, max, last), so drawing costs
+    the same for a minute or a week of raw data; Bad samples and the joins between kept ones
+    stay exact (a kept pair joins only if every pair between them did)."""
+    n = len(s.t_ns)
+    if n <= 4 * columns:
+        return s
+    col = np.clip((s.t_ns - t0_ns) * columns // max(1, t1_ns - t0_ns), -1, columns)
+    start = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+    end = np.r_[start[1:], n] - 1
+    masked = np.where(s.quality < 2, s.value, np.nan)
+    keep = np.zeros(n, bool)
+    keep[start] = True
+    keep[end] = True
+    keep[s.quality >= 2] = True
+    keep[np.r_[False, s.quality[1:] != s.quality[:-1]]] = True
+    keep[np.r_[s.quality[1:] != s.quality[:-1], False]] = True
+    gid = np.cumsum(np.r_[True, col[1:] != col[:-1]]) - 1
+    finite = np.isfinite(masked)
+    lo = np.lexsort((np.where(finite, masked, np.inf), gid))
+    hi = np.lexsort((np.where(finite, masked, -np.inf), gid))
+    first_of = np.r_[0, np.flatnonzero(np.diff(gid[lo])) + 1]
+    last_of = np.r_[np.flatnonzero(np.diff(gid[hi])), n - 1]
+    keep[lo[first_of][finite[lo[first_of]]]] = True
+    keep[hi[last_of][finite[hi[last_of]]]] = True
+    idx = np.flatnonzero(keep)
+    broken = np.r_[0, np.cumsum(~s.join[:-1])]  # joins broken before each sample
+    join = np.zeros(len(idx), bool)
+    join[:-1] = broken[idx[1:]] == broken[idx[:-1]]
+    return TrendSeries(s.point, s.unit, s.t_ns[idx], s.value[idx], s.vmin[idx], s.vmax[idx],
+                       join, s.bad_spans, s.quality[idx], s.reason[idx], s.step)

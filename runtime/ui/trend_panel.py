@@ -5,7 +5,7 @@ Each pen has its own scale (its data and its limits), a number (1-8) at its line
 the legend, so pens are told apart by more than colour. The panel draws what it is given; it
 never waits for data (the trend plugin's worker thread fetches). Geometry is rebuilt only when
 the data, the window, the cursor or the place changed, and a live window slides in steps of
-1/500 of its width: most frames cost a comparison.
+1/300 of its width: most frames cost a comparison.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class TrendPanel:
 
     def window(self, now_ns: int) -> tuple[int, int]:
         """(start, end) of the shown window at session time ``now_ns``."""
-        step = max(1, self.window_ns // 500)
+        step = max(1, self.window_ns // 300)
         end = (now_ns - self.offset_ns) // step * step + step
         return end - self.window_ns, end
 
