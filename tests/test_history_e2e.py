@@ -4,6 +4,7 @@ command line gives the same rows through the bus and straight from the store."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -89,3 +90,17 @@ def test_historian_kill9_restart_and_trend_over_the_bus(tmp_path: Path) -> None:
         lines = via_bus.stdout.splitlines()
         assert lines[0] == "time,point,value,unit,quality" and len(lines) >= 3
         assert all(",LT-102/level_m," in line and ",m,Good" in line for line in lines[1:])
+
+        # a viewer (another bus client) draws the trend from the historian through the bus
+        hud = tmp_path / "hud.json"
+        env = {"TWINSTAGE_TREND": LEVEL}
+        view = stack.sup.start("viewer", ["view", str(PUMP_STATION), "--bus", stack.bus_address,
+                                          "--key", key, "--headless", "--seconds", "6",
+                                          "--select", "T-102", "--hud-json", str(hud)], env=env)
+        assert view.process.wait(timeout=120) == 0
+        stack.sup.children.remove(view)
+        trends = [e for e in json.loads(hud.read_text())["elements"] if e["kind"] == "trend"]
+        panel = next(e["text"] for e in trends if e["text"].startswith("Trend 10 min"))
+        assert f"{LEVEL} " in panel and " m  Good" in panel, panel
+        spark = next(e["text"] for e in trends if e["text"].startswith("sparkline"))
+        assert "LT-102/level_m  last 10 min" in spark and spark.rstrip().endswith(" m"), spark
