@@ -114,7 +114,7 @@ class HistoryQuery:
         out = {}
         for name, pid, _unit in pts:
             if every_ns % MINUTE_NS == 0:
-                r = regroup(self.store.read_rollup(pid, start, to_ns), every_ns)
+                r = regroup(self.store.read_rollup(pid, start, to_ns, every_ns), every_ns)
             else:
                 r = rollup(self.store.read_raw(pid, start, to_ns, 10 * MAX_BUCKETS * 60),
                            every_ns)

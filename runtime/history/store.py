@@ -40,8 +40,10 @@ class Store(Protocol):
     def read_at(self, point_id: int, t_ns: int) -> Samples:
         """The last sample (or current row) at or before ``t_ns``: zero or one row."""
 
-    def read_rollup(self, point_id: int, from_ns: int, to_ns: int) -> Rollup:
-        """One-minute aggregate rows with bucket in [from_ns, to_ns), by bucket."""
+    def read_rollup(self, point_id: int, from_ns: int, to_ns: int,
+                    bucket_ns: int = 60_000_000_000) -> Rollup:
+        """Aggregate rows with bucket in [from_ns, to_ns), the one-minute rows merged into
+        buckets of ``bucket_ns`` (a multiple of a minute) by the database, by bucket."""
 
     def retain(self, raw_before_ns: int, agg_before_ns: int) -> int:
         """Drop raw samples before raw_before_ns and aggregates before agg_before_ns; returns

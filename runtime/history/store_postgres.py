@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import psycopg
 
-from runtime.history.batch import Rollup, Samples
+from runtime.history.batch import MINUTE_NS, Rollup, Samples
 from runtime.history.errors import StoreUnavailableError
 
 DAY_NS = 86_400_000_000_000
@@ -242,12 +242,15 @@ class PostgresStore:
             rows = cur
         return _samples(rows)
 
-    def read_rollup(self, point_id: int, from_ns: int, to_ns: int) -> Rollup:
+    def read_rollup(self, point_id: int, from_ns: int, to_ns: int,
+                    bucket_ns: int = MINUTE_NS) -> Rollup:
         from runtime.history.store_sqlite import _rollup
 
-        rows = self._q("select point_id, bucket_ns, vmin, vmax, vsum, n, vlast, tlast, bad_n "
-                       "from agg_1m where point_id = %s and bucket_ns >= %s and bucket_ns < %s "
-                       "order by bucket_ns", (point_id, from_ns, to_ns))
+        rows = self._q("select point_id, (bucket_ns / %s) * %s as b, min(vmin), max(vmax), "
+                       "sum(vsum), sum(n)::bigint, (array_agg(vlast order by tlast desc))[1], "
+                       "max(tlast), sum(bad_n)::bigint from agg_1m where point_id = %s and "
+                       "bucket_ns >= %s and bucket_ns < %s group by point_id, b order by b",
+                       (bucket_ns, bucket_ns, point_id, from_ns, to_ns))
         return _rollup(rows)
 
     def size_bytes(self) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.history.batch import Rollup, Samples
+from runtime.history.batch import MINUTE_NS, Rollup, Samples
 from runtime.history.errors import StoreUnavailableError
 
 FILE_NAME = "history.sqlite"
@@ -163,10 +163,14 @@ class SqliteStore:
             rows = cur
         return _samples(rows)
 
-    def read_rollup(self, point_id: int, from_ns: int, to_ns: int) -> Rollup:
-        rows = self._q("select point_id, bucket_ns, vmin, vmax, vsum, n, vlast, tlast, bad_n "
-                       "from agg_1m where point_id = ? and bucket_ns >= ? and bucket_ns < ? "
-                       "order by bucket_ns", (point_id, from_ns, to_ns))
+    def read_rollup(self, point_id: int, from_ns: int, to_ns: int,
+                    bucket_ns: int = MINUTE_NS) -> Rollup:
+        rows = self._q("select point_id, b, min(vmin), max(vmax), sum(vsum), sum(n), "
+                       "max(case when rk = 1 then vlast end), max(tlast), sum(bad_n) from "
+                       "(select *, (bucket_ns / ?) * ? as b, row_number() over (partition by "
+                       "bucket_ns / ? order by tlast desc) as rk from agg_1m where point_id = ? "
+                       "and bucket_ns >= ? and bucket_ns < ?) group by b order by b",
+                       (bucket_ns, bucket_ns, bucket_ns, point_id, from_ns, to_ns))
         return _rollup(rows)
 
     def _q(self, sql: str, args: tuple) -> list:
