@@ -85,6 +85,7 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         stop["requested"] = True
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    alarms = None
     try:
         live = LiveViewer(viewer, session, select=args.select, control=control, role=args.role,
                           devices=devices)
@@ -94,6 +95,7 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         user = key.name if key is not None else args.actor
         replay = add_display_plugins(twin, where=where, actor=user, role=args.role,
                                      markers=markers, security=key)
+        alarms = _add_alarms(args, twin, subscriber is not None)
         live.install_control_keys()
         if writes:
             live.run_writes(writes)
@@ -133,8 +135,33 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         session.close()
+        if alarms is not None:
+            alarms.close()
         if commander is not None:
             commander.close()
+
+
+def _add_alarms(args: argparse.Namespace, twin: Twin, live: bool):  # noqa: ANN202
+    """The alarm display when the scene defines alarms: fed by the alarm service on the bus
+    (live), or evaluated on the session's virtual time (replay)."""
+    from runtime.app.alarm_plugin import AlarmPlugin, load_rationale
+
+    scene_dir = twin.viewer.scene.path
+    if not (scene_dir / "alarms.yaml").is_file():
+        return None
+    if live:
+        from runtime.alarms.feed import AlarmFeed
+        from runtime.bus.endpoints import BusEndpoints
+
+        source = AlarmFeed(BusEndpoints.from_address(args.bus),
+                           security=getattr(args, "security", None))
+    else:
+        from runtime.alarms.replay import ReplayAlarms
+
+        source = ReplayAlarms.for_session(twin.session)
+    plugin = AlarmPlugin(source, rationale=load_rationale(scene_dir))
+    twin.add(plugin)
+    return plugin
 
 
 def _entry(twin: Twin, **extra: Any) -> dict[str, Any]:

@@ -120,21 +120,32 @@ class EventPublisher:
         self._socket.connect(endpoints.pub_in)
 
     def publish(self, events: list[dict[str, Any]], t_ns: int | None = None) -> int:
-        """Send ``events`` (split into messages of at most MAX_EVENTS); the last seq used.
+        """Send ``events`` (split into messages of at most MAX_EVENTS and 1 MiB); the last seq.
 
         PUB never blocks: at the high-water mark ZeroMQ drops, subscribers see the gap and ask
         the service for a snapshot.
         """
         stamp = time.time_ns() if t_ns is None else t_ns
         for start in range(0, len(events), MAX_EVENTS):
-            self.seq += 1
-            frames = encode_events(self.source, self.epoch, self.seq, stamp,
-                                   events[start:start + MAX_EVENTS])
-            try:
-                self._socket.send_multipart(frames, zmq.NOBLOCK)
-            except zmq.Again:
-                pass
+            self._send(events[start:start + MAX_EVENTS], stamp)
         return self.seq
+
+    def _send(self, events: list[dict[str, Any]], stamp: int) -> None:
+        """One message, or halves of the list until each fits the size limit."""
+        try:
+            frames = encode_events(self.source, self.epoch, self.seq + 1, stamp, events)
+        except WireError:
+            if len(events) <= 1:
+                raise  # one event over 1 MiB: the caller's bug, not the bus's
+            half = len(events) // 2
+            self._send(events[:half], stamp)
+            self._send(events[half:], stamp)
+            return
+        self.seq += 1
+        try:
+            self._socket.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            pass
 
     def close(self) -> None:
         self._socket.close(linger=0)

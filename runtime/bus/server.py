@@ -644,6 +644,10 @@ class BusServer:
 
     def _route_command(self, client: bytes, cid: str, point: str, payload: bytes) -> None:
         adapter_id = self._owners.get(point)
+        if adapter_id is None and "/" in point:
+            # A registration of "<prefix>/*" owns every "<prefix>/<name>" no one owns exactly
+            # (the alarm service takes "alarm/*": one claim for any number of alarms).
+            adapter_id = self._owners.get(point.rsplit("/", 1)[0] + "/*")
         adapter = self._adapters.get(adapter_id) if adapter_id else None
         if adapter is None:
             self._answer(client, Ack(cid, point, "failed", f"no adapter owns {point}", None,

@@ -118,6 +118,13 @@ def run(args: argparse.Namespace) -> int:
         )
         _wait_for_readings(sup, child, bus, viewer_key, timeout_s=30)
         print(f"adapter  polling {len(device_ports)} devices, publishing to {bus}")
+        if (scene.path / "alarms.yaml").is_file():
+            journal = out / "alarms" / "journal.jsonl"
+            child = sup.start("alarms", ["alarms", scene_arg, "--bus", bus, "--keys", str(keys),
+                                         "--journal", str(journal),
+                                         "--audit-log", str(out / "audit" / "alarms.jsonl")])
+            print(f"alarms   journal {journal}: twinstage alarms list --bus {bus} --key "
+                  f"{keys / 'operator.key_secret'}   (log {child.log_path})")
         child = sup.start("historian", ["historian", scene_arg, "--bus", bus, "--keys",
                                         str(keys), "--store", str(out / "history")])
         print(f"historian {out / 'history'}   (twinstage history LT-102/level_m --from -10m "

@@ -22,6 +22,8 @@ SUITES: dict[str, str] = {
     "recording": "tools.bench.recording",
     "replay": "tools.bench.replay",
     "scale": "tools.bench.scale",
+    "alarms": "tools.bench.alarms",
+    "alarm-latency": "tools.bench.alarm_banner",
     "history": "tools.bench.history",
 }
 """Suite name -> module with ``run(quick: bool) -> list[Row]``. Missing modules are skipped."""
