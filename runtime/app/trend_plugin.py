@@ -220,22 +220,25 @@ class TrendPlugin:
 
     def _panel_rect(self, face: tuple | None, spark: tuple | None
                     ) -> tuple[float, float, float, float]:
-        """Bottom right, above the timeline; left of the faceplate (and its sparkline) when
-        they reach down that far, so panels never overlap."""
+        """Bottom right, clear of every other reserved rectangle (timeline, alarm list,
+        faceplate, sparkline, status bar, banner): the lowest, then rightmost, place where it
+        fits; panels never overlap."""
         assert self.twin is not None
         aspect = self.twin.viewer.aspect
-        bottom = -0.95
-        for other in self.twin.viewer.labels.reserved:
-            r = other()
-            if r is not None and r[3] < -0.5 and r not in (self.panel.rect, spark) and \
-                    r[1] - r[0] > aspect:  # a full-width bar at the bottom (the timeline)
-                bottom = max(bottom, r[3] + GAP)
-        right = aspect - 0.04
-        top = bottom + HEIGHT
-        lowest = min((r[2] for r in (face, spark) if r is not None), default=None)
-        if lowest is not None and lowest < top + GAP:
-            right = min(r[0] for r in (face, spark) if r is not None) - GAP
-        return (right - WIDTH, right, bottom, top)
+        mine = (self.panel.rect, self.spark.rect)
+        others = [r for r in (f() for f in self.twin.viewer.labels.reserved)
+                  if r is not None and r not in mine]
+        others += [r for r in (face, spark) if r is not None]
+        bottoms = sorted({-0.95, *(r[3] + GAP for r in others if r[3] + GAP < 0.9)})
+        rights = sorted({aspect - 0.04, *(r[0] - GAP for r in others)}, reverse=True)
+        for bottom in bottoms:
+            for right in rights:
+                rect = (right - WIDTH, right, bottom, bottom + HEIGHT)
+                if rect[0] < -aspect + 0.02 or rect[3] > 0.97:
+                    continue
+                if not any(_overlap(rect, r) for r in others):
+                    return rect
+        return (aspect - 0.04 - WIDTH, aspect - 0.04, -0.95, -0.95 + HEIGHT)
 
     # -- hud ------------------------------------------------------------------------------
 
@@ -254,3 +257,8 @@ class TrendPlugin:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.stop()
+
+
+def _overlap(a: tuple, b: tuple) -> bool:
+    """Whether two (left, right, bottom, top) rectangles overlap (touching edges do not)."""
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
