@@ -95,7 +95,7 @@ def test_historian_kill9_restart_and_trend_over_the_bus(tmp_path: Path) -> None:
         hud = tmp_path / "hud.json"
         env = {"TWINSTAGE_TREND": LEVEL}
         view = stack.sup.start("viewer", ["view", str(PUMP_STATION), "--bus", stack.bus_address,
-                                          "--key", key, "--headless", "--seconds", "6",
+                                          "--key", key, "--headless", "--seconds", "10",
                                           "--select", "T-102", "--hud-json", str(hud)], env=env)
         assert view.process.wait(timeout=120) == 0
         stack.sup.children.remove(view)
