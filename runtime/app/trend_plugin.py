@@ -55,6 +55,7 @@ class TrendPlugin:
         self.limits = load_alarm_limits(scene.path)
         self.panel = TrendPanel(twin.app.aspect2d)
         self.spark = Sparkline(twin.app.aspect2d)
+        self.panel.now_word = "live" if twin.session.mode == "live" else "session time"
         if twin.session.mode == "live":
             # live virtual time is the monotonic clock; history is stamped with wall time
             self._epoch_offset_ns = time.time_ns() - time.monotonic_ns()

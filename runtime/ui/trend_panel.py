@@ -64,6 +64,8 @@ class TrendPanel:
         self.offset_ns = 0
         """How far the window's end lies before now (0: following now)."""
         self.cursor_ns: int | None = None
+        self.now_word = "live"
+        """What the window's end is called when it follows the session ("live", "replay")."""
         self.rect: tuple[float, float, float, float] | None = None
         self.text = ""
         self.rebuilds = 0
@@ -141,7 +143,8 @@ class TrendPanel:
         plot = (left + 0.03, right - 0.09, bottom + 0.06, legend_top - ROW * max(1, len(pens))
                 - 0.02)
         self.plot = PanelRect(*plot, t0, t1, 0.0, 1.0)
-        live = "live" if self.offset_ns == 0 else f"{window_words(self.offset_ns)} ago"
+        live = self.now_word if self.offset_ns == 0 else \
+            f"{window_words(self.offset_ns)} earlier"
         title = (f"TREND  {window_words(self.window_ns)}  {live}   [T] close  [-] [=] zoom  "
                  "[,] [.] pan")
         self._say(title, left + 0.02, top - 0.035, rgba=(0.85, 0.87, 0.9, 1))
