@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
 from pathlib import Path
 
@@ -111,3 +112,13 @@ def test_history_yaml_overrides_apply(scene_copy: Path) -> None:
     assert cfg.policy(LEVEL).mode == MODE_SWINGING and cfg.policy(LEVEL).dev == 0.02
     assert cfg.policy("P-101/speed_rpm").mode == MODE_ALL
     assert cfg.policy("P-101/running").mode == MODE_DEADBAND
+
+
+def test_no_historian_on_the_bus_says_so() -> None:
+    from live_fixtures import live_bus
+
+    key = str(Path(os.environ["TWINSTAGE_KEYS"]) / "viewer.key_secret")
+    with live_bus() as (address, _plant):
+        res = run_cli("history", LEVEL, "--bus", address, "--key", key, "--timeout", "3")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "twinstage historian" in res.stderr and len(res.stderr.strip().splitlines()) == 1
