@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    stop = StopSignal()  # first: a Ctrl-C while starting stops cleanly too
     from runtime.history.errors import StoreUnavailableError
     from runtime.history.policy import load_history_config
     from runtime.history.store import DEFAULT_EMBEDDED, open_store
@@ -67,7 +68,6 @@ def run(args: argparse.Namespace) -> int:
     def say(text: str) -> None:
         print(f"twinstage historian: {text}", file=sys.stderr, flush=True)
 
-    stop = StopSignal()
     subscriber = Subscriber(endpoints, security=security)
     historian = Historian(subscriber, store, config, commit_every_s=args.commit_every,
                           on_state=say)
