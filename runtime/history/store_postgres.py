@@ -138,13 +138,15 @@ class PostgresStore:
                 if len(samples):
                     self._copy_samples(db, cur, _copy_samples(samples))
                 if len(current):
-                    cur.executemany(
-                        "insert into current values(%s,%s,%s,%s,%s) on conflict (point_id) "
-                        "do update set t_ns = excluded.t_ns, value = excluded.value, "
-                        "quality = excluded.quality, reason = excluded.reason",
-                        list(zip(current.point_id.tolist(), current.t_ns.tolist(),
-                                 current.value.tolist(), current.quality.tolist(),
-                                 current.reason.tolist(), strict=True)))
+                    cur.execute(
+                        "insert into current select * from unnest(%s::integer[], %s::bigint[], "
+                        "%s::double precision[], %s::smallint[], %s::smallint[]) "
+                        "on conflict (point_id) do update set t_ns = excluded.t_ns, "
+                        "value = excluded.value, quality = excluded.quality, "
+                        "reason = excluded.reason",
+                        (current.point_id.tolist(), current.t_ns.tolist(),
+                         current.value.tolist(), current.quality.tolist(),
+                         current.reason.tolist()))
                 if len(agg):
                     cur.execute("create temp table if not exists stage_agg (like agg_1m) "
                                 "on commit delete rows")
