@@ -66,12 +66,13 @@ class PgCluster:
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"),
                   "-w", "-t", "60", "start")
 
-    def stop_server(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: clean shutdown with a checkpoint; ``immediate``: none)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
 
     def destroy(self) -> None:
         try:
-            self.stop_server()
+            self.stop_server("immediate")  # its files are deleted next: no checkpoint
         except (RuntimeError, subprocess.TimeoutExpired):
             pass
         shutil.rmtree(self.root, ignore_errors=True)
