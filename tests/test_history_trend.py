@@ -139,3 +139,29 @@ def test_viewer_trend_panel_and_sparkline(tmp_path: Path, scene_copy: Path) -> N
     orange = (area[..., 0] > 200) & (area[..., 1] > 100) & (area[..., 1] < 190) & \
         (area[..., 2] < 120)
     assert orange.sum() > 50
+
+
+def test_replay_trend_follows_the_session_time(tmp_path: Path) -> None:
+    from replay_fixtures import T0, write_recording
+
+    start, _end = write_recording(tmp_path / "rec", 60.0)
+    store = open_store(tmp_path / "history")
+    pid = store.point_ids([LEVEL], {LEVEL: "m"})[LEVEL]
+    n = 660
+    t = start - 600 * 10**9 + np.arange(n, dtype=np.int64) * 10**9
+    z = np.zeros(n, np.int64)
+    # the value is the time in seconds since the recording's start: the readout tells the time
+    write_all(store, Samples(np.full(n, pid, np.int64), t, (t - T0) / 1e9, z, z))
+    store.close()
+    hud_path = tmp_path / "hud.json"
+    env = dict(os.environ, TWINSTAGE_HISTORY=str(tmp_path / "history"), TWINSTAGE_TREND=LEVEL)
+    res = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "view", "pump_station", "--replay",
+         str(tmp_path / "rec"), "--headless", "--screenshot-dir", str(tmp_path / "shots"),
+         "--screenshot-at", "50%", "--paused", "--hud-json", str(hud_path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=180)
+    assert res.returncode == 0, res.stderr
+    trends = [e for e in json.loads(hud_path.read_text())["elements"] if e["kind"] == "trend"]
+    panel = next(e["text"] for e in trends if e["text"].startswith("Trend 10 min"))
+    value = float(panel.split(f"{LEVEL} ")[1].split()[0])
+    assert 28.0 <= value <= 33.0, panel  # the replay is at 30 s, not at the wall clock's now
