@@ -116,3 +116,28 @@ def test_disk_full_is_a_clear_error_and_nothing_committed_is_lost(tmp_path: Path
     resumed = next(line for line in res.stdout.splitlines() if line.startswith("RESUMED"))
     _word, n, expected = resumed.split()
     assert int(n) == int(expected)
+
+
+def test_a_full_buffer_drops_the_oldest_and_says_so_once(pg_cluster: PgCluster) -> None:
+    said: list[str] = []
+    with live_bus(period_s=0.02) as (address, plant):
+        sub = Subscriber(BusEndpoints.from_address(address), security=session_client("viewer"))
+        hist = Historian(sub, open_store(pg_cluster.url), HistoryConfig(), commit_every_s=0.05,
+                         max_buffer_samples=200, on_state=said.append)
+        try:
+            wait_until(lambda: hist.run_once() >= 0 and hist.counts.stored > 0, 30)
+            pg_cluster.stop_server()
+            deadline = time.monotonic() + 60
+            i = 0
+            while hist.counts.dropped <= 100 and time.monotonic() < deadline:
+                i += 1  # every published reading moves: each one is a sample to keep
+                plant.values["RTU-101"][LEVEL] = 1.0 + 0.001 * i
+                plant.values["PLC-102"]["FT-101/flow_m3_h"] = 100.0 + 0.01 * i
+                hist.run_once()
+                time.sleep(0.005)
+            assert hist.counts.dropped > 100
+            assert hist._n_samples <= 200  # bounded
+            assert sum("dropping the oldest" in line for line in said) == 1
+        finally:
+            sub.close()
+            hist.store.close()

@@ -83,6 +83,7 @@ class Historian:
         self._next_retry_ns = 0
         self._retry_s = 0.5
         self._promoted = False
+        self._dropping = False
         self._next_retention_ns = 0
         self.error: str = ""
         """Why the store cannot be written now ("" when it can)."""
@@ -154,11 +155,14 @@ class Historian:
     def _drop_oldest(self) -> None:
         allk = Samples.concat(self._samples)
         extra = len(allk) - self.max_buffer
+        first = not self._dropping
         self.counts.dropped += extra
+        self._dropping = True
         keep = allk.take(np.arange(extra, len(allk)))
         self._samples, self._n_samples = [keep], len(keep)
-        self.on_state(f"history buffer full ({self.max_buffer} samples) while the store is "
-                      f"unavailable: dropped the oldest {extra} (total {self.counts.dropped})")
+        if first:  # said once per outage; the progress line counts the rest
+            self.on_state(f"history buffer full ({self.max_buffer} samples) while the store is "
+                          "unavailable: dropping the oldest samples from now on")
 
     # -- store ----------------------------------------------------------------------------
 
@@ -208,6 +212,7 @@ class Historian:
         return True
 
     def _recovered(self) -> None:
+        self._dropping = False
         if self.error:
             self.on_state("history store available again: resumed writing")
         self.error = ""
