@@ -17,7 +17,6 @@ from history_fixtures import write_all
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from live_fixtures import live_bus_server
-from PIL import Image
 
 from runtime.history.batch import Samples
 from runtime.history.store import open_store
@@ -133,12 +132,24 @@ def test_viewer_trend_panel_and_sparkline(tmp_path: Path, scene_copy: Path) -> N
         for b in others[i + 1:]:
             assert not overlaps(a["bbox"], b["bbox"]), (a, b)
     # the Bad minute is hatched in the panel's plot (orange), nothing orange elsewhere in it
-    img = np.asarray(Image.open(shots / "final.png").convert("RGB")).astype(int)
-    x, y, w, h = (int(round(c)) for c in panel["bbox"])
-    area = img[y:y + h, x:x + w]
+    area = _pixels(shots / "final.png", panel["bbox"])
     orange = (area[..., 0] > 200) & (area[..., 1] > 100) & (area[..., 1] < 190) & \
         (area[..., 2] < 120)
     assert orange.sum() > 50
+
+
+def _pixels(png: Path, bbox: list[float]) -> np.ndarray:
+    """RGB 0-255 of the box [x, y, w, h] (pixels, top-left) of a PNG, read with Panda3D."""
+    from panda3d.core import Filename, PNMImage
+
+    img = PNMImage()
+    assert img.read(Filename.from_os_specific(str(png)))
+    x, y, w, h = (int(round(c)) for c in bbox)
+    out = np.zeros((h, w, 3), int)
+    for j in range(h):
+        for i in range(w):
+            out[j, i] = [round(c * 255) for c in img.get_xel(x + i, y + j)]
+    return out
 
 
 def test_replay_trend_follows_the_session_time(tmp_path: Path) -> None:
