@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("runtime.commands.schema", "print the JSON Schema of scene files"),
     "alarms": ("runtime.commands.alarms", "run the alarm service; list, acknowledge, shelve, "
                "report alarms"),
+    "scenario": ("runtime.commands.scenario", "run, report or list training scenarios"),
 }
 """Subcommand name -> (module, one-line help). Modules not present yet are left out."""
 

@@ -163,3 +163,35 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_journal(tmp_path: 
         AlarmJournal(path)
     first.close()
     AlarmJournal(path).close()  # free again once the first has closed
+
+
+def test_after_a_failed_write_the_journal_refuses_more(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk-full fsync (simulated: the disk cannot be filled here) leaves a possibly torn
+    line; nothing may be appended after it, the service must restart and rebuild."""
+    import errno
+
+    import runtime.alarms.journal as journal_module
+
+    engine = AlarmEngine(_defs(), AlarmJournal(tmp_path / "alarms.journal"))
+    feed = Feed(engine).set("X/v", 0).set("Y/v", 5).set("P/tripped", 0).set("D/duty", 1)
+    feed.at(T0)
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(journal_module.os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        feed.set("X/v", 2).at(T0 + S)
+    monkeypatch.undo()
+    with pytest.raises(JournalError, match="an earlier write failed"):
+        feed.set("X/v", 0).at(T0 + 2 * S)
+    engine.journal.close()
+    # Damage in the middle refuses opening and leaves the lock free for the next try.
+    path = tmp_path / "alarms.journal"
+    data = path.read_bytes()
+    path.write_bytes(b"00000000 {}\n" + data)
+    with pytest.raises(JournalError):
+        AlarmJournal(path)
+    path.write_bytes(data)
+    AlarmJournal(path).close()

@@ -53,6 +53,7 @@ def test_pump_station_alarm_story(station: _Station) -> None:
     assert station.state("P-101-TRIP") == "unack"
     assert station.plant.read_point("UC-101/duty_pump") == 1
     assert station.state("P-102-TRIP") == "normal"     # now duty: no longer suppressed
+    assert station.state("P-101-CMD") == "suppressed"  # the trip alarm says it already
     # A stuck valve: manual mode, setpoint moved; the position cannot follow.
     station.plant.write_point("LIC-102/mode", 0)
     station.plant.set_valve_stuck("FV-101", True)

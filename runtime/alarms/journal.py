@@ -98,7 +98,11 @@ class AlarmJournal:
                                "run one alarm service per journal") from None
         if created and fsync:  # the new file's name must survive a power cut too
             _fsync_dir(self.path.parent)
-        rows, good_end = scan(self.path)
+        try:
+            rows, good_end = scan(self.path)
+        except JournalError:
+            self._file.close()
+            raise
         self.truncated_bytes = 0
         """Bytes of a torn last line cut off on open (0: the file ended cleanly)."""
         size = self.path.stat().st_size
@@ -112,21 +116,30 @@ class AlarmJournal:
         for row in rows:
             self.last_rows[str(row.get("id"))] = row
         self._fsync = fsync
+        self._failed = ""
+        """Why a write failed; appends are refused from then on (a torn line may be there)."""
 
     def append(self, events: list[dict[str, Any]]) -> None:
         """Give each event its ``journal_seq`` (in place), write them all, flush and fsync."""
         if not events:
             return
+        if self._failed:
+            raise JournalError(f"{self.path}: an earlier write failed ({self._failed}); "
+                               "restart the alarm service (it rebuilds from the journal)")
         chunks = []
         for event in events:
             self.last_seq += 1
             event["journal_seq"] = self.last_seq
             chunks.append(encode_line(event))
             self.last_rows[event["id"]] = event
-        self._file.write(b"".join(chunks))
-        self._file.flush()
-        if self._fsync:
-            os.fsync(self._file.fileno())
+        try:
+            self._file.write(b"".join(chunks))
+            self._file.flush()
+            if self._fsync:
+                os.fsync(self._file.fileno())
+        except OSError as exc:  # disk full, I/O error: nothing more may follow a torn line
+            self._failed = exc.strerror or str(exc)
+            raise
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Every row from the start of the file, in journal order."""

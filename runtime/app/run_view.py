@@ -13,7 +13,7 @@ import signal
 import time
 from typing import Any
 
-from runtime.app.build import add_display_plugins
+from runtime.app.build import add_display_plugins, add_training_plugins
 from runtime.app.plugin import Twin
 
 DEFAULT_LIVE_SECONDS = 10.0
@@ -86,6 +86,7 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     alarms = None
+    training = None
     try:
         live = LiveViewer(viewer, session, select=args.select, control=control, role=args.role,
                           devices=devices)
@@ -96,6 +97,8 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         replay = add_display_plugins(twin, where=where, actor=user, role=args.role,
                                      markers=markers, security=key)
         alarms = _add_alarms(args, twin, subscriber is not None)
+        training = add_training_plugins(twin, role=args.role, bus=args.bus if subscriber
+                                        is not None else None, security=key)
         live.install_control_keys()
         if writes:
             live.run_writes(writes)
@@ -137,6 +140,8 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         session.close()
         if alarms is not None:
             alarms.close()
+        if training is not None:
+            training.close()
         if commander is not None:
             commander.close()
 

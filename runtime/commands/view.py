@@ -59,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"./{DEFAULT_FALLBACK_SHOT})")
     parser.add_argument("--size", default="1280x720", metavar="WxH",
                         help="window or image size in pixels (default 1280x720)")
+    parser.add_argument("--shadows", default="auto", choices=("auto", "on", "off"),
+                        help="sun shadows: auto (on with a GPU, off on a software renderer, "
+                             "which cannot draw them), on, off")
     live = parser.add_argument_group("live twin (with --bus)")
     live.add_argument("--bus", default=None, metavar="ADDR",
                       help="subscribe to this bus (tcp://HOST:PORT) and show live readings")
@@ -159,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
     from runtime.render.viewer import Viewer
 
     try:
-        app = make_app(headless=headless, size=size, title=f"twinstage - {scene.name}")
+        app = make_app(headless=headless, size=size, title=f"twinstage - {scene.name}",
+                       shadows=args.shadows)
     except RuntimeError as exc:
         if headless:
             raise UsageError(f"cannot render offscreen: {exc}; check the OpenGL/Mesa "
@@ -168,7 +172,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"twinstage view: no window could open ({exc}); rendering headless instead, "
               f"screenshot goes to {shot.expanduser().resolve()}", file=sys.stderr)
         headless = True
-        app = make_app(headless=True, size=size, title=scene.name)
+        app = make_app(headless=True, size=size, title=scene.name, shadows=args.shadows)
+    if app.shadows_note:
+        print(f"twinstage view: {app.shadows_note}", file=sys.stderr)
 
     viewer = Viewer(app, scene, interactive=not headless)
     if args.bus is not None or args.replay is not None:

@@ -22,6 +22,7 @@ SUITES: dict[str, str] = {
     "recording": "tools.bench.recording",
     "replay": "tools.bench.replay",
     "scale": "tools.bench.scale",
+    "models": "tools.bench.models",
     "alarms": "tools.bench.alarms",
     "alarm-latency": "tools.bench.alarm_banner",
     "history": "tools.bench.history",
