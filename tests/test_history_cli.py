@@ -122,3 +122,11 @@ def test_no_historian_on_the_bus_says_so() -> None:
         res = run_cli("history", LEVEL, "--bus", address, "--key", key, "--timeout", "3")
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "twinstage historian" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_week_of_minutes_for_two_points_is_asked_point_by_point(store_dir: Path) -> None:
+    res = run_cli("history", LEVEL, "P-101/running", "--from", "-7d", "--every", "1m",
+                  "--csv", "--store", str(store_dir))
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.reader(io.StringIO(res.stdout)))[1:]
+    assert {r[1] for r in rows} == {LEVEL} and sum(int(r[6]) for r in rows) == 495

@@ -147,6 +147,8 @@ def test_query_mistakes_are_named(any_store: Store) -> None:
         q.aggregate(["LT-102/level_m"], 10, 0)
     with pytest.raises(QueryError, match="buckets"):
         q.aggregate(["LT-102/level_m"], 0, 10**15, 1_000_000)
+    with pytest.raises(QueryError, match="fewer points"):
+        q.aggregate(["LT-102/level_m"] * 2, 0, 8000 * MIN, MIN)
 
 
 def test_size_is_reported(any_store: Store) -> None:

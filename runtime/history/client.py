@@ -12,7 +12,7 @@ from typing import Any
 from runtime.bus.service_client import ServiceClient
 from runtime.history.batch import Samples
 from runtime.history.errors import QueryError, StoreUnavailableError
-from runtime.history.query import Aggregates, HistoryQuery
+from runtime.history.query import MAX_AGG_CELLS, Aggregates, HistoryQuery
 from runtime.history.service import answer
 from runtime.history.wire import SERVICE, decode_aggregates, decode_samples
 
@@ -49,6 +49,15 @@ class _Asker:
 
     def aggregate(self, points: list[str], from_ns: int, to_ns: int, every_ns: int = 0
                   ) -> tuple[int, dict[str, tuple[Aggregates, str]]]:
+        """Per point (one request each when the buckets would not fit one answer)."""
+        if every_ns > 0 and len(points) > 1 and \
+                ((to_ns - from_ns) // every_ns + 1) * len(points) > MAX_AGG_CELLS:
+            out: dict[str, tuple[Aggregates, str]] = {}
+            every = every_ns
+            for p in points:
+                every, one = self.aggregate([p], from_ns, to_ns, every_ns)
+                out.update(one)
+            return every, out
         body = self._call("query_agg", {"points": points, "from_ns": from_ns, "to_ns": to_ns,
                                         "every_ns": every_ns})
         return int(body["every_ns"]), {name: (decode_aggregates(s), str(s.get("unit", "")))

@@ -16,8 +16,10 @@ from runtime.history.store import Store
 
 MAX_RAW_ROWS = 40_000
 """Raw rows in one reply over all its points (20 bytes each: under the bus's 1 MiB)."""
-MAX_BUCKETS = 10_000
-"""Buckets per point in one aggregated reply."""
+MAX_BUCKETS = 15_000
+"""Buckets per point in one aggregated reply (a week of minutes fits)."""
+MAX_AGG_CELLS = 15_000
+"""Buckets over all points of one aggregated reply (56 bytes each: under the bus's 1 MiB)."""
 DEFAULT_BUCKETS = 1_000
 NICE_STEPS_NS = [s * 1_000_000_000 for s in (
     1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
@@ -109,6 +111,11 @@ class HistoryQuery:
         if (to_ns - from_ns) / every_ns > MAX_BUCKETS:
             raise QueryError(f"{(to_ns - from_ns) // every_ns} buckets asked, at most "
                              f"{MAX_BUCKETS}: choose a wider --every or a shorter range")
+        buckets = (to_ns - from_ns) // every_ns + 1
+        if buckets * len(names) > MAX_AGG_CELLS:
+            raise QueryError(f"{buckets} buckets x {len(names)} points is more than one answer "
+                             f"holds ({MAX_AGG_CELLS}): ask for fewer points at a time or "
+                             "wider buckets")
         pts = self.resolve(names)
         start = (from_ns // every_ns) * every_ns
         out = {}
