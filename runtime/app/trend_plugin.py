@@ -2,7 +2,7 @@
 trend panel (``T`` shows it, ``P`` adds the selected asset's points, ``-``/``=`` zoom,
 ``,``/``.`` pan, a click in the plot puts the cursor there, a second click clears it).
 
-Data comes from a worker thread (:class:`~runtime.history.trend_worker.TrendWorker`) asking
+Data comes from a worker thread (:class:`~runtime.app.trend_worker.TrendWorker`) asking
 the historian through the bus (live) or a store (``$TWINSTAGE_HISTORY``, replay); the frame
 only posts wishes and draws the newest answer. Times follow the session: live, the window ends
 at the wall clock's now; in replay, at the session's virtual time (the recording's own time).
@@ -18,8 +18,8 @@ from typing import Any
 from direct.task.Task import Task
 
 from runtime.app.plugin import Twin
+from runtime.app.trend_worker import TrendWorker, Want
 from runtime.history.alarm_limits import load_alarm_limits
-from runtime.history.trend_worker import TrendWorker, Want
 from runtime.phases import Phase
 from runtime.ui.hud import element
 from runtime.ui.sparkline import SPARK_HEIGHT, SPARK_WINDOW_NS, Sparkline
