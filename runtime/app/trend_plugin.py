@@ -15,6 +15,7 @@ import os
 import time
 from typing import Any
 
+from direct.showbase.DirectObject import DirectObject
 from direct.task.Task import Task
 
 from runtime.app.plugin import Twin
@@ -67,7 +68,9 @@ class TrendPlugin:
         twin.viewer.labels.reserved.append(lambda: self.spark.rect)
         twin.viewer.labels.reserved.append(lambda: self.panel.rect)
         twin.clicks.insert(0, self.click_at)
-        accept = twin.app.accept
+        # its own listener: app.accept keeps one handler per event and object
+        self._events = DirectObject()
+        accept = self._events.accept
         accept("t", self._key, [self.toggle])
         accept("p", self._key, [self.pin_selected])
         accept("-", self._key, [self.panel.zoom, 1])
@@ -258,6 +261,8 @@ class TrendPlugin:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.stop()
+        if getattr(self, "_events", None) is not None:
+            self._events.ignore_all()
 
 
 def _overlap(a: tuple, b: tuple) -> bool:
