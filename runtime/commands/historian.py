@@ -103,5 +103,8 @@ def _progress(h: object) -> None:
     c = h.counts  # type: ignore[attr-defined]
     err = h.error  # type: ignore[attr-defined]
     state = f"; store unavailable: {err}" if err else ""
+    through = h.stored_through_ns  # type: ignore[attr-defined]
+    upto = time.strftime(" (all received before %H:%M:%S is stored)",
+                         time.localtime(through / 1e9)) if through else ""
     print(f"history: received {c.received} readings, kept {c.kept}, stored {c.stored} in "
-          f"{c.commits} commits, dropped {c.dropped}{state}", flush=True)
+          f"{c.commits} commits{upto}, dropped {c.dropped}{state}", flush=True)
