@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
           "Ctrl-C stops", flush=True)
     started = time.monotonic()
     next_progress = started + PROGRESS_EVERY_S
+    warned = False
     try:
         while not stop.requested:
             if args.seconds is not None and time.monotonic() - started >= args.seconds:
@@ -85,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
             if not historian.run_once():
                 time.sleep(0.01)
             now = time.monotonic()
+            if not warned and not subscriber.synced and now - started > 3:
+                say(f"no answer yet from the bus at {endpoints.snapshot}; still trying")
+                warned = True
             if now >= next_progress:
                 next_progress += PROGRESS_EVERY_S
                 _progress(historian)
