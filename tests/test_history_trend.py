@@ -176,3 +176,18 @@ def test_replay_trend_follows_the_session_time(tmp_path: Path) -> None:
     panel = next(e["text"] for e in trends if e["text"].startswith("Trend 10 min"))
     value = float(panel.split(f"{LEVEL} ")[1].split()[0])
     assert 28.0 <= value <= 33.0, panel  # the replay is at 30 s, not at the wall clock's now
+
+
+def test_no_history_no_trend_elements(tmp_path: Path) -> None:
+    """Without a history (here: a store that does not exist) the view shows no sparkline and
+    reserves no room for one."""
+    hud_path = tmp_path / "hud.json"
+    env = dict(os.environ, TWINSTAGE_HISTORY=str(tmp_path / "nothing"))
+    with live_bus_server() as (address, _plant, _server):
+        res = subprocess.run(
+            [sys.executable, "-m", "runtime.cli", "view", "pump_station", "--bus", address,
+             "--headless", "--seconds", "4", "--select", "T-102", "--hud-json", str(hud_path)],
+            cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=180)
+    assert res.returncode == 0, res.stderr
+    kinds = [e["kind"] for e in json.loads(hud_path.read_text())["elements"]]
+    assert "faceplate" in kinds and "trend" not in kinds

@@ -198,7 +198,7 @@ class TrendPlugin:
         live = self.twin.live
         face = live.panel.screen_rect() if live.selection.selected is not None else None
         spark_rect = None
-        if face is not None:
+        if face is not None and self.worker.known:  # no sparkline without a history
             points = self.trend_points(live.selection.selected)
             if points:
                 self._ask("spark", Want((points[0],), now - SPARK_WINDOW_NS, now))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ log = logging.getLogger("twinstage.history.trend")
 RAW_MAX_WINDOW_NS = 7_200_000_000_000
 AGG_BUCKETS = 600
 MINUTE_NS = 60_000_000_000
+POINTS_RETRY_S = 5.0
+"""How often the worker asks again which points the history has while it has no answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +94,19 @@ class TrendWorker:
 
     def _run(self) -> None:
         asker = None
+        next_points = 0.0
         try:
             asker = self._open()
             while True:
+                if self.known is None and time.monotonic() >= next_points:
+                    self._points(asker)  # which points the history has (None: no answer yet)
+                    next_points = time.monotonic() + POINTS_RETRY_S
                 with self._cond:
-                    while not self._wants and not self._stop:
+                    if not self._wants and not self._stop:
                         self._cond.wait(1.0)
                     if self._stop:
                         return
                     wants, self._wants = self._wants, {}
-                if self.known is None:
-                    self._points(asker)
                 for key, want in wants.items():
                     self._serve(asker, key, want)
         except Exception as exc:  # the view carries on without trends; say why once
