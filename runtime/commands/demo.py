@@ -131,8 +131,10 @@ def run(args: argparse.Namespace) -> int:
               f"--store {out / 'history'})")
         if args.record is not None:
             rec_dir = args.record.resolve()
+            events = ["--events", "alarms"] if (scene.path / "alarms.yaml").is_file() else []
             child = sup.start("recorder", ["record", "--bus", bus, "--out", str(rec_dir),
-                                           "--scene", scene.name, "--key", str(viewer_key)])
+                                           "--scene", scene.name, "--key", str(viewer_key),
+                                           *events])
             print(f"recorder {rec_dir}   (log {child.log_path})")
         station_key = viewer_key if args.role == "viewer" else keys / f"{args.role}.key_secret"
         view_args = ["view", scene_arg, "--bus", bus, "--key", str(station_key)]
