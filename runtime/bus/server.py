@@ -54,6 +54,7 @@ from runtime.bus.services import (
     KIND_REPLY,
     KIND_REQUEST,
     ServiceReply,
+    command_for,
     decode_offer,
     decode_reply,
     decode_request,
@@ -710,7 +711,7 @@ class BusServer:
         if service is None:
             self._reply(client, ServiceReply(
                 request.id, "unavailable", f"no service {request.service!r} is offered on this "
-                f"bus: start `twinstage {request.service}`", {}))
+                f"bus: start `twinstage {command_for(request.service)}`", {}))
             return
         if len(self._pending_requests) >= MAX_PENDING_COMMANDS:
             self._reply(client, ServiceReply(request.id, "unavailable",

@@ -82,11 +82,7 @@ class BusHistory(_Asker):
             return reply.body
         if reply.status == "error":
             raise QueryError(reply.text)
-        # the bus names the service; the command that offers it is `twinstage historian`
-        text = (reply.text or f"history service: {reply.status}").replace(
-            "`twinstage history`", "`twinstage historian SCENE --bus ADDR`").replace(
-            "`twinstage history` running", "`twinstage historian` running")
-        raise StoreUnavailableError(text)
+        raise StoreUnavailableError(reply.text or f"history service: {reply.status}")
 
     def close(self) -> None:
         self.client.close()
