@@ -34,16 +34,18 @@ def live_session(world: World, subscriber: object | None) -> Session:
 
 
 def add_display_plugins(twin: Twin, *, where: str, actor: str, role: str,
-                        markers: list[Marker]) -> ReplayPlugin | None:
+                        markers: list[Marker], security: object = None) -> ReplayPlugin | None:
     """The operator's display on a twin: status bar, badges, navigation, and for a replay the
     timeline (returned, so scripted runs can seek); nothing else is started here."""
     from runtime.app.badges_plugin import BadgesPlugin
     from runtime.app.navigation_plugin import NavigationPlugin
     from runtime.app.status_plugin import StatusPlugin
+    from runtime.app.trend_plugin import TrendPlugin
 
     twin.add(StatusPlugin(where=where, user=actor, role=role))
     twin.add(BadgesPlugin())
     twin.add(NavigationPlugin())
+    twin.add(TrendPlugin(where, security))
     from runtime.app.whatif_plugin import WhatIfPlugin  # look-ahead, ghosts, checked commands
 
     twin.add(WhatIfPlugin())

@@ -10,7 +10,8 @@ in the world, simulation-checked commands, and the analytics on the faceplates.
   reaches its low-low level in 52 min") and flags a trip or a High/Critical alarm. Sending
   stays possible.
 - Ghosts (:mod:`runtime.render.ghost`) show the forecast state at ``+scrub`` (default 30 min):
-  ``,`` and ``.`` move it by 5 min, ``g`` hides or shows the forecast. The ghosts follow the
+  ``<`` and ``>`` (shift-comma, shift-period) move it by 5 min, ``g`` shows or hides the
+  look-ahead, ``shift-g`` clears a what-if. The ghosts follow the
   command being checked while there is one, else the look-ahead.
 - Analytics (live only): the residual monitor and KPIs run beside the view once a second; the
   faceplates show a pump's efficiency, run hours, starts and maintenance estimate, and "model
@@ -108,8 +109,8 @@ class WhatIfPlugin:
         accept = twin.app.accept
         accept("g", self.toggle)
         accept("shift-g", self.clear_asked)
-        accept(",", self.scrub, [-SCRUB_STEP_S])
-        accept(".", self.scrub, [SCRUB_STEP_S])
+        accept("shift-,", self.scrub, [-SCRUB_STEP_S])  # < and > (the trend pans on , and .)
+        accept("shift-.", self.scrub, [SCRUB_STEP_S])
         for plugin in twin.plugins:
             if hasattr(plugin, "forecast"):
                 plugin.forecast = lambda: self.status  # type: ignore[attr-defined]
@@ -288,7 +289,7 @@ class WhatIfPlugin:
         self.ghosts.show(states)
         lines = result_lines(result)
         hint = "G hides the look-ahead" if result is self.lookahead else "Shift-G clears"
-        at = f"Ghosts at +{span(self.scrub_s)} (, . to move, {hint})"
+        at = f"Ghosts at +{span(self.scrub_s)} (< > to move, {hint})"
         lines.append(at + (":" if words else ": nothing differs from now"))
         lines += [f"  {w}" for w in words[:5]]
         self.lines = lines
