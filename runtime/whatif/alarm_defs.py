@@ -1,15 +1,11 @@
 """The alarm limits a forecast checks: the scene's ``alarms.yaml`` when there is one, else
 limits derived from the scene itself (tank overflow and low levels, pump trips).
 
-``alarms.yaml`` (written by the alarm service's work; read here defensively)::
-
-    alarms:
-      - {id: T-102-LL, point: LT-102/level_m, type: low_low, limit: 1.0, priority: High}
-      - {id: P-101-TRIP, point: P-101/tripped, type: discrete, priority: High}
-
-``type`` is high | high_high | low | low_low | discrete (active when the value equals
-``limit``, default 1); other types are kept but not forecast. A malformed entry is skipped
-with a warning naming the file, line and key; it never stops a forecast.
+``alarms.yaml`` is loaded and validated by :func:`runtime.alarms.load_alarms` (docs/alarms.md);
+the types a trajectory can show crossing are forecast (high, high_high, low, low_low, and
+discrete: active when the value equals the alarm's ``value``), with their suppression and
+on-delay. A file that does not validate falls back to the derived limits with a warning (the
+alarm service and ``twinstage validate`` refuse it, naming file, line and key).
 """
 
 from __future__ import annotations
@@ -120,20 +116,6 @@ OPS = {"==": lambda a, b: abs(a - b) < 1e-9, "!=": lambda a, b: abs(a - b) >= 1e
        ">=": lambda a, b: a >= b}
 
 
-def _conditions(raw: object, points: set[str]) -> tuple[tuple[str, str, float], ...]:
-    """``suppress_when`` as a map or a list of maps; unreadable conditions are dropped."""
-    items = raw if isinstance(raw, list) else [raw] if isinstance(raw, dict) else []
-    out = []
-    for c in items:
-        if not isinstance(c, dict) or c.get("op") not in OPS or c.get("point") not in points:
-            continue
-        try:
-            out.append((str(c["point"]), str(c["op"]), float(c.get("value", 0))))
-        except (TypeError, ValueError):
-            continue
-    return tuple(out)
-
-
 def suppressed(d: AlarmDef, value_of: dict[str, float]) -> bool:
     """Whether every ``suppress_when`` condition of ``d`` holds (False when it has none)."""
     if not d.suppress:
@@ -142,54 +124,22 @@ def suppressed(d: AlarmDef, value_of: dict[str, float]) -> bool:
 
 
 def load_alarm_defs(scene: Scene) -> tuple[list[AlarmDef], list[str]]:
-    """(definitions, warnings): the scene's alarms.yaml if present, else :func:`derived_defs`."""
+    """(definitions, warnings): the scene's validated alarms.yaml if present (the types a
+    trajectory can show crossing), else :func:`derived_defs`."""
+    from runtime.alarms import load_alarms
+
     path = Path(scene.path) / "alarms.yaml"
     if not path.is_file():
         return derived_defs(scene), []
-    from runtime.scene.yaml_located import load_located
-
     try:
-        data, lines = load_located(path)
+        defs = load_alarms(path, scene)
     except SceneError as exc:
         return derived_defs(scene), [f"{exc}; using limits derived from the scene"]
-    raw = data.get("alarms") if isinstance(data, dict) else None
-    if not isinstance(raw, list):
-        return derived_defs(scene), [f"{path}: no 'alarms:' list; using limits derived from "
-                                     "the scene"]
-    points = {p.id for p in scene.points}
     measured = {e.id: str(e.params.get("measures", "")).split("/", 1)[0]
                 for e in scene.entities if e.type == "transmitter"}
-    out: list[AlarmDef] = []
-    warnings: list[str] = []
-    for i, item in enumerate(raw):
-        where = f"{path}:{lines.get(('alarms', i), '?')}"
-        if not isinstance(item, dict):
-            warnings.append(f"{where}: alarms[{i}] is not a mapping; skipped")
-            continue
-        kind = str(item.get("type", ""))
-        point = str(item.get("point", ""))
-        if kind not in FORECAST_TYPES:
-            continue  # rate-of-change, deviation, ...: the alarm service's, not forecast
-        if point not in points:
-            warnings.append(f"{where}: alarms[{i}].point {point!r} is not a point of the scene; "
-                            "skipped")
-            continue
-        limit = item.get("limit", (1.0 if item.get("state", True) else 0.0)
-                         if kind == "discrete" else None)
-        try:
-            limit_f = float(limit)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            warnings.append(f"{where}: alarms[{i}].limit {limit!r} is not a number; skipped")
-            continue
-        priority = str(item.get("priority", "Medium"))
-        if priority not in PRIORITIES:
-            priority = "Medium"
-        suppress = _conditions(item.get("suppress_when"), points)
-        try:
-            delay = max(0.0, float(item.get("on_delay_s", 0.0)))
-        except (TypeError, ValueError):
-            delay = 0.0
-        out.append(AlarmDef(str(item.get("id", f"{point}-{kind}")), point, kind, limit_f,
-                            priority, str(item.get("message", "")), False, suppress, delay,
-                            measured.get(point.split("/", 1)[0], "")))
-    return out, warnings
+    out = [AlarmDef(a.id, a.point, a.type, float(a.value if a.type == "discrete" else a.limit),
+                    a.priority, a.message, False,
+                    tuple((c.point, c.op, float(c.value)) for c in a.suppress_when),
+                    a.on_delay_s, measured.get(a.point.split("/", 1)[0], ""))
+           for a in defs.alarms if a.type in FORECAST_TYPES]
+    return out, []
