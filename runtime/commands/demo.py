@@ -129,6 +129,10 @@ def run(args: argparse.Namespace) -> int:
                                         str(keys), "--store", str(out / "history")])
         print(f"historian {out / 'history'}   (twinstage history LT-102/level_m --from -10m "
               f"--store {out / 'history'})")
+        child = sup.start("analytics", ["analytics", scene_arg, "--bus", bus, "--keys",
+                                        str(keys)])
+        print(f"analytics KPIs and model disagreements as source 'analytics'   (log "
+              f"{child.log_path})")
         if args.record is not None:
             rec_dir = args.record.resolve()
             events = ["--events", "alarms"] if (scene.path / "alarms.yaml").is_file() else []
