@@ -74,11 +74,15 @@ def test_cursor_readout_is_the_value_in_effect() -> None:
     assert s.value_at(5) is None
 
 
-ALARMS = """format: twinstage.alarms/1
+_WHY = "{cause: c, consequence: c, response: r}"
+ALARMS = f"""format: twinstage.alarms/1
 alarms:
-  - {id: T-102-H, point: LT-102/level_m, type: high, limit: 4.2, priority: Medium}
-  - {id: T-102-L, point: LT-102/level_m, type: low, limit: 1.5, priority: High}
-  - {id: odd, point: LT-102/level_m, type: rate, limit: 1.0}
+  - {{id: T-102-H, point: LT-102/level_m, type: high, limit: 4.2, priority: Medium,
+     message: high, rationalization: {_WHY}}}
+  - {{id: T-102-L, point: LT-102/level_m, type: low, limit: 1.5, priority: High,
+     message: low, rationalization: {_WHY}}}
+  - {{id: T-102-ROC, point: LT-102/level_m, type: rate, limit: 1.0, priority: Low,
+     message: fast, rationalization: {_WHY}}}
 """
 
 
