@@ -98,5 +98,5 @@ def test_faceplates_show_the_plugins_extra_lines() -> None:
     view = PlantView(world, None)
     row = world.entity_row["P-101"]
     assert not any("Efficiency" in f.text for f in faceplate_lines(view, row, "viewer"))
-    view.extra_lines = lambda eid: [FaceplateLine(f"Efficiency of {eid}")]
+    view.extra_lines.append(lambda eid: [FaceplateLine(f"Efficiency of {eid}")])
     assert any(f.text == "Efficiency of P-101" for f in faceplate_lines(view, row, "viewer"))

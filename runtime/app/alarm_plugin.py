@@ -26,6 +26,7 @@ from runtime.ui.alarm_banner import AlarmBanner
 from runtime.ui.alarm_list import PAGE_SIZE, AlarmListPanel
 from runtime.ui.alarm_text import banner_line, counts_line, faceplate_alarm_lines, list_row
 from runtime.ui.annunciator import Annunciator
+from runtime.ui.faceplate_text import FaceplateLine
 from runtime.ui.hud import HudElement, element
 
 REFRESH_S = 0.25
@@ -122,7 +123,7 @@ class AlarmPlugin:
         status = next((p for p in twin.plugins if hasattr(p, "bar")), None)
         if status is not None and getattr(status, "bar", None) is not None:
             self._below = lambda: status.bar.reserved()[2]
-        twin.live.faceplate_extras.append(self.faceplate_lines)
+        twin.live.faceplates.extra_lines.append(self.faceplate_lines)
         twin.header_bottoms.append(
             lambda: self.banner.rect[2] if self.banner is not None and self.banner.visible
             else None)
@@ -346,8 +347,13 @@ class AlarmPlugin:
 
     # -- faceplate and hud ------------------------------------------------------------------
 
-    def faceplate_lines(self, entity_id: str) -> list[str]:
-        return faceplate_alarm_lines(self.board.of_asset(entity_id), self.rationale)
+    def faceplate_lines(self, entity_id: str) -> list[FaceplateLine]:
+        """The asset's alarms with their rationalization (unacknowledged ones accented)."""
+        alarms = self.board.of_asset(entity_id)
+        lines = faceplate_alarm_lines(alarms, self.rationale)
+        unacked = {a.id for a in alarms if a.unacked}
+        return [FaceplateLine(t, "bad" if any(f" {i}:" in t for i in unacked) else None)
+                for t in lines]
 
     def hud(self) -> list[HudElement]:
         if self.twin is None or self.banner is None or self.list is None:

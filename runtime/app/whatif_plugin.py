@@ -121,7 +121,7 @@ class WhatIfPlugin:
             from runtime.analytics.engine import AnalyticsEngine
 
             self.analytics = AnalyticsEngine(twin.session.world)
-        twin.live.faceplates.extra_lines = self.faceplate_lines
+        twin.live.faceplates.extra_lines.append(self.faceplate_lines)
 
     def _ghost_map(self) -> None:
         """Per ghostable entity: (kind, world column, point id, full scale)."""

@@ -46,8 +46,10 @@ class PlantView:
         self.devices = devices
         self.interlocks = by_point(devices.interlocks) if devices is not None else {}
         self.controllers = [e for e in world.scene.entities if e.type == "controller"]
-        self.extra_lines: Callable[[str], list[FaceplateLine]] | None = None
-        """More lines per entity id (the what-if plugin: KPIs, model disagreement, forecast)."""
+        self.extra_lines: list[Callable[[str], list[FaceplateLine]]] = []
+        """Functions entity id -> more lines, placed before the commands, by the plugins that
+        own them (alarms with their rationalization; what-if: KPIs, model disagreement,
+        forecast)."""
 
     def value(self, point: str) -> float:
         c = self.world.point_column.get(point)
@@ -234,8 +236,8 @@ def faceplate_lines(view: PlantView, row: int, role: str) -> list[FaceplateLine]
            and world.points.poll_period_ns[world.point_column[p.id]] >= 0 and not view.good(p.id)]
     if bad:
         lines.append(FaceplateLine(f"Data not Good: {', '.join(bad[:3])} (values held)", "bad"))
-    if view.extra_lines is not None:
-        lines.extend(view.extra_lines(e))
+    for extra in view.extra_lines:
+        lines.extend(extra(e))
     commands = _command_lines(view, entity, role)
     if commands:
         lines.append(FaceplateLine("Commands:"))
