@@ -11,6 +11,7 @@ from typing import Any
 from runtime.scene.components import COMPONENT_FIELDS, PROCEDURAL_MODELS, Field
 from runtime.scene.load import SCENE_FORMAT
 from runtime.scene.model import ASSET_TYPES, POINT_KINDS
+from runtime.scene.tours import tour_schema
 from runtime.scene.units import UNIT_SUFFIX
 
 _ID = {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*$"}
@@ -151,5 +152,6 @@ def scene_schema() -> dict[str, Any]:
                     "pitch_deg": {"type": "number", "minimum": -88, "maximum": -3},
                 },
             }},
+            "tours": tour_schema(),
         },
     }
