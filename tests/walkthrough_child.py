@@ -73,7 +73,80 @@ def walk(out: Path) -> dict:
     return result
 
 
-MODES = {"walk": walk}
+def kiosk(out: Path) -> dict:
+    """Idle -> attract -> input -> home on a clock moved by hand; the staff exit's PIN."""
+    import argparse
+
+    from runtime.app.kiosk_plugin import pin_digest
+    from runtime.app.run_kiosk import SteppedClock, build_kiosk
+    from runtime.render.app import make_app
+    from runtime.render.screenshot import save_png
+    from runtime.render.viewer import Viewer
+    from runtime.scene import load_scene
+
+    scene = load_scene("pump_station")
+    app = make_app(headless=True, size=(640, 360))
+    viewer = Viewer(app, scene, interactive=False)
+    args = argparse.Namespace(bus=None, security=None, headless=True, chosen_tour=None,
+                              tour_once=False, idle=30.0, exit_chord="ctrl+shift+k",
+                              pin_sha256=pin_digest("4321"))
+    clock = SteppedClock(1000.0)
+    twin, kiosk, tour, _sub = build_kiosk(args, app, viewer, now_s=clock)
+    home = _view(viewer)
+    states = []
+
+    def frames(seconds: float, step_s: float = 0.5) -> None:
+        for _ in range(int(round(seconds / step_s))):
+            clock.now_s += step_s
+            viewer.step(1)
+        states.append(kiosk.state)
+
+    frames(1.0)
+    result: dict = {"home": home}
+    frames(20.0)  # still under the 30 s idle time
+    result["before_idle"] = kiosk.state
+    frames(10.0)  # 31 s idle: the attract loop starts
+    result["at_idle"] = kiosk.state
+    frames(6.0)  # well into the first hop of the tour
+    result["attract_view"] = _view(viewer)
+    result["tour_playing"] = tour.playing
+    result["attract_stop"] = tour.player.index
+    result["kinds_attract"] = sorted({e["kind"] for e in twin.hud_elements()})
+    save_png(app, out / "kiosk-attract.png")
+    app.messenger.send("kiosk-button", ["mouse1"])  # a touch, as the button thrower sends it
+    frames(0.5)
+    result["after_input"] = kiosk.state
+    result["after_input_view"] = _view(viewer)
+    result["tour_after_input"] = tour.playing
+    result["kinds_home"] = sorted({e["kind"] for e in twin.hud_elements()})
+    save_png(app, out / "kiosk-home.png")
+    frames(29.0)
+    result["idle_again_short"] = kiosk.state
+    frames(2.0)
+    result["idle_again"] = kiosk.state
+    # Staff exit: the chord opens the prompt; a wrong PIN does not leave, the right one does.
+    app.messenger.send(kiosk.exit_event)
+    result["prompt_open"] = kiosk.prompt is not None
+    for ch in "1111\r":
+        app.messenger.send("kiosk-keystroke", [ch])
+    result["exit_after_wrong"] = kiosk.exit_requested
+    result["state_after_prompt"] = kiosk.state
+    for ch in "4321\r":
+        app.messenger.send("kiosk-keystroke", [ch])
+    result["exit_after_right"] = kiosk.exit_requested
+    result["escape_quits"] = False
+    app.messenger.send("escape")
+    result["states"] = states
+    app.destroy()
+    return result
+
+
+def _view(viewer) -> list[float]:  # noqa: ANN001
+    v = viewer.camera.view
+    return [round(float(x), 3) for x in (*v.target, v.distance_m, v.heading_deg, v.pitch_deg)]
+
+
+MODES = {"walk": walk, "kiosk": kiosk}
 
 
 def main() -> None:

@@ -223,6 +223,7 @@ class KioskPlugin:
         if lost != self.paused_shown and self._paused is not None:
             self.paused_shown = lost
             (self._paused.show if lost else self._paused.hide)()
+            print(f"kiosk: live data {'paused (bus lost)' if lost else 'back'}", flush=True)
 
     def _task(self, task: Task) -> int:
         self.tick()

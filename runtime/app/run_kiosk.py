@@ -66,6 +66,8 @@ def build_kiosk(args: argparse.Namespace, app, viewer, *, now_s=None):  # noqa: 
                                    role="viewer"))
     assert status.bar is not None
     status.bar.root.hide()  # a visitor gets the friendly card, not the engineer's status line
+    twin.hud.remove(status.hud)
+    viewer.labels.reserved.remove(status.bar.reserved)
     twin.add(BadgesPlugin())
     twin.add(WalkPlugin())
     tour = twin.add(TourPlugin(args.chosen_tour, loop=not args.tour_once, now_s=now_s))
