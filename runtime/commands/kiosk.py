@@ -144,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
     from runtime.render.viewer import Viewer
 
     try:
-        app = make_app(headless=args.headless, size=size, title=f"twinstage - {scene.name}")
+        app = make_app(headless=args.headless, size=size, title=f"twinstage - {scene.name}",
+                       pipeline="forward" if args.stereo else "auto")
     except RuntimeError as exc:
         raise UsageError(f"cannot open the kiosk's display: {exc}") from exc
     try:
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         if args.stereo == "sbs":
             from runtime.render.stereo import SideBySide
 
-            viewer.stereo = SideBySide(app)  # type: ignore[attr-defined]
+            SideBySide(app)
         return run_kiosk(args, app, viewer)
     finally:
         app.destroy()

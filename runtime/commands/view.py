@@ -59,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"./{DEFAULT_FALLBACK_SHOT})")
     parser.add_argument("--size", default="1280x720", metavar="WxH",
                         help="window or image size in pixels (default 1280x720)")
+    parser.add_argument("--stereo", default=None, choices=("sbs", "vr"),
+                        help="sbs: side-by-side stereo frame (3D displays); vr: an OpenXR "
+                             "headset (pip install 'twinstage[vr]'; docs/walkthrough.md)")
+    parser.add_argument("--layout", default=None, metavar="NAME|FILE",
+                        help="a control-room layout (the scene's layouts/NAME.yaml): several "
+                             "display regions from one world (docs/walkthrough.md)")
     live = parser.add_argument_group("live twin (with --bus)")
     live.add_argument("--bus", default=None, metavar="ADDR",
                       help="subscribe to this bus (tcp://HOST:PORT) and show live readings")
@@ -159,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
     from runtime.render.viewer import Viewer
 
     try:
-        app = make_app(headless=headless, size=size, title=f"twinstage - {scene.name}")
+        app = make_app(headless=headless, size=size, title=f"twinstage - {scene.name}",
+                       pipeline="forward" if args.stereo == "sbs" else "auto")
     except RuntimeError as exc:
         if headless:
             raise UsageError(f"cannot render offscreen: {exc}; check the OpenGL/Mesa "
@@ -171,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         app = make_app(headless=True, size=size, title=scene.name)
 
     viewer = Viewer(app, scene, interactive=not headless)
+    _stereo(args, app, viewer)
     if args.bus is not None or args.replay is not None:
         from runtime.app.run_view import run_twin
 
@@ -191,6 +199,25 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         app.destroy()
+
+
+def _stereo(args: argparse.Namespace, app, viewer) -> None:  # noqa: ANN001
+    """``--stereo``: split the window into two eyes, or hand the rig to a VR headset."""
+    if args.stereo == "sbs":
+        from runtime.render.stereo import SideBySide
+
+        SideBySide(app)
+    elif args.stereo == "vr":
+        from runtime.render.stereo import VrUnavailableError, open_vr
+
+        rig = app.render.attach_new_node("vr-rig")
+        target = viewer.camera.home.target
+        rig.set_pos(target.x, target.y - 8.0, 0.0)
+        try:
+            open_vr(app, rig)
+        except VrUnavailableError as exc:
+            app.destroy()
+            raise UsageError(str(exc)) from None
 
 
 def check_args(args: argparse.Namespace) -> None:
