@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import sys
+
+import numpy as np
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -174,7 +176,70 @@ def stereo(out: Path) -> dict:
     return result
 
 
-MODES = {"walk": walk, "kiosk": kiosk, "stereo": stereo}
+def layout(out: Path, size: str = "1280x720") -> dict:
+    """The pump station's wall layout on the scene's model, with a trend panel registered at
+    run time (the alarm list has no provider: its placeholder shows)."""
+    from panda3d.core import TextNode
+
+    from runtime.app.build import live_session
+    from runtime.app.layout import LayoutPlugin, layout_path, load_layout, prepare_layout
+    from runtime.app.panel_registry import register_panel
+    from runtime.app.plugin import Twin
+    from runtime.app.status_plugin import StatusPlugin
+    from runtime.commands.view import parse_size
+    from runtime.live.live_viewer import LiveViewer
+    from runtime.render.app import make_app
+    from runtime.render.screenshot import capture_rgb, save_png
+    from runtime.render.viewer import Viewer
+    from runtime.scene import load_scene
+    from runtime.ui.hud import element
+    from runtime.world import build_world
+
+    class LevelTrend:  # a stand-in provider: one line of text from the world
+        def __init__(self, ctx) -> None:  # noqa: ANN001
+            self.ctx = ctx
+            self.node = ctx.root.attach_new_node(TextNode("trend-test"))
+            self.node.set_scale(0.1)
+            self.text = ""
+
+        def update(self) -> None:
+            self.text = f"trend of {', '.join(self.ctx.options.get('points', []))}"
+            self.node.node().set_text(self.text)
+
+        def hud(self) -> list:
+            return [element("trend", self.text, (-0.5, 0.5, -0.1, 0.1), self.ctx.aspect,
+                            self.ctx.size_px)]
+
+    register_panel("trend", LevelTrend)
+    scene = load_scene("pump_station")
+    chosen = load_layout(layout_path("wall", scene))
+    app = make_app(headless=True, size=parse_size(size))
+    viewer = Viewer(app, scene, interactive=False)
+    aspect = prepare_layout(app, viewer, chosen)
+    world = build_world(scene)
+    session = live_session(world, None)
+    live = LiveViewer(viewer, session)
+    twin = Twin(app, viewer, session, live, interactive=False)
+    twin.add(StatusPlugin(where="test", user="test", role="viewer"))
+    plugin = twin.add(LayoutPlugin(chosen))
+    regions = [app.win.get_display_region(i) for i in range(app.win.get_num_display_regions())]
+    result: dict = {"aspect": aspect, "regions": [
+        [[round(v, 4) for v in dr.get_dimensions()],
+         "" if dr.get_camera().is_empty() else dr.get_camera().get_name()] for dr in regions]}
+    for eid in ("P-101", "T-102"):
+        live.select(eid)
+        viewer.step(1)
+        plugin.detail[0].settle()
+        viewer.step(2)
+        save_png(app, out / f"layout-{eid}.png")
+        np.save(out / f"layout-{eid}.npy", capture_rgb(app))
+        result[eid] = twin.hud_elements()
+    result["viewport"] = list(twin.viewport)
+    app.destroy()
+    return result
+
+
+MODES = {"walk": walk, "kiosk": kiosk, "stereo": stereo, "layout": layout}
 
 
 def main() -> None:

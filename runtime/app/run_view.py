@@ -48,6 +48,8 @@ def _build_session(args: argparse.Namespace, world):  # noqa: ANN001, ANN202
         session = replay_session(world, recording, at_ns=args.at_ns, speed=args.speed,
                                  paused=args.paused)
         return session, None, recording_markers(recording)
+    if args.bus is None:  # a layout of the scene's model alone: no readings
+        return live_session(world, None), None, []
     from runtime.bus.endpoints import BusEndpoints
     from runtime.bus.subscriber import Subscriber
 
@@ -89,11 +91,16 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         live = LiveViewer(viewer, session, select=args.select, control=control, role=args.role,
                           devices=devices)
         twin = Twin(app, viewer, session, live, interactive=not headless)
-        where = args.bus if args.replay is None else str(args.replay)
+        where = (args.bus or "the scene's model") if args.replay is None else str(args.replay)
         key = getattr(args, "security", None)
         user = key.name if key is not None else args.actor
         replay = add_display_plugins(twin, where=where, actor=user, role=args.role,
                                      markers=markers)
+        layout = getattr(args, "loaded_layout", None)
+        if layout is not None:
+            from runtime.app.layout import LayoutPlugin
+
+            twin.add(LayoutPlugin(layout))
         live.install_control_keys()
         if writes:
             live.run_writes(writes)

@@ -143,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     if args.select is not None and args.select not in {e.id for e in scene.entities}:
         raise UsageError(f"--select {args.select!r}: no such entity in scene {scene.name!r}")
     args.planned_writes = plan_writes(args.write, args.role, scene.path / "devices.yaml", scene)
+    args.loaded_layout = _layout(args.layout, scene)
 
     from runtime.render.config import display_available
 
@@ -179,7 +180,11 @@ def run(args: argparse.Namespace) -> int:
 
     viewer = Viewer(app, scene, interactive=not headless)
     _stereo(args, app, viewer)
-    if args.bus is not None or args.replay is not None:
+    if args.loaded_layout is not None:
+        from runtime.app.layout import prepare_layout
+
+        prepare_layout(app, viewer, args.loaded_layout)
+    if args.bus is not None or args.replay is not None or args.loaded_layout is not None:
         from runtime.app.run_view import run_twin
 
         try:
@@ -199,6 +204,20 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         app.destroy()
+
+
+def _layout(name: str | None, scene: Scene):  # noqa: ANN202
+    """``--layout NAME|FILE`` -> the checked layout (None without the option)."""
+    if name is None:
+        return None
+    from runtime.app.layout import available_layouts, layout_path, load_layout
+
+    path = layout_path(name, scene)
+    if not path.is_file():
+        known = ", ".join(available_layouts(scene)) or "none"
+        raise UsageError(f"--layout {name!r}: no layout file {path} (layouts of "
+                         f"{scene.name!r}: {known})")
+    return load_layout(path)
 
 
 def _stereo(args: argparse.Namespace, app, viewer) -> None:  # noqa: ANN001
@@ -243,6 +262,12 @@ def check_args(args: argparse.Namespace) -> None:
     if args.bus is None:
         args.role = args.role or "viewer"
         args.security = None
+        if args.layout is not None:  # the scene's model on a layout: a twin with no source
+            if args.write:
+                raise UsageError("--write needs --bus ADDR (the live view)")
+            _check_numbers(args)
+            args.actor = actor_name(args.actor)
+            return
         if live_only:
             raise UsageError(f"{', '.join(live_only)} need(s) --bus ADDR (the live view) "
                              "or --replay FILE")
