@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
-from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -149,9 +149,7 @@ def _view(viewer) -> list[float]:  # noqa: ANN001
 
 
 def stereo(out: Path) -> dict:
-    """One side-by-side frame of the pump station, and the same view in mono."""
-    import numpy as np
-
+    """One side-by-side frame of the pump station."""
     from runtime.render.app import make_app
     from runtime.render.screenshot import capture_rgb, save_png
     from runtime.render.stereo import SideBySide
