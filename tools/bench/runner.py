@@ -22,6 +22,7 @@ SUITES: dict[str, str] = {
     "recording": "tools.bench.recording",
     "replay": "tools.bench.replay",
     "scale": "tools.bench.scale",
+    "walk": "tools.bench.walk",
 }
 """Suite name -> module with ``run(quick: bool) -> list[Row]``. Missing modules are skipped."""
 
