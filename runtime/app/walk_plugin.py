@@ -30,8 +30,12 @@ ORBIT_PITCH_DEG = -25.0
 TOGGLE_KEY = "v"
 WALK_NEAR_M = 0.1
 """Near clip while walking: a wall at arm's length is still drawn."""
+WALK_FAR_M = 60.0
+"""Far clip while walking: a person at eye level reads nothing farther, and a large plant's
+rows beyond it cost most of the frame (the sky stands behind)."""
 ORBIT_NEAR_M = 0.3
-"""The viewer's own near clip (runtime/render/viewer.py)."""
+ORBIT_FAR_M = 1000.0
+"""The viewer's own clip planes (runtime/render/viewer.py)."""
 
 
 def teleport_pose(vp: Viewpoint) -> WalkPose:
@@ -81,7 +85,7 @@ class WalkPlugin:
         assert self.twin is not None and self.walker is not None
         self.walker.place(self._pose_from_orbit())
         self.twin.viewer.camera.active = False
-        self.twin.app.camLens.set_near(WALK_NEAR_M)
+        self.twin.app.camLens.set_near_far(WALK_NEAR_M, WALK_FAR_M)
         self.walker.active = True
         self.walker.apply()
         self.twin.live.say("Walking: W A S D or arrows, drag to look, V for the overview",
@@ -99,7 +103,7 @@ class WalkPlugin:
         cam.view.pitch_deg = ORBIT_PITCH_DEG
         cam.view.distance_m = ORBIT_DISTANCE_M
         self.walker.active = False
-        self.twin.app.camLens.set_near(ORBIT_NEAR_M)
+        self.twin.app.camLens.set_near_far(ORBIT_NEAR_M, ORBIT_FAR_M)
         cam.active = True
         cam.apply()
         return "orbit"

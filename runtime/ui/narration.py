@@ -53,7 +53,14 @@ class NarrationCard:
         self.left = (-aspect + 0.5) if left is None else left
         self.root = aspect2d.attach_new_node("narration")
         self.root.set_bin("fixed", 55)
-        self._bg = self.root.attach_new_node("narration-bg")
+        # One unit card, moved and scaled to the text (a new card per refresh grew the
+        # process by tens of MiB an hour in the kiosk's attract loop).
+        cm = CardMaker("narration-bg")
+        cm.set_frame(0.0, 1.0, 0.0, 1.0)
+        self._bg = self.root.attach_new_node(cm.generate())
+        self._bg.set_color(*BG_RGBA)
+        self._bg.set_transparency(True)
+        self._bg.set_bin("fixed", 54)
         self._title = self._text("narration-title", TITLE_RGBA)
         self._body = self._text("narration-body", BODY_RGBA)
         self._values = self._text("narration-values", VALUE_RGBA)
@@ -84,8 +91,11 @@ class NarrationCard:
         y = BOTTOM + PAD * k
         for node, text, size in blocks:  # stacked bottom-up so the card grows upwards
             tn = node.node()
-            tn.set_wordwrap((width - 2 * PAD * k) / size)
-            tn.set_text(text)
+            wrap = (width - 2 * PAD * k) / size
+            if tn.get_wordwrap() != wrap:
+                tn.set_wordwrap(wrap)
+            if tn.get_text() != text:
+                tn.set_text(text)
             node.set_scale(size)
             if not text:
                 node.hide()
@@ -95,13 +105,9 @@ class NarrationCard:
             node.set_pos(x, 0, y - bottom * size)
             y += (top - bottom) * size + 0.02 * k
         self.rect = (self.left, self.left + width, BOTTOM, y + PAD * k)
-        self._bg.remove_node()
-        cm = CardMaker("narration-bg")
-        cm.set_frame(*self.rect)
-        self._bg = self.root.attach_new_node(cm.generate())
-        self._bg.set_color(*BG_RGBA)
-        self._bg.set_transparency(True)
-        self._bg.set_bin("fixed", 54)
+        left, right, bottom, top = self.rect
+        self._bg.set_pos(left, 0, bottom)
+        self._bg.set_scale(right - left, 1.0, top - bottom)
         self.visible = True
         self.root.show()
 
