@@ -56,7 +56,7 @@ def test_wall_layout_opens_its_regions(tmp_path: Path) -> None:
 
 
 def test_layout_is_legible_on_a_4k_wall(tmp_path: Path) -> None:
-    out = run_child("layout", tmp_path, "3840x2160")
+    out = run_child("layout", tmp_path, "3840x2160", "T-102")
     detail = next(e for e in out["T-102"] if e["kind"] == "detail")
     status = next(e for e in out["T-102"] if e["kind"] == "status")
     # Text follows the region's height: at 2160 lines the caption is ~80 px tall, the status

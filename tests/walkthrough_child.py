@@ -174,7 +174,7 @@ def stereo(out: Path) -> dict:
     return result
 
 
-def layout(out: Path, size: str = "1280x720") -> dict:
+def layout(out: Path, size: str = "1280x720", select: str = "P-101,T-102") -> dict:
     """The pump station's wall layout on the scene's model, with a trend panel registered at
     run time (the alarm list has no provider: its placeholder shows)."""
     from panda3d.core import TextNode
@@ -224,7 +224,7 @@ def layout(out: Path, size: str = "1280x720") -> dict:
     result: dict = {"aspect": aspect, "regions": [
         [[round(v, 4) for v in dr.get_dimensions()],
          "" if dr.get_camera().is_empty() else dr.get_camera().get_name()] for dr in regions]}
-    for eid in ("P-101", "T-102"):
+    for eid in select.split(","):
         live.select(eid)
         viewer.step(1)
         plugin.detail[0].settle()
