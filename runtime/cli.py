@@ -34,6 +34,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("runtime.commands.bench", "measure performance against targets"),
     "generate": ("runtime.commands.generate", "write a generated plant of N assets"),
     "schema": ("runtime.commands.schema", "print the JSON Schema of scene files"),
+    "alarms": ("runtime.commands.alarms", "run the alarm service; list, acknowledge, shelve, "
+               "report alarms"),
+    "scenario": ("runtime.commands.scenario", "run, report or list training scenarios"),
 }
 """Subcommand name -> (module, one-line help). Modules not present yet are left out."""
 

@@ -30,6 +30,10 @@ TEST_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ad-1": ("engineer", ("ad-1",)),
     "ad-2": ("engineer", ("ad-2",)),
     "rogue": ("engineer", ("rogue-*",)),
+    "alarms": ("engineer", ("alarms",)),
+    "historian": ("engineer", ("history",)),
+    "analytics": ("engineer", ("analytics",)),
+    "scenario": ("engineer", ("scenario",)),
 }
 """Key name -> (role, may publish for): what :func:`make_keys` creates."""
 

@@ -10,6 +10,8 @@ Each request is one JSON object on one line; each reply is one JSON object on on
 - ``{"op": "clear", "target": "LT-102"}`` or ``{"target": "all"}``
 - ``{"op": "read", "point": "T-101/level_m"}`` -> ``{"ok": true, "value": 3.5}``
 - ``{"op": "write", "point": "P-101/run_cmd", "value": 0}``
+- training: ``freeze``, ``run``, ``speed``, ``snapshot``, ``snapshots``, ``restore``,
+  ``backtrack``, ``save``, ``load``, ``read_many``, ``hash`` (:mod:`adapters.plant.training`)
 
 Lines are capped at 64 KiB; a malformed request gets an error reply and the connection stays up.
 """
@@ -21,6 +23,8 @@ import json
 from typing import Any
 
 from adapters.plant.faults import Fault, FaultBoard, FaultError
+from adapters.plant.training import OPS as TRAINING_OPS
+from adapters.plant.training import TrainingControls
 from runtime.errors import UsageError
 
 MAX_LINE = 65536
@@ -30,8 +34,10 @@ DEFAULT_CONTROL_PORT = 15019
 class ControlServer:
     """Serves control requests for one running plant."""
 
-    def __init__(self, board: FaultBoard, host: str, port: int) -> None:
+    def __init__(self, board: FaultBoard, host: str, port: int, *,
+                 training: TrainingControls | None = None) -> None:
         self.board = board
+        self.training = training
         self.host = host
         self.port = port
         self._server: asyncio.base_events.Server | None = None
@@ -87,6 +93,8 @@ class ControlServer:
         op = req.get("op")
         board = self.board
         model = board.model
+        if op in TRAINING_OPS and self.training is not None:
+            return self.training.handle(req)
         if op == "status":
             return {
                 "ok": True,
@@ -98,6 +106,8 @@ class ControlServer:
                     for s in board.servers.values()
                 ],
                 "faults": [f.describe() for f in board.active.values()],
+                **({"frozen": self.training.frozen, "speed": self.training.speed}
+                   if self.training else {}),
             }
         if op == "fault":
             args = {k: v for k, v in req.items() if k in ("rate", "code")}
@@ -112,7 +122,8 @@ class ControlServer:
         if op == "write":
             model.write_point(str(req.get("point")), float(req.get("value")))
             return {"ok": True}
-        return {"ok": False, "error": f"unknown op {op!r} (status, fault, clear, read, write)"}
+        return {"ok": False, "error": f"unknown op {op!r} (status, fault, clear, read, write, "
+                                     f"{', '.join(TRAINING_OPS)})"}
 
 
 async def request(host: str, port: int, req: dict[str, Any], timeout_s: float = 5.0) -> dict:

@@ -16,6 +16,7 @@ from adapters.plant.control import ControlServer
 from adapters.plant.faults import Fault, FaultBoard
 from adapters.plant.image import RegisterImage
 from adapters.plant.server import DeviceServer
+from adapters.plant.training import TrainingControls
 from runtime.scene.model import Devices
 from runtime.sim.plant_model import PlantModel
 
@@ -32,17 +33,27 @@ class PlantRunner:
                  host_override: str | None = None) -> None:
         self.model = model
         self.devices = devices
-        self.speed = speed
         self.images = {d.id: RegisterImage(d, model) for d in devices.devices}
         self.servers = {
             d.id: DeviceServer(self.images[d.id], host_override or d.host, d.port + port_offset)
             for d in devices.devices
         }
         self.board = FaultBoard(model, self.servers)
+        self.training = TrainingControls(self.board, speed=speed)
         self.control = (
-            ControlServer(self.board, "127.0.0.1", control_port) if control_port else None
+            ControlServer(self.board, "127.0.0.1", control_port, training=self.training)
+            if control_port else None
         )
         self.batches = 0
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per wall second (the control socket's ``speed`` changes it)."""
+        return self.training.speed
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        self.training.speed = value
 
     async def start(self) -> None:
         started: list[DeviceServer] = []
@@ -76,6 +87,7 @@ class PlantRunner:
                         on_batch: Callable[[int], None] | None = None) -> None:
         """Step in real time x speed until ``stop`` is set."""
         step_ns = self.model.step_ns
+        self.training.after_steps()  # the first automatic snapshot: plant time as it starts
         acc_ns = 0
         last = time.monotonic_ns()
         while not stop.is_set():
@@ -85,6 +97,10 @@ class PlantRunner:
             except TimeoutError:
                 pass
             now = time.monotonic_ns()
+            if self.training.frozen:  # plant time stops; registers keep their values
+                last = now
+                acc_ns = 0
+                continue
             acc_ns += int((now - last) * self.speed)
             last = now
             n = min(acc_ns // step_ns, MAX_STEPS_PER_TICK)
@@ -93,6 +109,7 @@ class PlantRunner:
                 acc_ns = 0  # too far behind: drop the backlog rather than chase it
             if n:
                 self.model.step(int(n))
+                self.training.after_steps()
                 self.refresh()
                 self.batches += 1
                 if on_batch:

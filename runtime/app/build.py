@@ -75,3 +75,21 @@ def replay_session(world: World, recording: object, *, at_ns: int | None = None,
     session = Session(world, source, observer, clock=clock)
     session.seek(source.start_ns if at_ns is None else at_ns)
     return session
+
+
+def add_training_plugins(twin: Twin, *, role: str, bus: str | None,
+                         security: object | None) -> object | None:
+    """A live station's training side (docs/training.md): the instructor station for the
+    instructor role, the trainee's presence and message box for an operator; None otherwise.
+    The returned plugin's ``close()`` stops its worker thread."""
+    if bus is None or twin.session.mode == "replay" or role not in ("instructor", "operator"):
+        return None
+    from runtime.app.instructor_plugin import InstructorPlugin, TraineePlugin
+    from runtime.bus.endpoints import BusEndpoints
+    from runtime.scenarios.station_link import StationLink
+
+    link = StationLink(BusEndpoints.from_address(bus), security=security,  # type: ignore[arg-type]
+                       instructor=role == "instructor")
+    plugin = InstructorPlugin(link) if role == "instructor" else TraineePlugin(link)
+    twin.add(plugin)
+    return plugin

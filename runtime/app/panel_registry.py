@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 Rect = tuple[float, float, float, float]
 
 PROVIDERS: dict[str, str] = {
-    # "alarms": "runtime.ui.alarm_list:layout_panel",   (when the alarm list lands)
-    # "trend": "runtime.ui.trend_panel:layout_panel",   (when the trend panel lands)
+    "alarms": "runtime.app.alarm_region:layout_panel",
+    # "trend": "runtime.ui.trend_panel:layout_panel",   (when a trend panel lands)
 }
 """Kind -> ``module:function`` of its provider; modules are imported on first use."""
 TITLES = {"alarms": "Alarm list", "trend": "Trend"}

@@ -38,6 +38,9 @@ class Twin:
     clicks: list = field(default_factory=list)
     """Functions (x, y normalised -1..1) -> True when a 2D panel took the click; the
     navigation plugin asks them in order before picking in the world."""
+    header_bottoms: list = field(default_factory=list)
+    """Functions -> the bottom edge (aspect2d) of a band along the top of the screen (the status
+    bar, the alarm banner) or None while it is hidden: the faceplate starts under the lowest."""
     bus_lost: bool = False
     """Set by the status plugin while the whole bus is lost (one banner says so)."""
     viewport: tuple[int, int, int, int] | None = None

@@ -13,7 +13,7 @@ import signal
 import time
 from typing import Any
 
-from runtime.app.build import add_display_plugins
+from runtime.app.build import add_display_plugins, add_training_plugins
 from runtime.app.plugin import Twin
 
 DEFAULT_LIVE_SECONDS = 10.0
@@ -87,6 +87,8 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         stop["requested"] = True
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    alarms = None
+    training = None
     try:
         live = LiveViewer(viewer, session, select=args.select, control=control, role=args.role,
                           devices=devices)
@@ -96,6 +98,9 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         user = key.name if key is not None else args.actor
         replay = add_display_plugins(twin, where=where, actor=user, role=args.role,
                                      markers=markers)
+        alarms = _add_alarms(args, twin, subscriber is not None)
+        training = add_training_plugins(twin, role=args.role, bus=args.bus if subscriber
+                                        is not None else None, security=key)
         layout = getattr(args, "loaded_layout", None)
         if layout is not None:
             from runtime.app.layout import LayoutPlugin
@@ -140,8 +145,35 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         session.close()
+        if alarms is not None:
+            alarms.close()
+        if training is not None:
+            training.close()
         if commander is not None:
             commander.close()
+
+
+def _add_alarms(args: argparse.Namespace, twin: Twin, live: bool):  # noqa: ANN202
+    """The alarm display when the scene defines alarms: fed by the alarm service on the bus
+    (live), or evaluated on the session's virtual time (replay)."""
+    from runtime.app.alarm_plugin import AlarmPlugin, load_rationale
+
+    scene_dir = twin.viewer.scene.path
+    if not (scene_dir / "alarms.yaml").is_file() or twin.session.source is None:
+        return None  # no alarm definitions, or the scene's model alone (a layout): nothing
+    if live:
+        from runtime.alarms.feed import AlarmFeed
+        from runtime.bus.endpoints import BusEndpoints
+
+        source = AlarmFeed(BusEndpoints.from_address(args.bus),
+                           security=getattr(args, "security", None))
+    else:
+        from runtime.alarms.replay import ReplayAlarms
+
+        source = ReplayAlarms.for_session(twin.session)
+    plugin = AlarmPlugin(source, rationale=load_rationale(scene_dir))
+    twin.add(plugin)
+    return plugin
 
 
 def _entry(twin: Twin, **extra: Any) -> dict[str, Any]:

@@ -61,7 +61,8 @@ class StatusPlugin:
             publishers=tuple(source.publishers(frame.now_ns)) if source is not None else (),
             user=self.user, role=self.role)
         self.bar.show(status_text(self.inputs), banner_text(self.inputs))
-        twin.live.panel.top = self.bar.reserved()[2] - 0.02
+        bottoms = [b for b in (f() for f in twin.header_bottoms) if b is not None]
+        twin.live.panel.top = min([self.bar.reserved()[2], *bottoms]) - 0.02
         lost = bus_lost_since(self.inputs) is not None
         twin.viewer.view.sync.set_quiet_no_comm(lost)
         twin.bus_lost = lost

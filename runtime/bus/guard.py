@@ -23,6 +23,7 @@ import zmq
 from runtime.bus.keys import KeyFileError, load_site
 from runtime.bus.ratelog import RateLimitedLog
 from runtime.bus.security import ServerSecurity
+from runtime.bus.services import ServiceRequest
 from runtime.bus.wire import Ack, Command, encode_command
 from runtime.bus.zap import ZapHandler
 from runtime.errors import UsageError
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("twinstage.bus")
 
+HISTORY_SERVICE = "history"
+"""Requests for this service need a key with history rights (``history`` in site.json)."""
 QUARANTINE_S = 60.0
 """A key that sends a message over the part or size limits is cut and refused this long, so
 it cannot make libzmq assemble one oversized message after another."""
@@ -100,6 +103,18 @@ class BusGuard:
         log.warning("key %s quarantined for %.0f s: it sent a message with %s", user,
                     QUARANTINE_S, why)
         return True
+
+    def vouch_request(self, request: ServiceRequest,
+                      user: str) -> tuple[ServiceRequest, str]:
+        """The request with role and actor from the key, and a refusal ("" when none): a
+        key without history rights may not ask the historian. Services judge roles further."""
+        entry = self.ring.active(user)
+        assert entry is not None  # messages from keys not admitted were dropped already
+        vouched = request._replace(role=entry.role, actor=entry.name)
+        if request.service == HISTORY_SERVICE and not entry.history:
+            self._stats["refused_at_router"] += 1
+            return vouched, f"key {entry.name} may not query history"
+        return vouched, ""
 
     def vouch(self, command: Command, user: str, peer: str) -> tuple[bytes | None, Ack | None]:
         """The command payload for the adapter (actor, role and host from the key), or the

@@ -42,12 +42,25 @@ import numpy as np
 import zmq
 
 from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.events import TOPIC_EVENTS, decode_events
 from runtime.bus.guard import BusGuard
 from runtime.bus.ingress import Incoming, recv_limited
 from runtime.bus.liveness import DEFAULT_PERIOD_MS, SILENCE_MISSES, fell_silent
 from runtime.bus.point_cache import PointCache
 from runtime.bus.ratelog import RateLimitedLog
 from runtime.bus.security import ServerSecurity, check_plaintext
+from runtime.bus.services import (
+    KIND_OFFER,
+    KIND_REPLY,
+    KIND_REQUEST,
+    ServiceReply,
+    decode_offer,
+    decode_reply,
+    decode_request,
+    encode_reply,
+    encode_request,
+    peek_kind,
+)
 from runtime.bus.sockets import DEFAULT_HWM, make_socket
 from runtime.bus.wire import (
     KIND_ACK,
@@ -70,7 +83,6 @@ from runtime.bus.wire import (
     decode_snapshot_request,
     encode_ack,
     encode_snapshot_chunk,
-    message_kind,
 )
 from runtime.control.ack import Ack
 from runtime.errors import UsageError
@@ -155,6 +167,20 @@ class _Pending:
     deadline_ns: int
 
 
+@dataclass(slots=True)
+class _Service:
+    identity: bytes
+    last_offer_ns: int
+    user: str = ""
+
+
+@dataclass(slots=True)
+class _PendingRequest:
+    client: bytes
+    service: str
+    deadline_ns: int
+
+
 class BusServer:
     """The bus. Construct (binds, raising BusAddressInUseError), then ``run()`` until ``stop()``.
 
@@ -187,7 +213,7 @@ class BusServer:
             "messages": 0, "readings": 0, "rejected": 0, "snapshots": 0, "commands": 0,
             "acks": 0, "gaps": 0, "forged": 0, "impostors": 0, "seq_jumps": 0, "oversized": 0,
             "cache_full": 0, "evicted": 0, "refused_at_router": 0, "unauthorized": 0,
-            "revocations": 0,
+            "revocations": 0, "requests": 0, "replies": 0, "events": 0,
         }
         self._sources: dict[str, _Source] = {}
         self._checkpoints: dict[str, Checkpoint] = {}
@@ -195,6 +221,8 @@ class BusServer:
         self._adapters: dict[str, _Adapter] = {}
         self._owners: dict[str, str] = {}
         self._pending: dict[str, _Pending] = {}
+        self._services: dict[str, _Service] = {}
+        self._pending_requests: dict[str, _PendingRequest] = {}
         ctx = self._context
         if security is not None:
             self._guard = BusGuard(ctx, security, audit=audit, stats=self.stats)
@@ -348,6 +376,8 @@ class BusServer:
                 continue
             if msg.frames[0][:2] == TOPIC_CHECKPOINT:
                 self._on_checkpoint(msg.frames, msg.user)
+            elif msg.frames[0][:2] == TOPIC_EVENTS:
+                self._on_events(msg.frames, msg.user)
             else:
                 self._on_batch(msg.frames, msg.user)
 
@@ -366,6 +396,25 @@ class BusServer:
         if cp.source not in self._checkpoints and len(self._checkpoints) >= MAX_SOURCES:
             self._checkpoints.pop(next(iter(self._checkpoints)))
         self._checkpoints[cp.source] = cp
+        try:
+            self._xpub.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+
+    def _on_events(self, frames: list[bytes], user: str) -> None:
+        """A service's events: checked (header, size, publisher's key) and forwarded; not
+        cached (the service answers snapshots itself)."""
+        try:
+            batch = decode_events(frames)
+        except WireError as exc:
+            self._reject("events", exc.reason)
+            return
+        if self._guard is not None and not self._guard.may_publish(user, batch.source):
+            self.stats["forged"] += 1
+            self._rlog(logging.WARNING, "forged:" + user, "dropped events for source %s from "
+                       "key %s, which may not publish for it", batch.source, user)
+            return
+        self.stats["events"] += 1
         try:
             self._xpub.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
@@ -575,6 +624,9 @@ class BusServer:
                 self._reject("command", f"expected identity and 1 frame, got {len(frames) - 1}")
                 continue
             client, payload = frames
+            if peek_kind(payload) == KIND_REQUEST:
+                self._on_request(client, payload, msg.user, msg.peer)
+                continue
             try:
                 command = decode_command(payload)
             except WireError as exc:
@@ -592,6 +644,10 @@ class BusServer:
 
     def _route_command(self, client: bytes, cid: str, point: str, payload: bytes) -> None:
         adapter_id = self._owners.get(point)
+        if adapter_id is None and "/" in point:
+            # A registration of "<prefix>/*" owns every "<prefix>/<name>" no one owns exactly
+            # (the alarm service takes "alarm/*": one claim for any number of alarms).
+            adapter_id = self._owners.get(point.rsplit("/", 1)[0] + "/*")
         adapter = self._adapters.get(adapter_id) if adapter_id else None
         if adapter is None:
             self._answer(client, Ack(cid, point, "failed", f"no adapter owns {point}", None,
@@ -611,6 +667,88 @@ class BusServer:
         deadline = time.monotonic_ns() + int(PENDING_COMMAND_TTL_S * 1e9)
         self._pending[cid] = _Pending(client, adapter_id, point, deadline)
         log.info("command %s for %s routed to adapter %s", cid, point, adapter_id)
+
+    def _on_request(self, client: bytes, payload: bytes, user: str, peer: str) -> None:
+        """A service request: stamped with the key's role and name, routed to the service."""
+        try:
+            request = decode_request(payload)
+        except WireError as exc:
+            self._reject("request", exc.reason)
+            return
+        self.stats["requests"] += 1
+        if self._guard is not None:
+            request, refusal = self._guard.vouch_request(request, user)
+            if refusal:
+                self._reply(client, ServiceReply(request.id, "refused", refusal, {}))
+                return
+            payload = encode_request(request)
+        service = self._services.get(request.service)
+        if service is None:
+            self._reply(client, ServiceReply(
+                request.id, "unavailable", f"no service {request.service!r} is offered on this "
+                f"bus: start `twinstage {request.service}`", {}))
+            return
+        if len(self._pending_requests) >= MAX_PENDING_COMMANDS:
+            self._reply(client, ServiceReply(request.id, "unavailable",
+                                             "bus busy: too many requests pending", {}))
+            return
+        try:
+            self._adapt.send_multipart([service.identity, payload], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            self._reply(client, ServiceReply(request.id, "unavailable",
+                                             f"service {request.service!r} is not reachable", {}))
+            return
+        deadline = time.monotonic_ns() + int(PENDING_COMMAND_TTL_S * 1e9)
+        self._pending_requests[request.id] = _PendingRequest(client, request.service, deadline)
+
+    def _reply(self, client: bytes, reply: ServiceReply) -> None:
+        try:
+            self._cmds.send_multipart([client, encode_reply(reply)], zmq.NOBLOCK)
+        except (zmq.ZMQError, WireError) as exc:
+            self._rlog(logging.INFO, "reply-send", "reply %s not delivered: %s", reply.id, exc)
+
+    def _offer(self, identity: bytes, service: str, user: str) -> None:
+        now = time.monotonic_ns()
+        if self._guard is not None and not self._guard.may_publish(user, service):
+            self.stats["impostors"] += 1
+            self._rlog(logging.WARNING, "offer:" + user, "offer of service %s refused: key %s "
+                       "may not publish for it", service, user)
+            return
+        known = self._services.get(service)
+        if known is None:
+            if len(self._services) >= MAX_ADAPTERS:
+                raise WireError(f"too many services; ignoring {service}")
+            log.info("service %s offered", service)
+        elif known.identity != identity:
+            live = now - known.last_offer_ns < REGISTRATION_LIVE_S * 1e9
+            if live and (self._security is None or user != known.user):
+                self.stats["impostors"] += 1
+                self._rlog(logging.WARNING, "impostor:" + service, "offer of service %s "
+                           "refused: another live connection (key %r) holds it", service,
+                           known.user)
+                return
+            log.info("service %s reconnected", service)
+        self._services[service] = _Service(identity, now, user)
+
+    def _on_reply(self, identity: bytes, payload: bytes) -> None:
+        reply = decode_reply(payload)
+        pending = self._pending_requests.get(reply.id)
+        if pending is None:
+            self._reject("reply", f"reply {reply.id} matches no pending request")
+            return
+        service = self._services.get(pending.service)
+        if service is None or service.identity != identity:
+            self._reject("reply", f"reply {reply.id} does not come from service "
+                                  f"{pending.service}")
+            return
+        if reply.status == "unavailable":
+            raise WireError("a service may not answer 'unavailable'")
+        del self._pending_requests[reply.id]
+        self.stats["replies"] += 1
+        try:
+            self._cmds.send_multipart([pending.client, payload], zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            self._rlog(logging.INFO, "reply-send", "reply %s not delivered: %s", reply.id, exc)
 
     def _answer(self, client: bytes, ack: Ack) -> None:
         if ack.outcome == "failed":
@@ -643,15 +781,19 @@ class BusServer:
                 self._reject("adapter", f"expected identity and 1 frame, got {len(frames) - 1}")
                 continue
             identity, payload = frames
-            kind = message_kind(payload)
+            kind = peek_kind(payload)
             try:
-                if kind == KIND_REGISTER:
+                if kind == KIND_REPLY:
+                    self._on_reply(identity, payload)
+                elif kind == KIND_OFFER:
+                    self._offer(identity, decode_offer(payload), msg.user)
+                elif kind == KIND_REGISTER:
                     reg = decode_register(payload)
                     self._register(identity, reg.adapter_id, reg.points, msg.user)
                 elif kind == KIND_ACK:
                     self._on_ack(identity, decode_ack(payload), payload)
                 else:
-                    raise WireError(f"expected register or ack, got {kind!r}")
+                    raise WireError(f"expected register, ack, offer or reply, got {kind!r}")
             except WireError as exc:
                 self._reject("adapter", exc.reason)
 
@@ -721,6 +863,7 @@ class BusServer:
     # -- timers -----------------------------------------------------------------------------
 
     def _housekeeping(self, now: int) -> None:
+        ttl = ttl_ns = int(REGISTRATION_TTL_S * 1e9)
         evict = []
         for name, src in self._sources.items():
             if src.alive and fell_silent(src.last_heard_ns, src.period_ms, now,
@@ -739,7 +882,12 @@ class BusServer:
         expired = [cid for cid, p in self._pending.items() if now > p.deadline_ns]
         for cid in expired:
             del self._pending[cid]
-        ttl = int(REGISTRATION_TTL_S * 1e9)
+        for rid in [r for r, p in self._pending_requests.items() if now > p.deadline_ns]:
+            del self._pending_requests[rid]
+        gone = [n for n, sv in self._services.items() if now - sv.last_offer_ns > ttl_ns]
+        for name in gone:
+            log.warning("service %s stopped offering itself; requests for it are refused", name)
+            del self._services[name]
         stale = [a for a, ad in self._adapters.items() if now - ad.last_register_ns > ttl]
         for adapter_id in stale:
             log.warning("adapter %s stopped re-registering; it no longer owns its points",
@@ -774,6 +922,8 @@ class BusServer:
                     time.sleep(0.005)
             log.warning("cut every connection on %s (%s): key(s) %s no longer allowed",
                         sock_name, addr, ", ".join(sorted(names)))
+        for name in [n for n, sv in self._services.items() if sv.user in names]:
+            del self._services[name]
         for adapter_id in [a for a, ad in self._adapters.items() if ad.user in names]:
             for point in self._adapters.pop(adapter_id).points:
                 if self._owners.get(point) == adapter_id:

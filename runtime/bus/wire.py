@@ -78,7 +78,10 @@ OUTCOMES = tuple(o.value for o in Outcome)
 OUTCOME_ALIASES = {"accepted": "confirmed", "error": "failed"}
 """Spellings of the first wire version, still accepted and turned into today's outcome."""
 MAX_CODE_LEN = 64
-ACTIONS = ("write", "select", "operate", "cancel")
+ALARM_ACTIONS = ("ack", "shelve", "unshelve", "disable", "enable")
+"""Operator actions on alarms (docs/alarms.md): routed like commands to the alarm service, which
+owns the points ``alarm/<ID>`` and ``alarm/*``; ``value`` carries a shelve's minutes."""
+ACTIONS = ("write", "select", "operate", "cancel", *ALARM_ACTIONS)
 
 _NAME = re.compile(r"[\x21-\x7e]+")
 """Points, sources and ids: visible ASCII, no spaces, no control characters (safe to print)."""
@@ -157,6 +160,9 @@ class Command(NamedTuple):
     actor: str
     host: str
     action: str = "write"
+    comment: str = ""
+    """Free text for actions that need one (a shelve's reason, an acknowledgement's note);
+    sent as a tenth field only when not empty."""
 
 
 class SnapshotSource(NamedTuple):
@@ -835,21 +841,25 @@ def encode_command(command: Command) -> bytes:
     _text(command.host, "host", MAX_TEXT_LEN)
     if command.action not in ACTIONS:
         raise WireError(f"command action {command.action!r} is not one of {', '.join(ACTIONS)}")
-    return _pack([PROTOCOL_VERSION, KIND_COMMAND, command.id, command.point, value, command.role,
-                  command.actor, command.host, command.action])
+    fields = [PROTOCOL_VERSION, KIND_COMMAND, command.id, command.point, value, command.role,
+              command.actor, command.host, command.action]
+    if command.comment:
+        fields.append(_text(command.comment, "comment", MAX_TEXT_LEN))
+    return _pack(fields)
 
 
 def decode_command(payload: bytes) -> Command:
     """Parse a command; raises WireError."""
     msg = _unpack(payload, MAX_CONTROL_BYTES, 16)
-    _check_header(msg, KIND_COMMAND, 9)
-    _, _, cid, point, value, role, actor, host, action = msg
+    _check_header(msg, KIND_COMMAND, 10 if type(msg) is tuple and len(msg) == 10 else 9)
+    _, _, cid, point, value, role, actor, host, action = msg[:9]
     if action not in ACTIONS or type(action) is not str:
         raise WireError(f"command action {action!r} is not one of {', '.join(ACTIONS)}")
+    comment = _text(msg[9], "comment", MAX_TEXT_LEN) if len(msg) == 10 else ""
     return Command(
         _name(cid, "command id", MAX_ID_LEN), _name(point, "point", MAX_POINT_LEN),
         _finite(value, "command value"), _text(role, "role", MAX_ID_LEN),
-        _text(actor, "actor", MAX_ID_LEN), _text(host, "host", MAX_TEXT_LEN), action)
+        _text(actor, "actor", MAX_ID_LEN), _text(host, "host", MAX_TEXT_LEN), action, comment)
 
 
 def encode_ack(ack: Ack) -> bytes:

@@ -118,10 +118,19 @@ def run(args: argparse.Namespace) -> int:
         )
         _wait_for_readings(sup, child, bus, viewer_key, timeout_s=30)
         print(f"adapter  polling {len(device_ports)} devices, publishing to {bus}")
+        if (scene.path / "alarms.yaml").is_file():
+            journal = out / "alarms" / "journal.jsonl"
+            child = sup.start("alarms", ["alarms", scene_arg, "--bus", bus, "--keys", str(keys),
+                                         "--journal", str(journal),
+                                         "--audit-log", str(out / "audit" / "alarms.jsonl")])
+            print(f"alarms   journal {journal}: twinstage alarms list --bus {bus} --key "
+                  f"{keys / 'operator.key_secret'}   (log {child.log_path})")
         if args.record is not None:
             rec_dir = args.record.resolve()
+            events = ["--events", "alarms"] if (scene.path / "alarms.yaml").is_file() else []
             child = sup.start("recorder", ["record", "--bus", bus, "--out", str(rec_dir),
-                                           "--scene", scene.name, "--key", str(viewer_key)])
+                                           "--scene", scene.name, "--key", str(viewer_key),
+                                           *events])
             print(f"recorder {rec_dir}   (log {child.log_path})")
         station_key = viewer_key if args.role == "viewer" else keys / f"{args.role}.key_secret"
         view_args = ["view", scene_arg, "--bus", bus, "--key", str(station_key)]
@@ -164,9 +173,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 DEMO_KEYS = (("adapter", "engineer", ("adapter-*",)), ("viewer", "viewer", ()),
-             ("operator", "operator", ()), ("instructor", "instructor", ()))
+             ("operator", "operator", ()), ("instructor", "instructor", ()),
+             ("alarms", "engineer", ("alarms",)), ("historian", "engineer", ("history",)),
+             ("analytics", "engineer", ("analytics",)), ("scenario", "engineer", ("scenario",)))
 """The demo's local key set: name, role, may publish for (``demo --role`` signs its station
-in with the key of that name)."""
+in with the key of that name; services offer and publish under their own keys)."""
 
 
 def ensure_demo_keys(folder: str | None) -> tuple[Path, bool]:

@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene", default="", metavar="NAME",
                         help="scene name to note in the files' metadata")
     parser.add_argument("--prefix", default="rec", help="file name prefix (default rec)")
+    parser.add_argument("--events", action="append", default=[], metavar="SOURCE",
+                        help="also keep the bus events of SOURCE (e.g. scenario: a training "
+                             "run's events, shown on the replay's timeline); repeatable")
     add_key_options(parser)
 
 
@@ -80,7 +83,12 @@ def run(args: argparse.Namespace) -> int:
     writer = RecordingWriter(args.out, prefix=args.prefix, split_s=split_s,
                              keyframe_s=keyframe_s, scene=args.scene, host=socket.gethostname())
     subscriber = Subscriber(endpoints, acks=True, checkpoints=True, security=security)
-    recorder = Recorder(subscriber, writer)
+    events = None
+    if args.events:
+        from runtime.bus.events import EventSubscriber
+
+        events = EventSubscriber(endpoints, args.events, security=security)
+    recorder = Recorder(subscriber, writer, events=events)
     print(f"recording {args.bus} into {args.out.resolve()} (one file per {args.split}, "
           f"keyframes every {args.keyframe}); Ctrl-C stops", flush=True)
     started = time.monotonic()
@@ -105,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         subscriber.close()
+        if events is not None:
+            events.close()
     try:
         recorder.close()
     except RecordingWriteError as exc:

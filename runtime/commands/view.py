@@ -65,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", default=None, metavar="NAME|FILE",
                         help="a control-room layout (the scene's layouts/NAME.yaml): several "
                              "display regions from one world (docs/walkthrough.md)")
+    parser.add_argument("--shadows", default="auto", choices=("auto", "on", "off"),
+                        help="sun shadows: auto (on with a GPU, off on a software renderer, "
+                             "which cannot draw them), on, off")
     live = parser.add_argument_group("live twin (with --bus)")
     live.add_argument("--bus", default=None, metavar="ADDR",
                       help="subscribe to this bus (tcp://HOST:PORT) and show live readings")
@@ -167,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         app = make_app(headless=headless, size=size, title=f"twinstage - {scene.name}",
-                       pipeline="forward" if args.stereo == "sbs" else "auto")
+                       pipeline="forward" if args.stereo == "sbs" else "auto",
+                       shadows=args.shadows)
     except RuntimeError as exc:
         if headless:
             raise UsageError(f"cannot render offscreen: {exc}; check the OpenGL/Mesa "
@@ -176,7 +180,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"twinstage view: no window could open ({exc}); rendering headless instead, "
               f"screenshot goes to {shot.expanduser().resolve()}", file=sys.stderr)
         headless = True
-        app = make_app(headless=True, size=size, title=scene.name)
+        app = make_app(headless=True, size=size, title=scene.name, shadows=args.shadows)
+    if app.shadows_note:
+        print(f"twinstage view: {app.shadows_note}", file=sys.stderr)
 
     viewer = Viewer(app, scene, interactive=not headless)
     _stereo(args, app, viewer)

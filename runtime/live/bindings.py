@@ -13,6 +13,8 @@ Rules (the scene says nothing explicit, so they follow plant practice):
   the flow of a pump or valve at either end, else the pipe's simulated ``L-xxx/flow_m3_h``,
   else the flow of a pump or valve at either end.
 - run lamp / trip beacon <- ``P-xxx/running`` / ``P-xxx/tripped``.
+- a model file's ``bindings`` (``{node, point, action: spin|light|beacon}``) name the point for
+  the rotor, run lamp or trip beacon themselves; they take the place of the rules above.
 - entity quality <- the worst quality over the entity's own served points and the served points
   bound to its visuals (a tank whose level comes from a transmitter shows that transmitter's
   quality).
@@ -130,16 +132,22 @@ def build_bindings(world: World) -> Bindings:
 
     pump_of_motor = {str(e.params.get("motor")): e.id for e in scene.entities
                      if e.type == "pump" and e.params.get("motor")}
+    explicit = {"spin": rotor, "light": run, "beacon": trip}
     for e in scene.entities:
         r = row[e.id]
+        bound_actions = set()
+        for binding in (e.model.bindings if e.model is not None else ()):
+            bind(explicit[binding.action], r, first(binding.point))
+            bound_actions.add(binding.action)
         if e.type == "tank":
             c = measured_by.get(f"{e.id}/level_m", first(f"{e.id}/level_m"))
             bind(fill, r, c, float(e.params.get("height_m", 1.0)) or 1.0)
         elif e.type == "pump":
-            bind(rotor, r, first(f"{e.id}/speed_rpm"))
-            bind(run, r, first(f"{e.id}/running"))
-            bind(trip, r, first(f"{e.id}/tripped"))
-        elif e.type == "motor":
+            for action, point in (("spin", "speed_rpm"), ("light", "running"),
+                                  ("beacon", "tripped")):
+                if action not in bound_actions:
+                    bind(explicit[action], r, first(f"{e.id}/{point}"))
+        elif e.type == "motor" and "spin" not in bound_actions:
             pump = pump_of_motor.get(e.id)
             bind(rotor, r, first(f"{pump}/speed_rpm" if pump else None, f"{e.id}/speed_rpm"))
         elif e.type == "valve":

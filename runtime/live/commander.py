@@ -56,7 +56,8 @@ class Commander:
         self.socket.connect(endpoints.commands)
 
     def send(self, point: str, value: float, now_ns: int, *, action: str = "write",
-             unit: str = "", command_id: str | None = None) -> TrackedCommand:
+             unit: str = "", command_id: str | None = None,
+             comment: str = "") -> TrackedCommand:
         """Queue one command (never blocks) and start tracking it.
 
         A command that cannot be queued (invalid on the wire, or the send queue full because
@@ -67,7 +68,7 @@ class Commander:
         item = self.tracker.sent(cid, point, float(value), now_ns, action=action, unit=unit)
         try:
             payload = encode_command(Command(cid, point, float(value), self.role, self.actor,
-                                             self.host, action))
+                                             self.host, action, comment))
             self.socket.send(payload, zmq.NOBLOCK)
         except WireError as exc:
             self._not_sent(cid, point, now_ns, f"not valid on the wire: {exc.reason}")

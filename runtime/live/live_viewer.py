@@ -100,6 +100,9 @@ class LiveViewer:
             self.flow = FlowMarkers(view.root, routes, d, area)
             sync.flow = self.flow
 
+        self.faceplate_extras: list = []
+        """Functions entity id -> extra faceplate lines (alarms, trends, forecasts), appended
+        after the faceplate's own lines by the plugins that own them."""
         self.panels_hit: list = [self._on_panel]
         """Functions (x, y in normalised screen units) -> whether a 2D panel is there; a click
         on one is the panel's, not a pick in the world."""
@@ -338,8 +341,13 @@ class LiveViewer:
             lines = self.panel_lines(entity_id, control=False)
             return lines, [None] * len(lines)
         face = faceplate_lines(self.faceplates, self.world.entity_row[entity_id], self.role)
-        return ([f.text for f in face] + ["", "[E] engineering view"],
-                [f.tone for f in face] + [None, None])
+        texts, tones = [f.text for f in face], [f.tone for f in face]
+        for extra in self.faceplate_extras:
+            more = extra(entity_id)
+            if more:
+                texts += ["", *more]
+                tones += [None] * (len(more) + 1)
+        return texts + ["", "[E] engineering view"], tones + [None, None]
 
     def toggle_engineering(self) -> None:
         """Faceplate <-> engineering table (every point, quality, age, residual)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from runtime.bus.subscriber import BLOCK_SNAPSHOT, BLOCK_UPDATE, Subscriber, UpdateBlock
 from runtime.bus.wire import SnapshotSource
@@ -32,14 +33,19 @@ class RecorderCounts:
     source_changes: int = 0
     acks: int = 0
     checkpoints: int = 0
+    events: int = 0
 
 
 class Recorder:
     """Moves what a :class:`Subscriber` (``acks=True``) sees into a :class:`RecordingWriter`."""
 
     def __init__(self, subscriber: Subscriber, writer: RecordingWriter, *,
-                 clock: Callable[[], int] = time.time_ns) -> None:
+                 clock: Callable[[], int] = time.time_ns, events: Any = None) -> None:
         self.subscriber = subscriber
+        self.events = events
+        """An :class:`~runtime.bus.events.EventSubscriber` whose events (a training run's,
+        with ``record --events scenario``) are kept as recording events: the replay's timeline
+        shows them as markers."""
         self.writer = writer
         self.clock = clock
         self.counts = RecorderCounts()
@@ -80,7 +86,23 @@ class Recorder:
                 data={"log_seq": cp.log_seq, "head": cp.head, "t_ns": cp.t_ns})
             self.counts.checkpoints += 1
             written += 1
+        if self.events is not None:
+            written += self._events(now)
         self.writer.tick(now)
+        return written
+
+    def _events(self, now: int) -> int:
+        written = 0
+        for batch in self.events.poll(max_count=50):
+            for ev in batch.events:
+                kind = str(ev.get("scenario_event") or ev.get("kind") or "event")
+                text = str(ev.get("text") or ev.get("message") or kind)
+                self.writer.write_event(now, kind, batch.source, text,
+                                        data={k: v for k, v in ev.items()
+                                              if isinstance(v, str | int | float | bool)
+                                              or v is None})
+                self.counts.events += 1
+                written += 1
         return written
 
     def close(self) -> None:

@@ -28,6 +28,12 @@ pbr on a GPU, forward on a software rasteriser, where the full-screen post-proce
 ~12 ms of a 16.7 ms frame at 1280x720 (Mesa llvmpipe, 2 cores: see ``twinstage bench render``).
 """
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software rasterizer", "tinydisplay")
+SHADOWS = ("auto", "on", "off")
+"""Sun shadows through simplepbr's shadow maps, where the renderer supports them: with the pbr
+pipeline on a GPU (``auto`` and ``on``). Never on a software rasteriser: the forward pipeline
+has no shadow pass, and simplepbr's shadow shader segfaults Mesa llvmpipe (22.3 and 15.0.6
+here, on the first frame of any scene with geometry), so ``on`` is refused there
+(:attr:`ViewerApp.shadows_note` says why) rather than crash the viewer. ``off``: never."""
 
 
 class ViewerApp(ShowBase):
@@ -45,9 +51,12 @@ class ViewerApp(ShowBase):
         title: str = "twinstage",
         pipeline: str = "auto",
         msaa: int | None = None,
+        shadows: str = "auto",
     ) -> None:
         if pipeline not in PIPELINES:
             raise ValueError(f"pipeline must be one of {PIPELINES}, got {pipeline!r}")
+        if shadows not in SHADOWS:
+            raise ValueError(f"shadows must be one of {SHADOWS}, got {shadows!r}")
         load_prc_file_data("twinstage-viewer", prc_text(headless=headless, size=size, title=title))
         super().__init__(windowType="none")
         kind = "offscreen" if headless else "onscreen"
@@ -64,12 +73,20 @@ class ViewerApp(ShowBase):
         self.disable_mouse()
         self.pbr = None
         self.shaders_ok = bool(self.win.gsg.supports_basic_shaders)
+        renderer = self.win.gsg.driver_renderer.lower()
+        software = any(name in renderer for name in SOFTWARE_RENDERERS)
         if pipeline == "auto":
-            renderer = self.win.gsg.driver_renderer.lower()
-            software = any(name in renderer for name in SOFTWARE_RENDERERS)
             pipeline = "forward" if software else "pbr"
         self.pipeline = pipeline if self.shaders_ok else "fixed"
         """The pipeline in use: pbr, forward, or fixed (no shaders at all)."""
+        self.shadows = self.pipeline == "pbr" and not software and shadows != "off"
+        """Whether the sun casts shadows (see SHADOWS)."""
+        self.shadows_note = ""
+        """Why ``shadows='on'`` was not honoured, for the command to say; empty otherwise."""
+        if shadows == "on" and not self.shadows:
+            self.shadows_note = ("no shadows: the software renderer cannot draw simplepbr's "
+                                 "shadow maps" if software else
+                                 f"no shadows with the {self.pipeline} pipeline")
         if self.pipeline == "pbr":
             self.set_background_color(*BACKGROUND_RGB, 1.0)
         else:
@@ -84,9 +101,7 @@ class ViewerApp(ShowBase):
                 camera_node=self.cam,
                 taskmgr=self.task_mgr,
                 msaa_samples=(0 if headless else 4) if msaa is None else msaa,
-                # simplepbr's shadow shader variant crashes Mesa llvmpipe 22.3 on the first
-                # frame (even with no caster), so shadows stay off until that is resolved.
-                enable_shadows=False,
+                enable_shadows=self.shadows,
                 use_330=_glsl_330(self.win.gsg),
                 exposure=0.0,
             )
@@ -115,13 +130,15 @@ def make_app(
     title: str = "twinstage",
     pipeline: str = "auto",
     msaa: int | None = None,
+    shadows: str = "auto",
 ) -> ViewerApp:
     """Create the one ViewerApp of this process (ShowBase is a per-process singleton).
 
     Raises RuntimeError (Panda3D raises a plain Exception) when no pipe can open the output.
     """
     try:
-        return ViewerApp(headless=headless, size=size, title=title, pipeline=pipeline, msaa=msaa)
+        return ViewerApp(headless=headless, size=size, title=title, pipeline=pipeline, msaa=msaa,
+                         shadows=shadows)
     except RuntimeError:
         raise
     except Exception as exc:  # Panda raises a bare Exception when no graphics pipe opens

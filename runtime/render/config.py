@@ -25,7 +25,10 @@ def prc_text(*, headless: bool, size: tuple[int, int], title: str = "twinstage")
         f"window-type {'offscreen' if headless else 'onscreen'}",
         f"sync-video {'false' if headless else 'true'}",
         "framebuffer-multisample 0",
-        "audio-library-name null",
+        # Windows sound the alarm annunciator (OpenAL; Panda3D falls back to silence when the
+        # machine has no sound device); offscreen runs never open audio.
+        f"audio-library-name {_audio_library(headless)}",
+        "notify-level-audio error",
         "textures-power-2 none",
         "model-cache-dir",
         "notify-level warning",
@@ -39,6 +42,11 @@ def prc_text(*, headless: bool, size: tuple[int, int], title: str = "twinstage")
         "notify-level-device fatal",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _audio_library(headless: bool) -> str:
+    """``null`` offscreen or with TWINSTAGE_AUDIO=0, else OpenAL."""
+    return "null" if headless or os.environ.get("TWINSTAGE_AUDIO") == "0" else "p3openal_audio"
 
 
 def display_available() -> bool:

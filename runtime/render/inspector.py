@@ -100,7 +100,7 @@ class InspectorPanel:
     def __init__(self, overlay: NodePath, aspect_ratio: float, *, loader: object = None) -> None:
         self.aspect = aspect_ratio
         self.text = TextNode("inspector")
-        font = _mono_font(loader)
+        font = mono_font(loader)
         if font is not None:
             self.text.set_font(font)
         self.text.set_align(TextNode.A_left)
@@ -232,7 +232,8 @@ def _toned(line: str, tone: str | None) -> str:
     return f"\1tone-{tone}\1{line}\2"
 
 
-def _mono_font(loader: object) -> object | None:
+def mono_font(loader: object) -> object | None:
+    """A fixed-width font from the system (None: Panda's default face)."""
     if loader is None:
         return None
     for path in MONO_FONTS:

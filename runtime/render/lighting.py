@@ -14,13 +14,16 @@ neither, so the direct lights are scaled down there or light finishes clip to wh
 
 
 def add_lights(render: NodePath, *, extent_m: float, shadows: bool,
-               pipeline: str = "pbr") -> list[NodePath]:
-    """Attach the lights under ``render``; ``extent_m`` sizes the sun's shadow frustum."""
+               pipeline: str = "pbr",
+               center_m: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> list[NodePath]:
+    """Attach the lights under ``render``; ``extent_m`` sizes the sun's shadow frustum, which
+    is centred on ``center_m`` (the site's middle)."""
     k = 1.0 if pipeline == "pbr" else FORWARD_DIRECT_SCALE
     sun = DirectionalLight("sun")
     sun.set_color((2.6 * k, 2.45 * k, 2.2 * k, 1.0))
     sun_np = render.attach_new_node(sun)
     sun_np.set_hpr(35, -50, 0)  # from the south-east, 50 degrees up
+    sun_np.set_pos(*center_m)
     if shadows:
         sun.set_shadow_caster(True, 2048, 2048)
         lens = sun.get_lens()

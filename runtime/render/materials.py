@@ -63,6 +63,7 @@ class Materials:
 
     def __init__(self, *, pipeline: str = "pbr") -> None:
         self._cache: dict[str, Material] = {}
+        self.pipeline = pipeline
         self._display = pipeline != "pbr"
         """Without simplepbr nothing converts linear light to the display's sRGB, so the
         forward pipeline gets sRGB-encoded base colours and half the metallic darkening that

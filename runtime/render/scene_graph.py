@@ -12,19 +12,20 @@ from pathlib import Path
 
 import numpy as np
 from direct.showbase.Loader import Loader
-from panda3d.core import Filename, NodePath
+from panda3d.core import NodePath
 
 from runtime.render.far_field import MIN_MODELS as FAR_MIN_MODELS
 from runtime.render.far_field import TYPE_RGB, FarItem, add_far_field, pipe_boxes
 from runtime.render.materials import PIPE_SERVICE_FINISH, Materials
+from runtime.render.model_file import ModelFiles, anchor_port
 from runtime.render.procedural import BUILDERS, port_for
 from runtime.render.procedural import tank as tank_model
-from runtime.render.procedural.base import AssetVisual, add_part
+from runtime.render.procedural.base import AssetVisual, Port, add_part
 from runtime.render.procedural.pipe import pipe_meshes, route
 from runtime.render.sync import RenderSync
 from runtime.scene.components import COMPONENT_FIELDS
 from runtime.scene.errors import SceneError
-from runtime.scene.model import Entity, Scene
+from runtime.scene.model import Connection, Entity, Scene
 
 
 @dataclass(slots=True)
@@ -57,6 +58,7 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
     visuals: dict[str, AssetVisual] = {}
     scene_file = scene.path / "scene.yaml"
     models = _SharedModels()
+    files = ModelFiles(loader, pipeline=mats.pipeline)
     # Bounds are gathered per model from its kind's local bounds (a tight-bounds walk of the
     # whole tree visits every vertex of every copy: seconds at 10,000 assets).
     lows: list[np.ndarray] = []
@@ -67,7 +69,7 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
             continue
         found = models.get(entity)
         if found is None:
-            vis = _build_entity(entity, mats, loader, scene_file)
+            vis = _build_entity(entity, mats, files, scene_file)
             local = models.put(entity, vis)
         else:
             vis, local = found
@@ -88,7 +90,7 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
     shapes: dict[tuple, list[np.ndarray]] = {}
     for conn in scene.connections:
         src, dst = by_id[conn.source], by_id[conn.target]
-        points = _route(src, dst, conn.via_m, shapes)
+        points = _route(src, dst, conn, shapes, visuals)
         routes[conn.id] = points
         pipe_root = root.attach_new_node(conn.id)
         service = "water"
@@ -126,10 +128,20 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
 _GREY = (0.6, 0.6, 0.6)
 
 
-def _route(src: Entity, dst: Entity, via_m: tuple, shapes: dict[tuple, list[np.ndarray]]
-           ) -> list[np.ndarray]:
+def _port(entity: Entity, visual: AssetVisual | None, toward: np.ndarray,
+          anchor: str | None) -> Port:
+    """Where a pipe meets ``entity``: a model file's named (or else nearest) anchor, else the
+    procedural model's nozzle."""
+    if entity.model_procedural is None and visual is not None:
+        return anchor_port(entity, visual, toward, anchor)
+    return port_for(entity.type)(entity, toward)
+
+
+def _route(src: Entity, dst: Entity, conn: Connection, shapes: dict[tuple, list[np.ndarray]],
+           visuals: dict[str, AssetVisual]) -> list[np.ndarray]:
     """The pipe's polyline; routes between the same kinds of model at the same relative
     placement are computed once and moved (a generated plant repeats one train)."""
+    via_m = conn.via_m
     origin = np.asarray(src.position_m, dtype=np.float64)
     key = None
     src_kind, dst_kind = _SharedModels.key(src), _SharedModels.key(dst)
@@ -137,13 +149,14 @@ def _route(src: Entity, dst: Entity, via_m: tuple, shapes: dict[tuple, list[np.n
         rel = np.asarray(dst.position_m, dtype=np.float64) - origin
         rel_via = tuple(tuple((np.asarray(v, dtype=np.float64) - origin).tolist()) for v in via_m)
         key = (src.type, src_kind, dst.type, dst_kind, src.heading_deg, dst.heading_deg,
-               tuple(rel.tolist()), rel_via)
+               tuple(rel.tolist()), rel_via, conn.source_anchor, conn.target_anchor)
         shape = shapes.get(key)
         if shape is not None:
             return [p + origin for p in shape]
     first = np.asarray(via_m[0] if via_m else dst.position_m, dtype=np.float64)
     last = np.asarray(via_m[-1] if via_m else src.position_m, dtype=np.float64)
-    points = route(port_for(src.type)(src, first), port_for(dst.type)(dst, last), via_m)
+    points = route(_port(src, visuals.get(src.id), first, conn.source_anchor),
+                   _port(dst, visuals.get(dst.id), last, conn.target_anchor), via_m)
     if key is not None:
         shapes[key] = [np.asarray(p, dtype=np.float64) - origin for p in points]
     return points
@@ -193,6 +206,10 @@ class _SharedModels:
 
     @staticmethod
     def key(entity: Entity) -> tuple | None:
+        if entity.model is not None:
+            m = entity.model  # bindings name the entity's points: only their nodes are shape
+            return ("file", m.path, m.scale, m.origin, m.floor, m.offset_m, m.rotate_hpr_deg,
+                    m.anchors, tuple((b.node, b.action, b.axis) for b in m.bindings))
         if entity.model_procedural is None:
             return None
         # References to other entities or points (a pump's motor, what a transmitter measures)
@@ -215,7 +232,8 @@ class _SharedModels:
         root.set_name(entity.id)
         parts = {name: _follow(root, path) for name, path in paths.items()}
         return AssetVisual(root=root, height_m=template.height_m, parts=parts,
-                           stem_travel_m=template.stem_travel_m), local
+                           stem_travel_m=template.stem_travel_m, anchors=template.anchors,
+                           spin_axis=template.spin_axis, centre_m=template.centre_m), local
 
     def put(self, entity: Entity, vis: AssetVisual) -> tuple[np.ndarray, np.ndarray] | None:
         """Keep a pristine copy of ``vis`` (just built for ``entity``, not placed yet) as its
@@ -227,8 +245,9 @@ class _SharedModels:
         paths = {name: _child_path(vis.root, part) for name, part in vis.parts.items()}
         pristine = NodePath(vis.root.node().copy_subgraph())
         self.templates[key] = (AssetVisual(root=pristine, height_m=vis.height_m,
-                                           parts={}, stem_travel_m=vis.stem_travel_m), paths,
-                               local)
+                                           parts={}, stem_travel_m=vis.stem_travel_m,
+                                           anchors=vis.anchors, spin_axis=vis.spin_axis,
+                                           centre_m=vis.centre_m), paths, local)
         return local
 
 
@@ -288,31 +307,15 @@ class _PipeGeometry:
         return lo + move, hi + move
 
 
-def _model_error(scene_file: Path, entity: Entity, message: str) -> SceneError:
-    return SceneError(scene_file, entity.line or None, f"entities.{entity.id}.model", message)
-
-
-def _build_entity(entity: Entity, mats: Materials, loader: Loader | None,
+def _build_entity(entity: Entity, mats: Materials, files: ModelFiles,
                   scene_file: Path) -> AssetVisual:
     if entity.model_procedural is not None:
         builder = BUILDERS.get(entity.model_procedural)
         if builder is None:
             name = entity.model_procedural
-            raise _model_error(scene_file, entity, f"no procedural model named {name!r}")
+            raise SceneError(scene_file, entity.line or None, f"entities.{entity.id}.model",
+                             f"no procedural model named {name!r}")
         return builder(entity, mats)
     if entity.model_file is not None:
-        if loader is None:
-            raise _model_error(scene_file, entity, "a model file needs the app's loader")
-        try:
-            model = loader.load_model(Filename.from_os_specific(str(entity.model_file)),
-                                      noCache=True)
-        except Exception as exc:  # Panda raises IOError or a bare Exception for bad files
-            message = f"cannot load {entity.model_file}: {exc}"
-            raise _model_error(scene_file, entity, message) from exc
-        if model is None:
-            raise _model_error(scene_file, entity, f"cannot load {entity.model_file}")
-        holder = NodePath(entity.id)
-        model.reparent_to(holder)
-        lo, hi = holder.get_tight_bounds()
-        return AssetVisual(root=holder, height_m=(hi.z + 0.4) if hi is not None else 1.0)
+        return files.build(entity, scene_file)
     return AssetVisual(root=NodePath(entity.id), height_m=1.0)

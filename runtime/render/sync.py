@@ -52,6 +52,8 @@ QUALITY_TINT = {
 HIGHLIGHT_SCALE = {1: (1.35, 1.35, 1.25, 1.0), 2: (1.6, 1.55, 1.2, 1.0)}
 """Hover (1) and selected (2) brighten the asset; the inspector panel names it as well."""
 BEACON_FLASH_S = (0.7, 0.3)
+_SPIN_SETTER = {"x": NodePath.set_p, "y": NodePath.set_r, "z": NodePath.set_h}
+"""Rotor axis -> the NodePath setter turning about it (pitch is about X, roll about Y)."""
 """A tripped pump's beacon is lit, then dark, this long (s): movement, not just red."""
 
 
@@ -86,6 +88,8 @@ class RenderSync:
         self._roots = [v.root if v is not None else None for v in visuals]
         self._fill = [v.parts.get("fill") if v else None for v in visuals]
         self._rotor = [v.parts.get("rotor") if v else None for v in visuals]
+        self._spin = [_SPIN_SETTER[v.spin_axis] if v else _SPIN_SETTER["x"] for v in visuals]
+        """Per row: the NodePath method that turns its rotor about its axis."""
         self._stem = [v.parts.get("stem") if v else None for v in visuals]
         self._lamp = [v.parts.get("run_lamp") if v else None for v in visuals]
         self._beacon = [v.parts.get("trip_beacon") if v else None for v in visuals]
@@ -183,7 +187,7 @@ class RenderSync:
             f = float(self.fill_fraction[i])
             self._fill[i].set_sz(max(f, 1e-3) * float(self._band_m[i]))
         for i in _changed(self.rotor_rows, self.rotor_angle_deg, self._shown_angle):
-            self._rotor[i].set_p(float(self.rotor_angle_deg[i]))
+            self._spin[i](self._rotor[i], float(self.rotor_angle_deg[i]))
         for i in _changed(self.stem_rows, self.stem_fraction, self._shown_stem):
             self._stem[i].set_z(float(self.stem_fraction[i]) * float(self._travel_m[i]))
         self._apply_cues()

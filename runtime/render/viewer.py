@@ -17,7 +17,7 @@ from runtime.phases import Phase
 from runtime.render.app import ViewerApp
 from runtime.render.camera import OrbitCamera, default_view
 from runtime.render.grid import build_ground
-from runtime.render.horizon import build_horizon
+from runtime.render.horizon import build_horizon, build_sky
 from runtime.render.labels import LabelLayer
 from runtime.render.lighting import add_lights
 from runtime.render.materials import Materials
@@ -55,9 +55,14 @@ class Viewer:
         x0, y0, z0, x1, y1, z1 = self.view.bounds
         extent = 1.2 * max(x1 - x0, y1 - y0, 10.0)
         self.ground = build_ground(app.render, self.materials, (x0, y0, x1, y1))
-        self.horizon = build_horizon(app.render, ((x0 + x1) / 2, (y0 + y1) / 2))
-        self.lights = add_lights(app.render, extent_m=extent, shadows=False,
-                                 pipeline=app.pipeline)
+        display = app.pipeline != "pbr"
+        self.horizon = build_horizon(app.render, ((x0 + x1) / 2, (y0 + y1) / 2),
+                                     display_space=display)
+        self.sky = build_sky(app.camera, app.render, display_space=display)
+        self.lights = add_lights(app.render, extent_m=extent,
+                                 shadows=bool(getattr(app, "shadows", False)),
+                                 pipeline=app.pipeline,
+                                 center_m=((x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2))
 
         self.labels = LabelLayer(app.aspect2d, app.camera, app.cam, self.aspect)
         for entity in scene.entities:

@@ -6,12 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from runtime.scene.components import (
-    COMPONENT_FIELDS,
-    MODEL_FILE_SUFFIXES,
-    PROCEDURAL_MODELS,
-    Field,
-)
+from runtime.scene.components import COMPONENT_FIELDS, Field
 from runtime.scene.errors import SceneError
 from runtime.scene.fields import Doc, Path_
 from runtime.scene.gc_pause import gc_paused
@@ -24,6 +19,7 @@ from runtime.scene.model import (
     Scene,
     Viewpoint,
 )
+from runtime.scene.model_keys import parse_model
 from runtime.scene.tours import parse_tours
 from runtime.scene.units import unit_problem
 from runtime.scene.yaml_located import load_located
@@ -88,11 +84,14 @@ def _load_scene(scene: str | Path) -> Scene:
         at = ("connections", i)
         conn = _connection(doc, doc.mapping(raw, at), at)
         _claim_id(doc, seen, conn.id, at + ("id",))
-        for end, ref in (("from", conn.source), ("to", conn.target)):
+        for end, ref, anchor in (("from", conn.source, conn.source_anchor),
+                                 ("to", conn.target, conn.target_anchor)):
             if ref not in seen or seen[ref][0] != "entities":
                 raise doc.fail(
                     at + (end,), f"connection {conn.id} refers to missing entity {ref!r}"
                 )
+            if anchor is not None:
+                _check_anchor(doc, at + (f"{end}_anchor",), entities[seen[ref][1]], anchor)
         connections.append(conn)
     positions = {e.id: e.position_m for e in entities}
     entities.extend(_pipe_entity(conn, positions) for conn in connections)
@@ -141,6 +140,13 @@ def _viewpoints(doc: Doc, raw: Any) -> tuple[Viewpoint, ...]:
     return tuple(out)
 
 
+def _check_anchor(doc: Doc, at: Path_, entity: Entity, anchor: str) -> None:
+    names = [a.name for a in entity.model.anchors] if entity.model is not None else []
+    if anchor not in names:
+        have = ", ".join(names) if names else "none (anchors come with a model file's anchors:)"
+        raise doc.fail(at, f"{entity.id} has no anchor {anchor!r} (its anchors: {have})")
+
+
 def _claim_id(doc: Doc, seen: dict[str, Path_], ident: str, at: Path_) -> None:
     if ident in seen:
         first = doc.line(seen[ident])
@@ -176,7 +182,8 @@ def _entity(doc: Doc, raw: dict[str, Any], at: Path_, folder: Path) -> Entity:
     )
     heading = doc.number(transform, at + ("transform",), "heading_deg", default=0.0)
 
-    procedural, model_file = _model(doc, raw.get("model"), at + ("model",), folder, kind)
+    procedural, model = parse_model(doc, raw.get("model"), at + ("model",), folder, kind,
+                                    ident)
     params = _params(doc, raw.get(kind) or {}, at + (kind,), COMPONENT_FIELDS[kind])
     points = tuple(
         _point(doc, ident, p, at + ("points", j))
@@ -193,34 +200,12 @@ def _entity(doc: Doc, raw: dict[str, Any], at: Path_, folder: Path) -> Entity:
         position_m=position,  # type: ignore[arg-type]
         heading_deg=heading,
         model_procedural=procedural,
-        model_file=model_file,
+        model_file=model.path if model is not None else None,
         params=params,
         points=points,
         line=doc.line(at) or 0,
+        model=model,
     )
-
-
-def _model(
-    doc: Doc, raw: Any, at: Path_, folder: Path, kind: str
-) -> tuple[str | None, Path | None]:
-    if raw is None:
-        return (kind if kind in PROCEDURAL_MODELS else "cabinet"), None
-    model = doc.mapping(raw, at)
-    doc.only_keys(model, at, {"procedural", "file"})
-    if ("procedural" in model) == ("file" in model):
-        raise doc.fail(at, "give exactly one of 'procedural: <name>' or 'file: <path>'")
-    if "procedural" in model:
-        name = doc.choice(model, at, "procedural", PROCEDURAL_MODELS)
-        return name, None
-    rel = doc.string(model, at, "file")
-    path = (folder / rel).resolve()
-    if path.suffix.lower() not in MODEL_FILE_SUFFIXES:
-        raise doc.fail(
-            at + ("file",), f"model file must be one of {', '.join(MODEL_FILE_SUFFIXES)}"
-        )
-    if not path.is_file():
-        raise doc.fail(at + ("file",), f"model file not found: {path}")
-    return None, path
 
 
 def _params(doc: Doc, raw: Any, at: Path_, fields: dict[str, Field]) -> dict[str, Any]:
@@ -290,7 +275,8 @@ def _point(doc: Doc, entity_id: str, raw: Any, at: Path_) -> PointSpec:
 
 
 def _connection(doc: Doc, raw: dict[str, Any], at: Path_) -> Connection:
-    doc.only_keys(raw, at, {"id", "type", "from", "to", "diameter_m", "length_m", "via_m"})
+    doc.only_keys(raw, at, {"id", "type", "from", "to", "diameter_m", "length_m", "via_m",
+                            "from_anchor", "to_anchor"})
     ident = doc.string(raw, at, "id")
     if not ID_PATTERN.match(ident):
         raise doc.fail(at + ("id",), f"id {ident!r} must look like L-101")
@@ -308,6 +294,8 @@ def _connection(doc: Doc, raw: dict[str, Any], at: Path_) -> Connection:
         length_m=doc.number(raw, at, "length_m", positive=True),
         via_m=via,  # type: ignore[arg-type]
         line=doc.line(at) or 0,
+        source_anchor=doc.string(raw, at, "from_anchor") if "from_anchor" in raw else None,
+        target_anchor=doc.string(raw, at, "to_anchor") if "to_anchor" in raw else None,
     )
 
 
@@ -351,6 +339,27 @@ def _check_references(doc: Doc, entities: list[Entity], points: tuple[PointSpec,
                     f"refers to undeclared point {value!r} (declare it under that entity's points)",
                 )
     _check_controllers(doc, entities)
+    _check_model_bindings(doc, entities, {p.id: p for p in points})
+
+
+_ACTION_UNITS = {"spin": ("rpm",), "light": ("bool",), "beacon": ("bool",)}
+
+
+def _check_model_bindings(doc: Doc, entities: list[Entity],
+                          points: dict[str, PointSpec]) -> None:
+    for i, entity in enumerate(entities):
+        if entity.model is None:
+            continue
+        for j, binding in enumerate(entity.model.bindings):
+            at: Path_ = ("entities", i, "model", "bindings", j, "point")
+            spec = points.get(binding.point)
+            if spec is None:
+                raise doc.fail(at, f"binding of node {binding.node!r} reads undeclared point "
+                               f"{binding.point!r} (declare it under the entity's points)")
+            if spec.unit not in _ACTION_UNITS[binding.action]:
+                want = " or ".join(_ACTION_UNITS[binding.action])
+                raise doc.fail(at, f"a {binding.action} binding needs a point in {want}; "
+                               f"{binding.point} is in {spec.unit}")
 
 
 def _check_controllers(doc: Doc, entities: list[Entity]) -> None:

@@ -48,6 +48,71 @@ class PointSpec:
         return f"{self.entity_id}/{self.name}"
 
 
+MODEL_UNITS: dict[str, float] = {"mm": 0.001, "cm": 0.01, "m": 1.0, "in": 0.0254, "ft": 0.3048}
+"""Length unit a model file was authored in -> metres per unit (glTF says metres; CAD exports
+often are millimetres)."""
+MODEL_ORIGINS = ("model", "center", "bottom_center")
+"""Which point of the model sits at the entity's position: the file's own origin, the centre of
+its bounding box, or the centre of the bottom face of that box."""
+MODEL_ACTIONS = ("spin", "light", "beacon")
+"""What a live point does to a bound node: spin it at a speed (rpm), light it (a run lamp: on
+while the point is true), show it flashing (a trip beacon: while the point is true)."""
+SPIN_AXES = ("x", "y", "z")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelBinding:
+    """A live point driving a named node of a model file."""
+
+    node: str
+    point: str
+    """Full point id, ``<entity>/<point>``."""
+    action: str
+    """One of :data:`MODEL_ACTIONS`."""
+    axis: str = "x"
+    """spin: the node's own axis it turns about (model coordinates, as authored)."""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAnchor:
+    """A named point where pipes attach (a nozzle), by node or by model coordinates."""
+
+    name: str
+    node: str | None
+    """A node of the model whose origin is the anchor; or None when ``at`` is given."""
+    at: tuple[float, float, float] | None
+    """The anchor in model coordinates and units (as authored, Z up after conversion)."""
+    outward: tuple[float, float, float] | None
+    """Direction the pipe leaves in, entity frame; None: away from the model's centre."""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFile:
+    """A model file (glTF, glb, bam, egg) and how it is placed on its entity."""
+
+    path: Path
+    """Absolute path of the file."""
+    scale: float = 1.0
+    """Metres per model unit (``unit``) times ``scale``."""
+    origin: str = "model"
+    """One of :data:`MODEL_ORIGINS`."""
+    floor: bool = False
+    """``place: floor``: lift or lower the model so its lowest point sits at the entity's Z."""
+    offset_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Moves the placed model in the entity's frame, metres."""
+    rotate_hpr_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Turns the model (heading about Z, pitch about X, roll about Y) before placing it."""
+    anchors: tuple[ModelAnchor, ...] = ()
+    bindings: tuple[ModelBinding, ...] = ()
+    line: int = 0
+    """Line of the model's ``gltf:`` (or ``file:``) key."""
+    key: str = ""
+    """That key's place in the document, e.g. ``entities[3].model.gltf``: where a problem
+    found when the viewer loads the file is reported."""
+
+
 @dataclass(frozen=True, slots=True)
 class Entity:
     """A physical asset (or a pipe, built from a connection)."""
@@ -65,6 +130,8 @@ class Entity:
     """The type's own block (``tank:``, ``pump:``, ...) as validated plain data."""
     points: tuple[PointSpec, ...]
     line: int = 0
+    model: ModelFile | None = None
+    """How the model file is placed and bound (None for procedural models)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +146,9 @@ class Connection:
     length_m: float
     via_m: tuple[tuple[float, float, float], ...]
     line: int = 0
+    source_anchor: str | None = None
+    """A named anchor of the source's model file the pipe starts at (None: nearest one)."""
+    target_anchor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

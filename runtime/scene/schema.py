@@ -10,7 +10,14 @@ from typing import Any
 
 from runtime.scene.components import COMPONENT_FIELDS, PROCEDURAL_MODELS, Field
 from runtime.scene.load import SCENE_FORMAT
-from runtime.scene.model import ASSET_TYPES, POINT_KINDS
+from runtime.scene.model import (
+    ASSET_TYPES,
+    MODEL_ACTIONS,
+    MODEL_ORIGINS,
+    MODEL_UNITS,
+    POINT_KINDS,
+    SPIN_AXES,
+)
 from runtime.scene.tours import tour_schema
 from runtime.scene.units import UNIT_SUFFIX
 
@@ -40,6 +47,45 @@ def _field_schema(spec: Field) -> dict[str, Any]:
     if not spec.required:
         out["default"] = list(spec.default) if isinstance(spec.default, tuple) else spec.default
     return out
+
+
+def _model_file(key: str, pattern: str) -> dict[str, Any]:
+    """A ``model:`` block naming a file (``gltf:`` or ``file:``) with its placement keys."""
+    anchor = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"node": {"type": "string"}, "at": _VEC3, "outward": _VEC3},
+        "oneOf": [{"required": ["node"]}, {"required": ["at"]}],
+    }
+    binding = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["node", "action"],
+        "properties": {
+            "node": {"type": "string", "description": "name of a node in the model"},
+            "point": {"type": "string", "description": "own point name or <entity>/<point>"},
+            "action": {"enum": list(MODEL_ACTIONS)},
+            "axis": {"enum": list(SPIN_AXES), "default": "x"},
+        },
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [key],
+        "properties": {
+            key: {"type": "string", "pattern": pattern,
+                  "description": "path relative to the scene folder"},
+            "unit": {"enum": list(MODEL_UNITS), "default": "m",
+                     "description": "length unit the model was authored in"},
+            "scale": {"type": "number", "exclusiveMinimum": 0, "default": 1},
+            "origin": {"enum": list(MODEL_ORIGINS), "default": "model"},
+            "place": {"enum": ["as_is", "floor"], "default": "as_is"},
+            "offset_m": _VEC3,
+            "rotate_deg": _VEC3,
+            "anchors": {"type": "object", "additionalProperties": anchor},
+            "bindings": {"type": "array", "items": binding},
+        },
+    }
 
 
 def scene_schema() -> dict[str, Any]:
@@ -97,14 +143,8 @@ def scene_schema() -> dict[str, Any]:
                         "required": ["procedural"],
                         "properties": {"procedural": {"enum": list(PROCEDURAL_MODELS)}},
                     },
-                    {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["file"],
-                        "properties": {
-                            "file": {"type": "string", "pattern": r"\.(gltf|glb|bam|egg)$"}
-                        },
-                    },
+                    _model_file("gltf", r"\.(gltf|glb)$"),
+                    _model_file("file", r"\.(gltf|glb|bam|egg)$"),
                 ]
             },
             "points": {"type": "array", "items": point},
@@ -125,6 +165,10 @@ def scene_schema() -> dict[str, Any]:
             "diameter_m": {"type": "number", "exclusiveMinimum": 0},
             "length_m": {"type": "number", "exclusiveMinimum": 0},
             "via_m": {"type": "array", "items": _VEC3},
+            "from_anchor": {"type": "string",
+                            "description": "anchor of the source's model file the pipe leaves"},
+            "to_anchor": {"type": "string",
+                          "description": "anchor of the target's model file the pipe enters"},
         },
     }
     return {

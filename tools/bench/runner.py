@@ -22,6 +22,9 @@ SUITES: dict[str, str] = {
     "recording": "tools.bench.recording",
     "replay": "tools.bench.replay",
     "scale": "tools.bench.scale",
+    "models": "tools.bench.models",
+    "alarms": "tools.bench.alarms",
+    "alarm-latency": "tools.bench.alarm_banner",
     "walk": "tools.bench.walk",
 }
 """Suite name -> module with ``run(quick: bool) -> list[Row]``. Missing modules are skipped."""

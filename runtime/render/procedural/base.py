@@ -29,6 +29,12 @@ class AssetVisual:
     parts: dict[str, NodePath] = field(default_factory=dict)
     stem_travel_m: float = 0.0
     """Valves: stem movement from closed (0 %) to open (100 %)."""
+    anchors: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    """Model files: named pipe ports, (point, outward unit vector) in the entity's frame."""
+    spin_axis: str = "x"
+    """The rotor's own axis it turns about: ``x`` (procedural shafts), ``y`` or ``z``."""
+    centre_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Model files: centre of the placed model's box, entity frame (pipes without anchors)."""
 
 
 class Port(NamedTuple):
