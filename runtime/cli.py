@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "write": ("runtime.commands.write", "send a write command to a point through the bus"),
     "record": ("runtime.commands.record", "record the bus into MCAP files; repair a torn one"),
     "replay": ("runtime.commands.replay", "republish a recording onto a bus"),
+    "historian": ("runtime.commands.historian", "keep readings in a history store; answer queries"),
+    "history": ("runtime.commands.history", "print or export the history of points"),
     "keys": ("runtime.commands.keys", "make, list and revoke the keys that may use the bus"),
     "audit": ("runtime.commands.audit", "check the write audit log's hash chain"),
     "bench": ("runtime.commands.bench", "measure performance against targets"),

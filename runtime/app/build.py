@@ -34,19 +34,21 @@ def live_session(world: World, subscriber: object | None) -> Session:
 
 
 def add_display_plugins(twin: Twin, *, where: str, actor: str, role: str,
-                        markers: list[Marker]) -> ReplayPlugin | None:
-    """The operator's display on a twin: status bar, badges, navigation, walk mode and tours
-    (stations without control), and for a replay the timeline (returned, so scripted runs can
-    seek); nothing else is started here."""
+                        markers: list[Marker], security: object = None) -> ReplayPlugin | None:
+    """The operator's display on a twin: status bar, badges, navigation, trends, walk mode and
+    tours (stations without control), and for a replay the timeline (returned, so scripted runs
+    can seek); nothing else is started here."""
     from runtime.app.badges_plugin import BadgesPlugin
     from runtime.app.navigation_plugin import NavigationPlugin
     from runtime.app.status_plugin import StatusPlugin
+    from runtime.app.trend_plugin import TrendPlugin
 
     twin.add(StatusPlugin(where=where, user=actor, role=role))
     twin.add(BadgesPlugin())
     twin.add(NavigationPlugin())
+    twin.add(TrendPlugin(where, security))
     if twin.live.control is None:
-        # Walking (W A S D, arrows) and tours (T N P) for stations that operate nothing: an
+        # Walking (W A S D, arrows) and tours (G N B) for stations that operate nothing: an
         # operator's W, arrows and Enter belong to the faceplate's two-step write.
         from runtime.app.tour_plugin import TourPlugin
         from runtime.app.walk_plugin import WalkPlugin

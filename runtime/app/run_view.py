@@ -97,7 +97,7 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         key = getattr(args, "security", None)
         user = key.name if key is not None else args.actor
         replay = add_display_plugins(twin, where=where, actor=user, role=args.role,
-                                     markers=markers)
+                                     markers=markers, security=key)
         alarms = _add_alarms(args, twin, subscriber is not None)
         training = add_training_plugins(twin, role=args.role, bus=args.bus if subscriber
                                         is not None else None, security=key)

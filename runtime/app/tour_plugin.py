@@ -1,5 +1,5 @@
-"""Tours on a twin: T starts or stops the scene's tour, N / Page Down step forward, P / Page Up
-step back. While a tour plays it owns the camera (through the orbit camera's view) and shows the
+"""Tours on a twin: G (guided tour) starts or stops the scene's tour, N / Page Down step forward,
+B / Page Up step back (T and P belong to the trend panel). While a tour plays it owns the camera (through the orbit camera's view) and shows the
 narration card of the stop it is at, with the live values of that stop's assets.
 
 Time comes from ``now_s`` (default: the session's wall clock), so a test or the kiosk can drive
@@ -60,10 +60,10 @@ class TourPlugin:
         twin.hud.append(self.hud)
         twin.app.task_mgr.add(self._task, "tour", sort=Phase.INPUT + 2)
         if twin.interactive:
-            self._events.accept("t", self._on_key, [self.toggle])
+            self._events.accept("g", self._on_key, [self.toggle])
             for key in ("n", "page_down"):
                 self._events.accept(key, self._on_key, [self.next])
-            for key in ("p", "page_up"):
+            for key in ("b", "page_up"):
                 self._events.accept(key, self._on_key, [self.previous])
 
     # -- actions ------------------------------------------------------------------------------

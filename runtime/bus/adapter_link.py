@@ -24,11 +24,10 @@ from runtime.bus.security import ClientSecurity
 from runtime.bus.sockets import make_socket
 from runtime.bus.wire import (
     Command,
-    Register,
     WireError,
     decode_command,
     encode_ack,
-    encode_register,
+    encode_register_chunks,
 )
 from runtime.control.ack import Ack
 
@@ -52,7 +51,7 @@ class AdapterLink:
     ) -> None:
         self.adapter_id = adapter_id
         self.points = list(points)
-        self._register_payload = encode_register(Register(adapter_id, self.points))
+        self._register_payloads = encode_register_chunks(adapter_id, self.points)
         self._register_period_ns = int(register_period_s * 1e9)
         self._next_register_ns = 0
         self._own_context = context is None
@@ -64,9 +63,11 @@ class AdapterLink:
         self.register()
 
     def register(self) -> None:
-        """Claim the points now (also done periodically by :meth:`poll_commands`)."""
+        """Claim the points now (also done periodically by :meth:`poll_commands`): one
+        message, or every chunk of a registration over MAX_POINTS points."""
         try:
-            self.socket.send(self._register_payload, zmq.NOBLOCK)
+            for payload in self._register_payloads:
+                self.socket.send(payload, zmq.NOBLOCK)
         except zmq.Again:
             pass  # bus unreachable and queue full: the next period tries again
         self._next_register_ns = time.monotonic_ns() + self._register_period_ns
@@ -74,7 +75,7 @@ class AdapterLink:
     def set_points(self, points: Iterable[str]) -> None:
         """Change the owned points and register them at once."""
         self.points = list(points)
-        self._register_payload = encode_register(Register(self.adapter_id, self.points))
+        self._register_payloads = encode_register_chunks(self.adapter_id, self.points)
         self.register()
 
     def poll_commands(self, max_count: int = 100) -> list[Command]:

@@ -35,16 +35,16 @@ def _property(frame: zmq.Frame, name: str) -> str:
 
 
 def recv_limited(sock: zmq.Socket, *, max_parts: int, max_bytes: int,
-                 identify: bool = False) -> Incoming:
+                 identify: bool = False, peer: bool = True) -> Incoming:
     """The next message on ``sock`` (NOBLOCK: raises zmq.Again when there is none).
 
     At most ``max_parts`` parts and ``max_bytes`` bytes in all are kept; past either, the
     message is drained and returned with no frames and ``problem`` set. ``identify`` reads
-    the User-Id and Peer-Address properties (CURVE sockets).
+    the User-Id property and, with ``peer``, the Peer-Address (CURVE sockets).
     """
     first = sock.recv(zmq.NOBLOCK, copy=False)
     user = _property(first, "User-Id") if identify else ""
-    peer = _property(first, "Peer-Address") if identify else ""
+    address = _property(first, "Peer-Address") if identify and peer else ""
     frames = [first.bytes]
     total = len(frames[0])
     parts = 1
@@ -68,7 +68,7 @@ def recv_limited(sock: zmq.Socket, *, max_parts: int, max_bytes: int,
         frames = []
     if problem:
         problem = f"{problem} ({parts} parts)"
-    return Incoming(frames, user, peer, problem)
+    return Incoming(frames, user, address, problem)
 
 
 __all__ = ["Incoming", "recv_limited"]

@@ -15,7 +15,7 @@ from runtime.bus.wire import PointLayout, Reading, ReadingColumns, trusted_layou
 
 MAX_LAYOUT_ENTRIES = 1 << 17
 """Positions kept over all remembered layouts of one source (1 MiB); past it the memo starts
-again. 100 devices of 125 points is 12,500."""
+again. 100 devices of 125 points is 12,500. A layout stored as a slice counts 1."""
 
 
 class PointCache:
@@ -34,7 +34,7 @@ class PointCache:
         self.reason = np.zeros(capacity, np.uint8)
         self.t_source_ns = np.zeros(capacity, np.int64)
         self.seq = np.zeros(capacity, np.int64)
-        self._layouts: dict[PointLayout, np.ndarray] = {}
+        self._layouts: dict[PointLayout, np.ndarray | slice] = {}
         self._layout_entries = 0
 
     def __len__(self) -> int:
@@ -60,8 +60,7 @@ class PointCache:
 
     def new_points(self, layout: PointLayout) -> int:
         """How many of ``layout``'s points are not cached yet."""
-        index = self.index
-        return sum(1 for p in layout.names if p not in index)
+        return len(layout.names) - sum(map(self.index.__contains__, layout.names))
 
     def columns(self, positions: np.ndarray | None = None) -> ReadingColumns:
         """The cached points (all, or those at ``positions``) as a batch of columns (copies)."""
@@ -97,21 +96,30 @@ class PointCache:
         for name in fresh.__slots__:
             setattr(self, name, getattr(fresh, name))
 
-    def _positions(self, layout: PointLayout) -> np.ndarray:
+    def _positions(self, layout: PointLayout) -> np.ndarray | slice:
         index, names = self.index, self.names
-        new = [p for p in layout.names if p not in index]
-        if new:
+        n = len(layout.names)
+        try:  # every point cached already (a new combination of known points): C-level only
+            pos: np.ndarray | slice = np.fromiter(map(index.__getitem__, layout.names),
+                                                  np.intp, n)
+        except KeyError:
+            new = [p for p in layout.names if p not in index]
             start = len(names)
             names.extend(new)
             index.update(zip(new, range(start, start + len(new)), strict=True))
             if len(names) > len(self.values):
                 self._grow(len(names))
-        pos = np.fromiter(map(index.__getitem__, layout.names), np.intp, len(layout.names))
-        if self._layout_entries + len(pos) > MAX_LAYOUT_ENTRIES:
+            pos = np.fromiter(map(index.__getitem__, layout.names), np.intp, n)
+        if n and pos[-1] - pos[0] == n - 1 and (n == 1 or bool((np.diff(pos) == 1).all())):
+            # Consecutive positions (a layout's points first seen together): a slice stores a
+            # batch several times faster than the index array, with the same effect.
+            pos = slice(int(pos[0]), int(pos[0]) + n)
+        cost = 1 if type(pos) is slice else n  # a slice keeps no positions
+        if self._layout_entries + cost > MAX_LAYOUT_ENTRIES:
             self._layouts.clear()
             self._layout_entries = 0
         self._layouts[layout] = pos
-        self._layout_entries += len(pos)
+        self._layout_entries += cost
         return pos
 
     def _grow(self, need: int) -> None:

@@ -41,6 +41,7 @@ from runtime.bus.wire import (
     encode_readings,
     layout_of,
     readings_body,
+    split_names,
 )
 from runtime.quality import Quality, Reason
 
@@ -70,7 +71,10 @@ class Publisher:
         self.seq = 0
         """Sequence number of the last message sent (of either kind)."""
         self.points = list(points)
-        """Points this source owns, announced in every heartbeat."""
+        """Points this source owns, announced in every heartbeat when they fit one (at most
+        MAX_POINTS names in REGISTER_CHUNK_BYTES); a larger source's heartbeats announce none
+        (its adapter registration, sent in chunks, is what claims them)."""
+        self._announced: tuple[int, int, list[str]] = (0, -1, [])
         self.heartbeat_period_ms = heartbeat_period_ms
         self._own_context = context is None
         self._context = context or zmq.Context()
@@ -79,7 +83,7 @@ class Publisher:
         self._next_heartbeat_ns = 0
         # Fail now, not at the first publish, if the source id is not valid on the wire.
         encode_batch(Batch(source, self.epoch, 1, 0, KIND_HEARTBEAT, [], heartbeat_period_ms,
-                           self.points))
+                           self._heartbeat_points()))
 
     def publish(self, readings: list[Reading]) -> None:
         """Send one poll batch as one message (never one message per reading).
@@ -168,10 +172,19 @@ class Publisher:
         # Copying a poll batch (a few KiB) is cheaper than a zero-copy frame object.
         self._socket.send_multipart(frames, copy=len(frames[1]) < ZERO_COPY_BYTES)
 
+    def _heartbeat_points(self) -> list[str]:
+        points = self.points
+        key_id, key_len, announced = self._announced
+        if key_id != id(points) or key_len != len(points):
+            announced = points if len(split_names(points)) == 1 else []
+            self._announced = (id(points), len(points), announced)
+        return announced
+
     def _send(self, kind: str, readings: list[Reading]) -> None:
         self.seq += 1
         batch = Batch(self.source, self.epoch, self.seq, time.time_ns(), kind, readings,
-                      self.heartbeat_period_ms, self.points if kind == KIND_HEARTBEAT else [])
+                      self.heartbeat_period_ms,
+                      self._heartbeat_points() if kind == KIND_HEARTBEAT else [])
         self._socket.send_multipart(encode_batch(batch), copy=False)
 
 

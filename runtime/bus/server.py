@@ -54,6 +54,7 @@ from runtime.bus.services import (
     KIND_REPLY,
     KIND_REQUEST,
     ServiceReply,
+    command_for,
     decode_offer,
     decode_reply,
     decode_request,
@@ -67,6 +68,7 @@ from runtime.bus.wire import (
     KIND_REGISTER,
     MAX_CONTROL_BYTES,
     MAX_MESSAGE_BYTES,
+    MAX_POINTS_PER_ADAPTER,
     MAX_READINGS,
     TOPIC_ACK,
     TOPIC_CHECKPOINT,
@@ -115,6 +117,8 @@ the CURVE handshake commands, checked against the same limit, are a few hundred 
 MAX_PARTS = 2
 """Parts in a readings message (topic, payload); other sockets take 1 (after the identity)."""
 MAX_ADAPTERS = 1000
+MAX_OWNED_POINTS = 1_000_000
+"""Points claimed over all registrations: a chunk that would pass it is refused (R19)."""
 MAX_PENDING_COMMANDS = 10_000
 PENDING_COMMAND_TTL_S = 60.0
 """An unanswered command's route back to its client is forgotten after this long."""
@@ -126,6 +130,10 @@ DRAIN_PER_ROUND = 2000
 """Messages taken from one socket before the others get a turn (fairness under flood)."""
 
 TOPIC_ACK_BUS = TOPIC_ACK + b"bus"
+_NOBLOCK = int(zmq.NOBLOCK)
+_EVENTS = zmq.EVENTS
+_POLLIN = int(zmq.POLLIN)
+_SNDMORE_NOBLOCK = int(zmq.SNDMORE | zmq.NOBLOCK)
 _BAD_SILENT = (int(Quality.BAD), int(Reason.NO_COMMUNICATION))
 
 
@@ -155,8 +163,11 @@ class _Source:
 class _Adapter:
     identity: bytes
     last_register_ns: int
-    points: set[str]
+    points: dict[str, int]
+    """Owned point -> the registration chunk that claims it (0 for a whole registration)."""
     user: str = ""
+    chunks: int = 1
+    """Chunks in the adapter's current registration (all expire together)."""
 
 
 @dataclass(slots=True)
@@ -220,6 +231,8 @@ class BusServer:
         self._cached_points = 0
         self._adapters: dict[str, _Adapter] = {}
         self._owners: dict[str, str] = {}
+        self._owned_points = 0
+        """Points claimed over all adapters' registrations (bounded by MAX_OWNED_POINTS)."""
         self._pending: dict[str, _Pending] = {}
         self._services: dict[str, _Service] = {}
         self._pending_requests: dict[str, _PendingRequest] = {}
@@ -342,7 +355,7 @@ class BusServer:
         self._rlog(logging.WARNING, where, "dropped a bad %s message: %s", where, reason)
 
     def _recv(self, sock: zmq.Socket, name: str, max_parts: int, max_bytes: int, *,
-              check_user: bool = True) -> Incoming | None:
+              check_user: bool = True, peer: bool = True) -> Incoming | None:
         """One message within limits from an allow-listed key; None when dropped.
 
         Raises zmq.Again when nothing is waiting. ``check_user`` False for the XPUB, where
@@ -350,7 +363,7 @@ class BusServer:
         """
         guard = self._guard
         msg = recv_limited(sock, max_parts=max_parts, max_bytes=max_bytes,
-                           identify=guard is not None)
+                           identify=guard is not None, peer=peer)
         if guard is not None and msg.user:
             guard.heard(name, msg.user)
         if msg.problem:
@@ -367,16 +380,24 @@ class BusServer:
         return msg
 
     def _drain_readings(self) -> None:
-        for _ in range(DRAIN_PER_ROUND):
+        xsub = self._xsub
+        for i in range(DRAIN_PER_ROUND):
+            if i == 1 and not xsub.get(_EVENTS) & _POLLIN:
+                # One message per wakeup is the common case at a steady poll rate: asking
+                # whether another is waiting costs a fraction of the zmq.Again that finding
+                # out by trying would raise. A burst still drains until Again.
+                return
             try:
-                msg = self._recv(self._xsub, "pub_in", MAX_PARTS, MAX_MESSAGE_BYTES + 1024)
+                msg = self._recv(xsub, "pub_in", MAX_PARTS, MAX_MESSAGE_BYTES + 1024,
+                                 peer=False)
             except zmq.Again:
                 return
             if msg is None:
                 continue
-            if msg.frames[0][:2] == TOPIC_CHECKPOINT:
+            prefix = msg.frames[0][:2]
+            if prefix == TOPIC_CHECKPOINT:
                 self._on_checkpoint(msg.frames, msg.user)
-            elif msg.frames[0][:2] == TOPIC_EVENTS:
+            elif prefix == TOPIC_EVENTS:
                 self._on_events(msg.frames, msg.user)
             else:
                 self._on_batch(msg.frames, msg.user)
@@ -492,8 +513,12 @@ class BusServer:
             src.period_ms = batch.period_ms
             src.owned = batch.points
         self.stats["messages"] += 1
+        # The frames as received (already validated), in two plain sends: send_multipart's
+        # per-part checks and its enum arithmetic on the flags cost more than the sends.
+        xpub = self._xpub
         try:
-            self._xpub.send_multipart(frames, zmq.NOBLOCK)
+            xpub.send(frames[0], _SNDMORE_NOBLOCK)
+            xpub.send(frames[1], _NOBLOCK)
         except zmq.Again:  # XPUB drops at HWM rather than raise; be safe either way
             pass
 
@@ -686,7 +711,7 @@ class BusServer:
         if service is None:
             self._reply(client, ServiceReply(
                 request.id, "unavailable", f"no service {request.service!r} is offered on this "
-                f"bus: start `twinstage {request.service}`", {}))
+                f"bus: start `twinstage {command_for(request.service)}`", {}))
             return
         if len(self._pending_requests) >= MAX_PENDING_COMMANDS:
             self._reply(client, ServiceReply(request.id, "unavailable",
@@ -789,7 +814,8 @@ class BusServer:
                     self._offer(identity, decode_offer(payload), msg.user)
                 elif kind == KIND_REGISTER:
                     reg = decode_register(payload)
-                    self._register(identity, reg.adapter_id, reg.points, msg.user)
+                    self._register(identity, reg.adapter_id, reg.points, msg.user, reg.chunk,
+                                   reg.chunks)
                 elif kind == KIND_ACK:
                     self._on_ack(identity, decode_ack(payload), payload)
                 else:
@@ -798,7 +824,10 @@ class BusServer:
                 self._reject("adapter", exc.reason)
 
     def _register(self, identity: bytes, adapter_id: str, points: list[str],
-                  user: str = "") -> None:
+                  user: str = "", chunk: int = 0, chunks: int = 1) -> None:
+        """A registration, or chunk ``chunk`` of ``chunks`` of one: it replaces what that chunk
+        claimed before; the adapter owns the union of its chunks (a registration with fewer
+        chunks drops the ones past its count), renewed and expiring together."""
         now = time.monotonic_ns()
         if self._guard is not None and not self._guard.may_publish(user, adapter_id):
             self.stats["impostors"] += 1
@@ -809,8 +838,9 @@ class BusServer:
         if adapter is None:
             if len(self._adapters) >= MAX_ADAPTERS:
                 raise WireError(f"too many adapters; ignoring {adapter_id}")
-            adapter = self._adapters[adapter_id] = _Adapter(identity, now, set(), user)
-            log.info("adapter %s registered %d points", adapter_id, len(points))
+            adapter = self._adapters[adapter_id] = _Adapter(identity, now, {}, user, chunks)
+            log.info("adapter %s registered %d points (chunk %d of %d)", adapter_id, len(points),
+                     chunk + 1, chunks)
         elif adapter.identity != identity:
             live = now - adapter.last_register_ns < REGISTRATION_LIVE_S * 1e9
             if live and (self._security is None or user != adapter.user):
@@ -819,26 +849,67 @@ class BusServer:
                            "%s refused: another live connection (key %r) holds it", adapter_id,
                            adapter.user)
                 return
-            log.info("adapter %s reconnected; %d points", adapter_id, len(points))
+            log.info("adapter %s reconnected; %d points (chunk %d of %d)", adapter_id,
+                     len(points), chunk + 1, chunks)
+        owned = adapter.points
+        new = set(points)
+        if chunks != adapter.chunks:  # the registration changed shape: drop chunks past it
+            self._release(adapter_id, [p for p, c in owned.items() if c >= chunks])
+            adapter.chunks = chunks
+        mine = [p for p, c in owned.items() if c == chunk]
+        added = len(new) - sum(1 for p in mine if p in new)
+        if (len(owned) + added > MAX_POINTS_PER_ADAPTER
+                or self._owned_points + added > MAX_OWNED_POINTS):
+            self.stats["cache_full"] += 1
+            self._rlog(logging.WARNING, "owned:" + adapter_id, "registration chunk %d of "
+                       "adapter %s refused: %d more points would pass %d for the adapter or %d "
+                       "on the bus", chunk, adapter_id, added, MAX_POINTS_PER_ADAPTER,
+                       MAX_OWNED_POINTS)
+            return
         adapter.identity = identity
         adapter.user = user
         adapter.last_register_ns = now
-        new = set(points)
-        for gone in adapter.points - new:
-            if self._owners.get(gone) == adapter_id:
-                del self._owners[gone]
+        self._release(adapter_id, [p for p in mine if p not in new])
         conflicts = []
+        owners = self._owners
         for point in new:
-            owner = self._owners.get(point)
+            owner = owners.get(point)
             if owner is None or owner == adapter_id or owner not in self._adapters:
-                self._owners[point] = adapter_id
+                if owner != adapter_id:
+                    if owner is not None:  # a lapsed adapter's claim: it is taken over
+                        self._adapters_points_drop(owner, point)
+                    owners[point] = adapter_id
+                if point not in owned:
+                    self._owned_points += 1
+                owned[point] = chunk
             else:
                 conflicts.append(point)
         if conflicts:
             self._rlog(logging.WARNING, "conflict:" + adapter_id, "adapter %s claims %d point(s) "
                        "owned by another adapter, e.g. %s; the first owner keeps them",
                        adapter_id, len(conflicts), conflicts[0])
-        adapter.points = new - set(conflicts)
+
+    def _adapters_points_drop(self, adapter_id: str, point: str) -> None:
+        adapter = self._adapters.get(adapter_id)
+        if adapter is not None and adapter.points.pop(point, None) is not None:
+            self._owned_points -= 1
+
+    def _release(self, adapter_id: str, points: list[str]) -> None:
+        """``adapter_id`` no longer claims ``points``."""
+        adapter = self._adapters[adapter_id]
+        for point in points:
+            if adapter.points.pop(point, None) is not None:
+                self._owned_points -= 1
+            if self._owners.get(point) == adapter_id:
+                del self._owners[point]
+
+    def _drop_adapter(self, adapter_id: str) -> None:
+        """Forget an adapter and every point it owned."""
+        adapter = self._adapters.pop(adapter_id)
+        self._owned_points -= len(adapter.points)
+        for point in adapter.points:
+            if self._owners.get(point) == adapter_id:
+                del self._owners[point]
 
     def _on_ack(self, identity: bytes, ack: Ack, payload: bytes) -> None:
         pending = self._pending.get(ack.id)
@@ -892,9 +963,7 @@ class BusServer:
         for adapter_id in stale:
             log.warning("adapter %s stopped re-registering; it no longer owns its points",
                         adapter_id)
-            for point in self._adapters.pop(adapter_id).points:
-                if self._owners.get(point) == adapter_id:
-                    del self._owners[point]
+            self._drop_adapter(adapter_id)
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -925,7 +994,5 @@ class BusServer:
         for name in [n for n, sv in self._services.items() if sv.user in names]:
             del self._services[name]
         for adapter_id in [a for a, ad in self._adapters.items() if ad.user in names]:
-            for point in self._adapters.pop(adapter_id).points:
-                if self._owners.get(point) == adapter_id:
-                    del self._owners[point]
+            self._drop_adapter(adapter_id)
 

@@ -18,7 +18,13 @@ import zmq
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.handshake import BusRefusedError, HandshakeWatch
 from runtime.bus.security import ClientSecurity
-from runtime.bus.services import ServiceReply, ServiceRequest, decode_reply, encode_request
+from runtime.bus.services import (
+    ServiceReply,
+    ServiceRequest,
+    command_for,
+    decode_reply,
+    encode_request,
+)
 from runtime.bus.sockets import make_socket
 from runtime.bus.wire import WireError
 
@@ -55,7 +61,7 @@ class ServiceClient:
                 why = self._watch.problem() or (
                     self._watch.unreachable(timeout_s) if not self._watch.connected else
                     f"no answer from service {service!r} within {timeout_s:g} s: is "
-                    f"`twinstage {service}` running on this bus?")
+                    f"`twinstage {command_for(service)}` running on this bus?")
                 return ServiceReply(rid, "unavailable", why[:512], {})
             if not self._sock.poll(min(left_ms, 100), zmq.POLLIN):
                 self._watch.poll()

@@ -46,6 +46,9 @@ STATUSES = ("ok", "error", "refused", "unavailable")
 """``ok`` answered; ``error`` a bad request (``text`` says why); ``refused`` the asker's role may
 not do that; ``unavailable`` no service by that name, not reachable, or no answer in time (set by
 the bus or the client, never by a service)."""
+SERVICE_COMMANDS = {"history": "historian"}
+"""Services offered by a command of another name (``twinstage historian`` offers ``history``);
+the others are offered by the command of their own name (``twinstage alarms``)."""
 _MAX_ITEMS = 1 << 20
 """Elements in any one array or map of a body (msgpack unpack limit)."""
 
@@ -182,8 +185,14 @@ def peek_kind(payload: bytes) -> str | None:
     return kind if type(kind) is str else None
 
 
+def command_for(service: str) -> str:
+    """The ``twinstage`` command that offers ``service`` (for "start ..." advice)."""
+    return SERVICE_COMMANDS.get(service, service)
+
+
 __all__ = [
-    "KIND_OFFER", "KIND_REPLY", "KIND_REQUEST", "STATUSES", "ServiceReply", "ServiceRequest",
+    "KIND_OFFER", "KIND_REPLY", "KIND_REQUEST", "SERVICE_COMMANDS", "STATUSES", "ServiceReply",
+    "ServiceRequest", "command_for",
     "decode_offer", "decode_reply", "decode_request", "encode_offer", "encode_reply",
     "encode_request", "peek_kind",
 ]

@@ -40,7 +40,15 @@ MAX_CONTROL_BYTES = 64 << 10
 MAX_READINGS = 10_000
 """Readings in one batch or one snapshot chunk; a Modbus poll batch is far smaller."""
 MAX_POINTS = 10_000
-"""Points in one heartbeat or one adapter registration."""
+"""Points in one heartbeat or one adapter registration message (a registration of more is
+sent in chunks: :func:`encode_register_chunks`)."""
+MAX_REGISTER_CHUNKS = 100
+"""Chunks in one adapter's registration."""
+MAX_POINTS_PER_ADAPTER = 100_000
+"""Points one adapter may own over all its chunks (the bus refuses a chunk past it)."""
+REGISTER_CHUNK_BYTES = 512 << 10
+"""Encoded names per registration chunk (and per heartbeat's points), so that a chunk of
+10,000 names of 128 characters still fits a message."""
 MAX_POINT_LEN = 128
 MAX_SOURCE_LEN = 64
 MAX_ID_LEN = 64
@@ -189,10 +197,13 @@ class SnapshotChunk(NamedTuple):
 
 
 class Register(NamedTuple):
-    """An adapter claiming the points it will accept commands for."""
+    """An adapter claiming the points it will accept commands for: all of them, or chunk
+    ``chunk`` of ``chunks`` (the bus owns the union of an adapter's chunks)."""
 
     adapter_id: str
     points: list[str]
+    chunk: int = 0
+    chunks: int = 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,9 +375,16 @@ def layout_for(key: Any) -> PointLayout:
     if key.count(" ") >= MAX_READINGS:
         raise WireError(f"over {MAX_READINGS} readings in one message")
     names = tuple(key.split(" ")) if key else ()
-    if not all(map(_valid_name, names, repeat(MAX_POINT_LEN))):
-        raise WireError("a reading point is not 1..128 visible ASCII characters (points are "
-                        "separated by single spaces)")
+    # A new layout is most often new points in a new combination (an adapter's coalesced
+    # devices): names checked before are found in the memo of valid names by one C-level set
+    # operation; only a layout with an unseen name is checked name by name.
+    if not _KNOWN_POINTS.issuperset(names):
+        if not all(map(_valid_name, names, repeat(MAX_POINT_LEN))):
+            raise WireError("a reading point is not 1..128 visible ASCII characters (points "
+                            "are separated by single spaces)")
+        if len(_KNOWN_POINTS) > _KNOWN_POINTS_MAX:
+            _KNOWN_POINTS.clear()
+        _KNOWN_POINTS.update(names)
     if len(set(names)) != len(names):
         raise WireError("a point appears twice in one message")
     if len(_LAYOUTS) >= _LAYOUTS_MAX or _layout_chars > _LAYOUTS_MAX_CHARS:
@@ -393,6 +411,11 @@ def trusted_layout(names: Any) -> PointLayout:
 
 
 _QUALITY_CODES = bytes(range(MAX_QUALITY + 1))
+_FINITE_HIGH_BYTES = bytes(b for b in range(256) if b & 0x7F != 0x7F)
+"""High bytes of little-endian float64s that cannot belong to a NaN or an infinity (whose
+exponent bits, 0x7ff, fill the high byte's low 7 bits)."""
+_NON_NEGATIVE_HIGH_BYTES = bytes(range(0x80))
+"""High bytes of little-endian int64s that are not negative."""
 _F8 = np.dtype("<f8")
 _I8 = np.dtype("<i8")
 _U1 = np.dtype("u1")
@@ -621,10 +644,19 @@ def _columns(body: Any) -> ReadingColumns:
         raise WireError(f"reading columns do not match the {n} points (values and times 8 "
                         "bytes each, qualities and reasons 1 byte each)")
     v = np.frombuffer(values, _F8)
-    q = np.frombuffer(quality, _U1)
-    t = np.frombuffer(times, _I8)
-    _check_columns(v, q, t)
-    return ReadingColumns(layout, v, q, np.frombuffer(reason, _U1), t)
+    if n:
+        # The checks of _check_columns on the packed bytes, with C-level bytes operations only
+        # (numpy's per-call cost dominated small batches). Exact, not a sample: every entry's
+        # high byte is looked at. A value whose high byte is 0x7f or 0xff may be NaN or
+        # infinite (or just huge): only then does numpy look at the whole value.
+        if values[7::8].translate(None, _FINITE_HIGH_BYTES) and not np.isfinite(v).all():
+            raise NonFiniteError("a reading value is NaN or infinite")
+        if quality.translate(None, _QUALITY_CODES):  # anything left is not a quality code
+            raise WireError(f"a reading quality is not 0..{MAX_QUALITY}")
+        if times[7::8].translate(None, _NON_NEGATIVE_HIGH_BYTES):  # sign bit set
+            raise WireError("a reading t_source_ns is not 0..2^63-1")
+    return ReadingColumns(layout, v, np.frombuffer(quality, _U1), np.frombuffer(reason, _U1),
+                          np.frombuffer(times, _I8))
 
 
 def _pack(obj: list[Any]) -> bytes:
@@ -911,22 +943,70 @@ def _code(value: Any) -> str:
 
 
 def encode_register(register: Register) -> bytes:
-    """An adapter's claim on its points; sent on connect and periodically after."""
+    """An adapter's claim on its points (or one chunk of it); sent on connect and periodically
+    after. A whole registration (chunk 0 of 1) is the 4-field message of the first version;
+    a chunk adds ``chunk, chunks`` as fields 5 and 6."""
     _name(register.adapter_id, "adapter id", MAX_SOURCE_LEN)
     points = list(register.points)
     _names(points, "registered points", MAX_POINT_LEN, MAX_POINTS)
-    payload = _pack([PROTOCOL_VERSION, KIND_REGISTER, register.adapter_id, points])
+    chunk, chunks = _chunk_fields(register.chunk, register.chunks)
+    fields = [PROTOCOL_VERSION, KIND_REGISTER, register.adapter_id, points]
+    if chunks != 1:
+        fields += [chunk, chunks]
+    payload = _pack(fields)
     if len(payload) > MAX_MESSAGE_BYTES:
         raise WireError("registration too large")
     return payload
 
 
+def encode_register_chunks(adapter_id: str, points: list[str]) -> list[bytes]:
+    """The messages that register ``points`` for ``adapter_id``: one when they fit
+    (MAX_POINTS names, REGISTER_CHUNK_BYTES of names), else chunks that do. Raises WireError
+    for more than MAX_POINTS_PER_ADAPTER points or MAX_REGISTER_CHUNKS chunks."""
+    points = list(points)
+    if len(points) > MAX_POINTS_PER_ADAPTER:
+        raise WireError(f"{len(points)} points for adapter {adapter_id}; at most "
+                        f"{MAX_POINTS_PER_ADAPTER} per adapter")
+    groups = split_names(points)
+    if len(groups) > MAX_REGISTER_CHUNKS:
+        raise WireError(f"registration of {adapter_id} needs {len(groups)} chunks; at most "
+                        f"{MAX_REGISTER_CHUNKS}")
+    return [encode_register(Register(adapter_id, g, i, len(groups)))
+            for i, g in enumerate(groups)]
+
+
+def split_names(names: list[str]) -> list[list[str]]:
+    """``names`` in consecutive groups of at most MAX_POINTS names and REGISTER_CHUNK_BYTES of
+    encoded names each (at least one group, maybe empty)."""
+    groups: list[list[str]] = [[]]
+    size = 0
+    for name in names:
+        cost = len(name) + 3  # msgpack str header of up to 3 bytes for names <= 128 chars
+        if len(groups[-1]) >= MAX_POINTS or size + cost > REGISTER_CHUNK_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(name)
+        size += cost
+    return groups
+
+
+def _chunk_fields(chunk: Any, chunks: Any) -> tuple[int, int]:
+    if type(chunks) is not int or not 1 <= chunks <= MAX_REGISTER_CHUNKS:
+        raise WireError(f"registration chunks {chunks!r} is not an integer "
+                        f"1..{MAX_REGISTER_CHUNKS}")
+    if type(chunk) is not int or not 0 <= chunk < chunks:
+        raise WireError(f"registration chunk {chunk!r} is not an integer 0..{chunks - 1}")
+    return chunk, chunks
+
+
 def decode_register(payload: bytes) -> Register:
-    """Parse a registration; raises WireError."""
+    """Parse a registration (whole, or one chunk); raises WireError."""
     msg = _unpack(payload, MAX_MESSAGE_BYTES, MAX_POINTS)
-    _check_header(msg, KIND_REGISTER, 4)
+    _check_header(msg, KIND_REGISTER, 6 if type(msg) is tuple and len(msg) == 6 else 4)
+    chunk, chunks = _chunk_fields(msg[4], msg[5]) if len(msg) == 6 else (0, 1)
     return Register(_name(msg[2], "adapter id", MAX_SOURCE_LEN),
-                    _names(msg[3], "registered points", MAX_POINT_LEN, MAX_POINTS))
+                    _names(msg[3], "registered points", MAX_POINT_LEN, MAX_POINTS), chunk,
+                    chunks)
 
 
 def message_kind(payload: bytes) -> str | None:

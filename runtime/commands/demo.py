@@ -125,6 +125,10 @@ def run(args: argparse.Namespace) -> int:
                                          "--audit-log", str(out / "audit" / "alarms.jsonl")])
             print(f"alarms   journal {journal}: twinstage alarms list --bus {bus} --key "
                   f"{keys / 'operator.key_secret'}   (log {child.log_path})")
+        child = sup.start("historian", ["historian", scene_arg, "--bus", bus, "--keys",
+                                        str(keys), "--store", str(out / "history")])
+        print(f"historian {out / 'history'}   (twinstage history LT-102/level_m --from -10m "
+              f"--store {out / 'history'})")
         if args.record is not None:
             rec_dir = args.record.resolve()
             events = ["--events", "alarms"] if (scene.path / "alarms.yaml").is_file() else []

@@ -113,8 +113,11 @@ async def _request_rate(port: int, units: int, seconds: float) -> tuple[float, f
     return n / elapsed, n * REGISTERS / elapsed
 
 
-async def _cpu(port: int, devices: int, window_s: float) -> tuple[float, float, int, float]:
-    """CPU % of one core for ``devices`` pollers at 10 Hz, publishing via the bus Publisher."""
+async def _cpu(port: int, devices: int, window_s: float,
+               bus: _Bus | None = None) -> tuple[float, float, int, float, float, float]:
+    """CPU % of one core for ``devices`` pollers at 10 Hz, publishing via the bus Publisher
+    (to ``bus``, or to an address nobody listens on); also (µs of the bus's CPU per reply,
+    device batches per bus message)."""
     from adapters.modbus.adapter import tune_gc
     from adapters.modbus.coalesce import TickCoalescer
     from adapters.modbus.device_poller import DevicePoller
@@ -122,9 +125,10 @@ async def _cpu(port: int, devices: int, window_s: float) -> tuple[float, float, 
     from runtime.bus.publisher import Publisher
     from runtime.scene.model import DeviceSpec
 
-    # Nobody listens on this bus address: PUB drops, but every batch is still encoded and sent.
-    publisher = Publisher(BusEndpoints.from_address(f"tcp://127.0.0.1:{_free_port()}"),
-                          "bench-adapter")
+    # Without a bus nobody listens on this address: PUB drops, but every batch is still
+    # encoded and sent.
+    addr = bus.addr if bus is not None else f"tcp://127.0.0.1:{_free_port()}"
+    publisher = Publisher(BusEndpoints.from_address(addr), "bench-adapter")
     specs = [DeviceSpec(f"D{i}", f"D{i}", "127.0.0.1", port, i + 1, "big", 100, 1000,
                         tuple(_points(f"D{i}"))) for i in range(devices)]
     coalescer = TickCoalescer(publisher)
@@ -139,9 +143,13 @@ async def _cpu(port: int, devices: int, window_s: float) -> tuple[float, float, 
         await asyncio.sleep(1.0)
         batches0 = sum(p.stats.batches for p in pollers)
         replies0 = sum(p.stats.replies for p in pollers)
+        messages0 = coalescer.messages
+        bus0 = bus.cpu_s() if bus is not None else 0.0
         cpu0, wall0, t0 = time.process_time(), time.perf_counter(), os.times()
         await asyncio.sleep(window_s)
         cpu = time.process_time() - cpu0
+        bus_cpu = bus.cpu_s() - bus0 if bus is not None else float("nan")
+        messages = coalescer.messages - messages0
         t1 = os.times()
         sys_share = (t1.system - t0.system) / max(cpu, 1e-9)
         wall = time.perf_counter() - wall0
@@ -155,7 +163,8 @@ async def _cpu(port: int, devices: int, window_s: float) -> tuple[float, float, 
         publisher.close()
         gc.unfreeze()
         gc.set_threshold(*gc_flags)
-    return 100.0 * cpu / wall, replies / wall, bad if batches else devices, sys_share
+    return (100.0 * cpu / wall, replies / wall, bad if batches else devices, sys_share,
+            1e6 * bus_cpu / max(replies, 1), batches / max(messages, 1))
 
 
 class _Plant:
@@ -196,15 +205,17 @@ class _Bus:
 
         self.addr = f"tcp://127.0.0.1:{_free_base()}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "bus", "--bind", self.addr], cwd=REPO_ROOT,
+            [sys.executable, "-m", "runtime.cli", "bus", "--bind", self.addr, "--insecure"],
+            cwd=REPO_ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         assert self.proc.stdout is not None
         self.proc.stdout.readline()  # "listening": the ports are bound
 
     def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        from tools.bench.bus_cpu import on_cpu_s
+
+        return on_cpu_s(self.proc.pid)
 
     def close(self) -> None:
         self.proc.terminate()
@@ -257,6 +268,29 @@ async def _poll_floor(specs: list, port_offset: int, window_s: float, coalesce: 
         publisher.close()
     return (replies / wall, 1e6 * cpu / max(replies, 1), bad, per_message,
             1e6 * bus_cpu / max(replies, 1))
+
+
+def _with_bus_rows(devices: int, window_s: float, quick: bool) -> list[Row]:
+    """The same 100 x 10 Hz adapter publishing to a real ``twinstage bus`` process (plaintext,
+    as the poll-floor rows): adapter + bus CPU per request, and the bus's CPU per batch."""
+    server, bus = _Server(devices), _Bus()
+    try:
+        cpu, rate, bad, _, bus_us, per_msg = asyncio.run(_cpu(server.port, devices, window_s,
+                                                              bus))
+    finally:
+        server.close()
+        bus.close()
+    adapter_us = 1e4 * cpu / max(rate, 1e-9)  # % of a core over requests per second
+    note = (f"{devices} devices x 10 Hz x 125 registers, {rate:.0f} replies/s, pymodbus "
+            f"server, twinstage bus process (plaintext), {per_msg:.1f} batches/message"
+            + (f", {bad} devices not all Good" if bad else "") + (" (quick)" if quick else ""))
+    return [
+        Row(SUITE, f"{devices} devices x 10 Hz: adapter + bus CPU per request",
+            adapter_us + bus_us, "µs", 160.0, "lower",
+            note + f"; adapter {adapter_us:.0f} µs + bus {bus_us:.0f} µs"),
+        Row(SUITE, f"{devices} devices x 10 Hz: bus CPU per batch", bus_us, "µs", 30.0,
+            "lower", note + "; one batch per request"),
+    ]
 
 
 def _poll_floor_rows(quick: bool) -> list[Row]:
@@ -373,7 +407,7 @@ def run(quick: bool) -> list[Row]:
     devices = 20 if quick else 100
     server = _Server(devices)
     try:
-        cpu, rate, bad, sys_share = asyncio.run(
+        cpu, rate, bad, sys_share, _, _ = asyncio.run(
             _cpu(server.port, devices, 2.0 if quick else 10.0))
     finally:
         server.close()
@@ -382,6 +416,7 @@ def run(quick: bool) -> list[Row]:
             + (f", {bad} devices not all Good" if bad else "")
             + (" (quick: 20 devices)" if quick else ""))
     rows.append(Row(SUITE, "adapter CPU", cpu, "% of a core", 20.0, "lower", note))
+    rows += _with_bus_rows(devices, 2.0 if quick else 10.0, quick)
     stalls = 10 if quick else 50
     server = _Server(1, "lean")
     try:

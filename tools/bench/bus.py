@@ -148,12 +148,15 @@ def _run_mode(keys: Path | None, total: int, batches: tuple[int, ...]) -> list[R
 
 def run(quick: bool) -> list[Row]:
     """Start a bus process, then measure a big-batch and a Modbus-sized-batch stream, with
-    CURVE and then plaintext."""
+    CURVE and then plaintext; then the bus's CPU per batch and one source of 100,000 points."""
+    from tools.bench import bus_big, bus_cpu
+
     total = 200_000 if quick else 3_000_000
     with tempfile.TemporaryDirectory() as tmp:
         keys = _bench_keys(Path(tmp))
         rows = _run_mode(keys, total, (1000, 100))
-    return rows + _run_mode(None, total, (1000,) if quick else (1000, 100))
+    rows += _run_mode(None, total, (1000,) if quick else (1000, 100))
+    return rows + bus_cpu.rows(quick) + bus_big.rows(quick)
 
 
 if __name__ == "__main__":

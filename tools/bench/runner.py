@@ -25,6 +25,7 @@ SUITES: dict[str, str] = {
     "models": "tools.bench.models",
     "alarms": "tools.bench.alarms",
     "alarm-latency": "tools.bench.alarm_banner",
+    "history": "tools.bench.history",
     "walk": "tools.bench.walk",
 }
 """Suite name -> module with ``run(quick: bool) -> list[Row]``. Missing modules are skipped."""
