@@ -3,7 +3,6 @@ B / Page Up step back (T and P belong to the trend panel). While a tour plays it
 (through the orbit camera's view) and shows the narration card of the stop it is at, with the
 live values of that stop's assets.
 
-
 Time comes from ``now_s`` (default: the session's wall clock), so a test or the kiosk can drive
 a tour frame by frame without sleeping; ``on_event`` hooks see each arrival, departure and the
 end (the headless runner takes a screenshot per stop from them).
