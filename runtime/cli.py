@@ -19,6 +19,7 @@ from runtime.scene.errors import SceneError
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("runtime.commands.validate", "check a scene's scene.yaml and devices.yaml"),
     "view": ("runtime.commands.view", "open the 3D view of a scene (or render it headless)"),
+    "kiosk": ("runtime.commands.kiosk", "run the visitor kiosk: fullscreen, read-only, tours"),
     "demo": ("runtime.commands.demo", "run plant, bus, adapter and viewer together on loopback"),
     "plant": ("runtime.commands.plant", "run the virtual plant as Modbus TCP devices"),
     "fault": ("runtime.commands.fault", "inject or clear a fault in a running virtual plant"),

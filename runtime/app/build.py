@@ -35,8 +35,9 @@ def live_session(world: World, subscriber: object | None) -> Session:
 
 def add_display_plugins(twin: Twin, *, where: str, actor: str, role: str,
                         markers: list[Marker], security: object = None) -> ReplayPlugin | None:
-    """The operator's display on a twin: status bar, badges, navigation, and for a replay the
-    timeline (returned, so scripted runs can seek); nothing else is started here."""
+    """The operator's display on a twin: status bar, badges, navigation, trends, walk mode and
+    tours (stations without control), and for a replay the timeline (returned, so scripted runs
+    can seek); nothing else is started here."""
     from runtime.app.badges_plugin import BadgesPlugin
     from runtime.app.navigation_plugin import NavigationPlugin
     from runtime.app.status_plugin import StatusPlugin
@@ -49,6 +50,14 @@ def add_display_plugins(twin: Twin, *, where: str, actor: str, role: str,
     from runtime.app.whatif_plugin import WhatIfPlugin  # look-ahead, ghosts, checked commands
 
     twin.add(WhatIfPlugin())
+    if twin.live.control is None:
+        # Walking (W A S D, arrows) and tours (O N B) for stations that operate nothing: an
+        # operator's W, arrows and Enter belong to the faceplate's two-step write.
+        from runtime.app.tour_plugin import TourPlugin
+        from runtime.app.walk_plugin import WalkPlugin
+
+        twin.add(WalkPlugin())
+        twin.add(TourPlugin())
     if twin.session.mode != "replay":
         return None
     from runtime.app.replay_plugin import ReplayPlugin

@@ -43,6 +43,9 @@ class Twin:
     bar, the alarm banner) or None while it is hidden: the faceplate starts under the lowest."""
     bus_lost: bool = False
     """Set by the status plugin while the whole bus is lost (one banner says so)."""
+    viewport: tuple[int, int, int, int] | None = None
+    """(x, y, w, h) pixels from the top-left of the window when a layout gives the twin's own
+    view part of it (runtime.app.layout); None: the whole window."""
     """Each plugin's 2D elements for ``--hud-json`` (the live view's badges and panel first)."""
 
     def __post_init__(self) -> None:
@@ -54,9 +57,19 @@ class Twin:
         return plugin
 
     def size(self) -> tuple[int, int]:
-        """The window's size in pixels."""
+        """The size in pixels of the twin's own view (the window, or its layout region)."""
+        if self.viewport is not None:
+            return self.viewport[2], self.viewport[3]
         return self.app.win.get_x_size(), self.app.win.get_y_size()
 
     def hud_elements(self) -> list[HudElement]:
-        """Every 2D element on screen now."""
-        return [e for provider in self.hud for e in provider()]
+        """Every 2D element on screen now, boxes in window pixels (elements of other layout
+        regions carry a ``region`` key and are placed already)."""
+        out = [e for provider in self.hud for e in provider()]
+        if self.viewport is not None:
+            x0, y0 = self.viewport[0], self.viewport[1]
+            for e in out:
+                if "region" not in e:
+                    box = e["bbox"]
+                    e["bbox"] = [round(box[0] + x0, 1), round(box[1] + y0, 1), box[2], box[3]]
+        return out

@@ -48,6 +48,8 @@ def _build_session(args: argparse.Namespace, world):  # noqa: ANN001, ANN202
         session = replay_session(world, recording, at_ns=args.at_ns, speed=args.speed,
                                  paused=args.paused)
         return session, None, recording_markers(recording)
+    if args.bus is None:  # a layout of the scene's model alone: no readings
+        return live_session(world, None), None, []
     from runtime.bus.endpoints import BusEndpoints
     from runtime.bus.subscriber import Subscriber
 
@@ -91,7 +93,7 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         live = LiveViewer(viewer, session, select=args.select, control=control, role=args.role,
                           devices=devices)
         twin = Twin(app, viewer, session, live, interactive=not headless)
-        where = args.bus if args.replay is None else str(args.replay)
+        where = (args.bus or "the scene's model") if args.replay is None else str(args.replay)
         key = getattr(args, "security", None)
         user = key.name if key is not None else args.actor
         replay = add_display_plugins(twin, where=where, actor=user, role=args.role,
@@ -99,6 +101,11 @@ def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  
         alarms = _add_alarms(args, twin, subscriber is not None)
         training = add_training_plugins(twin, role=args.role, bus=args.bus if subscriber
                                         is not None else None, security=key)
+        layout = getattr(args, "loaded_layout", None)
+        if layout is not None:
+            from runtime.app.layout import LayoutPlugin
+
+            twin.add(LayoutPlugin(layout))
         live.install_control_keys()
         if writes:
             live.run_writes(writes)
@@ -152,8 +159,8 @@ def _add_alarms(args: argparse.Namespace, twin: Twin, live: bool):  # noqa: ANN2
     from runtime.app.alarm_plugin import AlarmPlugin, load_rationale
 
     scene_dir = twin.viewer.scene.path
-    if not (scene_dir / "alarms.yaml").is_file():
-        return None
+    if not (scene_dir / "alarms.yaml").is_file() or twin.session.source is None:
+        return None  # no alarm definitions, or the scene's model alone (a layout): nothing
     if live:
         from runtime.alarms.feed import AlarmFeed
         from runtime.bus.endpoints import BusEndpoints

@@ -59,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"./{DEFAULT_FALLBACK_SHOT})")
     parser.add_argument("--size", default="1280x720", metavar="WxH",
                         help="window or image size in pixels (default 1280x720)")
+    parser.add_argument("--stereo", default=None, choices=("sbs", "vr"),
+                        help="sbs: side-by-side stereo frame (3D displays); vr: an OpenXR "
+                             "headset (pip install 'twinstage[vr]'; docs/walkthrough.md)")
+    parser.add_argument("--layout", default=None, metavar="NAME|FILE",
+                        help="a control-room layout (the scene's layouts/NAME.yaml): several "
+                             "display regions from one world (docs/walkthrough.md)")
     parser.add_argument("--shadows", default="auto", choices=("auto", "on", "off"),
                         help="sun shadows: auto (on with a GPU, off on a software renderer, "
                              "which cannot draw them), on, off")
@@ -140,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     if args.select is not None and args.select not in {e.id for e in scene.entities}:
         raise UsageError(f"--select {args.select!r}: no such entity in scene {scene.name!r}")
     args.planned_writes = plan_writes(args.write, args.role, scene.path / "devices.yaml", scene)
+    args.loaded_layout = _layout(args.layout, scene)
 
     from runtime.render.config import display_available
 
@@ -163,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         app = make_app(headless=headless, size=size, title=f"twinstage - {scene.name}",
+                       pipeline="forward" if args.stereo == "sbs" else "auto",
                        shadows=args.shadows)
     except RuntimeError as exc:
         if headless:
@@ -177,7 +185,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"twinstage view: {app.shadows_note}", file=sys.stderr)
 
     viewer = Viewer(app, scene, interactive=not headless)
-    if args.bus is not None or args.replay is not None:
+    _stereo(args, app, viewer)
+    if args.loaded_layout is not None:
+        from runtime.app.layout import prepare_layout
+
+        prepare_layout(app, viewer, args.loaded_layout)
+    if args.bus is not None or args.replay is not None or args.loaded_layout is not None:
         from runtime.app.run_view import run_twin
 
         try:
@@ -197,6 +210,39 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         app.destroy()
+
+
+def _layout(name: str | None, scene: Scene):  # noqa: ANN202
+    """``--layout NAME|FILE`` -> the checked layout (None without the option)."""
+    if name is None:
+        return None
+    from runtime.app.layout import available_layouts, layout_path, load_layout
+
+    path = layout_path(name, scene)
+    if not path.is_file():
+        known = ", ".join(available_layouts(scene)) or "none"
+        raise UsageError(f"--layout {name!r}: no layout file {path} (layouts of "
+                         f"{scene.name!r}: {known})")
+    return load_layout(path)
+
+
+def _stereo(args: argparse.Namespace, app, viewer) -> None:  # noqa: ANN001
+    """``--stereo``: split the window into two eyes, or hand the rig to a VR headset."""
+    if args.stereo == "sbs":
+        from runtime.render.stereo import SideBySide
+
+        SideBySide(app)
+    elif args.stereo == "vr":
+        from runtime.render.stereo import VrUnavailableError, open_vr
+
+        rig = app.render.attach_new_node("vr-rig")
+        target = viewer.camera.home.target
+        rig.set_pos(target.x, target.y - 8.0, 0.0)
+        try:
+            open_vr(app, rig)
+        except VrUnavailableError as exc:
+            app.destroy()
+            raise UsageError(str(exc)) from None
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -222,6 +268,12 @@ def check_args(args: argparse.Namespace) -> None:
     if args.bus is None:
         args.role = args.role or "viewer"
         args.security = None
+        if args.layout is not None:  # the scene's model on a layout: a twin with no source
+            if args.write:
+                raise UsageError("--write needs --bus ADDR (the live view)")
+            _check_numbers(args)
+            args.actor = actor_name(args.actor)
+            return
         if live_only:
             raise UsageError(f"{', '.join(live_only)} need(s) --bus ADDR (the live view) "
                              "or --replay FILE")

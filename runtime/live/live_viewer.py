@@ -110,6 +110,8 @@ class LiveViewer:
         """The message shown at the bottom centre (``say``), ``""`` when none."""
         self._message = None
         self._message_until_ns = 0
+        self.view_px: tuple[int, int] | None = None
+        """Pixel size of this view when a layout gives it part of the window (None: all)."""
         self.typing = False
         """Text is being typed (the tag search): single-key shortcuts stand still."""
         """The inspector shows the engineering table (every point) instead of the faceplate."""
@@ -398,7 +400,7 @@ class LiveViewer:
         """Badges and the inspector panel as hud elements (see :mod:`runtime.ui.hud`)."""
         from runtime.ui.hud import element
 
-        size = (self.app.win.get_x_size(), self.app.win.get_y_size())
+        size = self.view_px or (self.app.win.get_x_size(), self.app.win.get_y_size())
         aspect = self.viewer.aspect
         labels = self.viewer.labels
         out = [element("badge", labels.by_id[eid].compose(), rect_lrbt, aspect, size)

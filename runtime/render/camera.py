@@ -56,6 +56,9 @@ class OrbitCamera:
         self.view = OrbitView(Point3(home.target), home.distance_m, home.heading_deg,
                               home.pitch_deg)
         self._last_mouse: tuple[float, float] | None = None
+        self.active = True
+        """False while another controller (walk mode, a tour) owns the camera: the view's
+        numbers still change, the camera node is left alone."""
         self.apply()
 
     def install(self) -> None:
@@ -95,6 +98,8 @@ class OrbitCamera:
         self.apply()
 
     def apply(self) -> None:
+        if not self.active:
+            return
         v = self.view
         cam: NodePath = self._app.camera
         h, p = math.radians(v.heading_deg), math.radians(v.pitch_deg)
@@ -105,7 +110,7 @@ class OrbitCamera:
 
     def _task(self, task: Task) -> int:
         watcher = self._app.mouseWatcherNode
-        if watcher is None or not watcher.has_mouse():
+        if not self.active or watcher is None or not watcher.has_mouse():
             self._last_mouse = None
             return Task.cont
         m = watcher.get_mouse()

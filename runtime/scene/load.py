@@ -20,6 +20,7 @@ from runtime.scene.model import (
     Viewpoint,
 )
 from runtime.scene.model_keys import parse_model
+from runtime.scene.tours import parse_tours
 from runtime.scene.units import unit_problem
 from runtime.scene.yaml_located import load_located
 
@@ -61,7 +62,7 @@ def _load_scene(scene: str | Path) -> Scene:
     doc = Doc(path, lines)
     root = doc.mapping(data, ())
     doc.only_keys(root, (), {"format", "name", "description", "entities", "connections",
-                             "viewpoints"})
+                             "viewpoints", "tours"})
     fmt = doc.string(root, (), "format")
     if fmt != SCENE_FORMAT:
         raise doc.fail(("format",), f"unsupported format {fmt!r}; expected {SCENE_FORMAT!r}")
@@ -98,8 +99,10 @@ def _load_scene(scene: str | Path) -> Scene:
     points = tuple(p for e in entities for p in e.points)
     _check_references(doc, entities, points)
     viewpoints = _viewpoints(doc, root.get("viewpoints"))
+    tours = parse_tours(doc, root.get("tours"), {e.id for e in entities}, viewpoints)
     return Scene(
         viewpoints=viewpoints,
+        tours=tours,
         path=folder,
         name=name,
         description=description,

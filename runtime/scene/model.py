@@ -176,6 +176,8 @@ class Scene:
     """All points of all entities, in entity order: the order of the world's point columns."""
     viewpoints: tuple[Viewpoint, ...] = ()
     """Camera poses on the keys 1-9, in file order."""
+    tours: tuple[Any, ...] = ()
+    """:class:`runtime.scene.tours.Tour` in file order (kiosk attract loop, guided visits)."""
     _index: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     """Id -> entity and id -> point, built on the first lookup (a device file of 10,000 points
     asks once per point: a scan each time made loading it quadratic)."""

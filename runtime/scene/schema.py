@@ -18,6 +18,7 @@ from runtime.scene.model import (
     POINT_KINDS,
     SPIN_AXES,
 )
+from runtime.scene.tours import tour_schema
 from runtime.scene.units import UNIT_SUFFIX
 
 _ID = {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*$"}
@@ -195,5 +196,6 @@ def scene_schema() -> dict[str, Any]:
                     "pitch_deg": {"type": "number", "minimum": -88, "maximum": -3},
                 },
             }},
+            "tours": tour_schema(),
         },
     }

@@ -27,6 +27,7 @@ SUITES: dict[str, str] = {
     "alarm-latency": "tools.bench.alarm_banner",
     "history": "tools.bench.history",
     "whatif": "tools.bench.whatif",
+    "walk": "tools.bench.walk",
 }
 """Suite name -> module with ``run(quick: bool) -> list[Row]``. Missing modules are skipped."""
 
