@@ -28,7 +28,7 @@ Rect = tuple[float, float, float, float]
 
 PROVIDERS: dict[str, str] = {
     "alarms": "runtime.app.alarm_region:layout_panel",
-    # "trend": "runtime.ui.trend_panel:layout_panel",   (when a trend panel lands)
+    "trend": "runtime.app.trend_region:layout_panel",
 }
 """Kind -> ``module:function`` of its provider; modules are imported on first use."""
 TITLES = {"alarms": "Alarm list", "trend": "Trend"}
