@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.scene.errors import SceneError
-from runtime.scene.model import Entity, Scene
+from runtime.scene.model import Connection, Entity, Scene
 from runtime.sim import tables as T  # noqa: N812
 from runtime.sim.kernels_valve import k_open_s2_m5
 
@@ -119,6 +119,7 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
     used: set[int] = set()
     br_from: list[int] = []
     br_to: list[int] = []
+    br_inlet: list[tuple[float, float]] = []  # roof inlet head at (from, to), -inf for none
     br_k: list[float] = []
     br_pump: list[int] = []
     br_valve: list[int] = []
@@ -165,6 +166,9 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
             dirn = -1.0 if flip else 1.0
             br_from.append(a_node)
             br_to.append(b_node)
+            ends = (_roof_inlet_m(scene.connections[chain[0][0]], start, ent),
+                    _roof_inlet_m(scene.connections[chain[-1][0]], end, ent))
+            br_inlet.append(ends[::-1] if flip else ends)
             k_sum = 0.0
             for cidx, s in chain:
                 c = scene.connections[cidx]
@@ -252,6 +256,8 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         branch_valve=_arr(br_valve, T.I8),
         branch_from_tank=_arr([node_tank[a] for a in br_from], T.I8),
         branch_to_tank=_arr([node_tank[b] for b in br_to], T.I8),
+        branch_from_inlet_m=_arr([f for f, _ in br_inlet]),
+        branch_to_inlet_m=_arr([t for _, t in br_inlet]),
         comp_junction_start=cj_start,
         comp_junctions=_arr([n for x in comp_junctions for n in x], T.I8),
         comp_branch_start=cb_start,
@@ -554,3 +560,17 @@ def _suction_tank(node: int, net: T.NetworkModel) -> int:
         if a == node and net.node_tank[b] >= 0:
             return int(net.node_tank[b])
     return -1
+
+
+def _roof_inlet_m(conn: Connection, node: str, ent: dict) -> float:
+    """The head of a roof inlet where pipe ``conn`` meets tank ``node``: the height of the
+    route's last point before the tank when it lies above the tank's roof (the pipe falls
+    freely into the tank, so the water must be lifted that high to flow in, and the tank can
+    push water back out only when its own head reaches it); -inf for a shell nozzle or a
+    junction."""
+    e = ent[node]
+    if e.type != "tank" or not conn.via_m:
+        return -math.inf
+    z = conn.via_m[-1][2] if conn.target == node else conn.via_m[0][2]
+    roof = e.params.get("elevation_m", 0.0) + e.params["height_m"]
+    return float(z) if z > roof else -math.inf

@@ -16,7 +16,9 @@ def tank_heads(tm, ts, nm, ns) -> None:
 
     A tank is a fixed-head node for the network solve: head = floor elevation + level. A branch
     leaving a dry tank is blocked forward (+1), one entering it from a dry tank's side reverse
-    (-1); one pass over branches, so the cost does not grow with tanks x branches.
+    (-1); so is one whose pipe enters the tank through the roof while the tank's head is below
+    that inlet (water falls in there; it cannot flow back out). One pass over branches, so the
+    cost does not grow with tanks x branches.
     """
     for t in range(tm.area_m2.shape[0]):
         node = tm.node[t]
@@ -27,11 +29,16 @@ def tank_heads(tm, ts, nm, ns) -> None:
     for b in range(nm.branch_from.shape[0]):
         blk = 0
         tt = nm.branch_to_tank[b]
-        if tt >= 0 and ts.volume_m3[tt] * tm.inv_area_m2[tt] < DRY_LEVEL_M:
-            blk = -1
+        if tt >= 0:
+            level = ts.volume_m3[tt] * tm.inv_area_m2[tt]
+            # dry, or below its roof inlet: the tank cannot push water back out through it
+            if level < DRY_LEVEL_M or tm.elevation_m[tt] + level < nm.branch_to_inlet_m[b]:
+                blk = -1
         tf = nm.branch_from_tank[b]
-        if tf >= 0 and ts.volume_m3[tf] * tm.inv_area_m2[tf] < DRY_LEVEL_M:
-            blk = 1
+        if tf >= 0:
+            level = ts.volume_m3[tf] * tm.inv_area_m2[tf]
+            if level < DRY_LEVEL_M or tm.elevation_m[tf] + level < nm.branch_from_inlet_m[b]:
+                blk = 1
         ns.branch_block[b] = blk
 
 

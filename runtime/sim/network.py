@@ -60,6 +60,15 @@ MAX_FAST = 8
 
 
 @inline_kernel
+def _dh(nm, ns, br, na, nb):
+    """Head difference driving branch ``br`` from node ``na`` to ``nb``. A tank end with a
+    roof inlet counts at least the inlet's height: water must be lifted there to fall in (the
+    flow out of a tank through it is blocked in ``tank_heads`` until the tank reaches it)."""
+    return (max(ns.node_head_m[na], nm.branch_from_inlet_m[br])
+            - max(ns.node_head_m[nb], nm.branch_to_inlet_m[br]))
+
+
+@inline_kernel
 def branch_residual(q, dh, k, has_pump, s, h0, b, sign, block):
     """F(Q) and dF/dQ of one branch (see module doc)."""
     root = math.sqrt(q * q + Q0_M3_S * Q0_M3_S)
@@ -180,7 +189,7 @@ def _evaluate(nm, ns, pm, ms, j0, nj, b0, b1):
         na = nm.branch_from[br]
         nb = nm.branch_to[br]
         has_pump, s, h0, b, sign = _branch_params(br, nm, ns, pm, ms)
-        q, g = branch_flow(ns.branch_flow_m3_s[br], ns.node_head_m[na] - ns.node_head_m[nb],
+        q, g = branch_flow(ns.branch_flow_m3_s[br], _dh(nm, ns, br, na, nb),
                            ns.branch_k_s2_m5[br], has_pump, s, h0, b, sign, ns.branch_block[br])
         ns.branch_flow_m3_s[br] = q
         la = nm.node_local[na]
@@ -244,7 +253,7 @@ def _fast_component(nm, ns, pm, ms, j0, nj, b0, b1, tol_m3_s):
             nb = nm.branch_to[br]
             has_pump, s, h0, b, sign = _branch_params(br, nm, ns, pm, ms)
             q = ns.branch_flow_m3_s[br]
-            f, df = branch_residual(q, ns.node_head_m[na] - ns.node_head_m[nb],
+            f, df = branch_residual(q, _dh(nm, ns, br, na, nb),
                                     ns.branch_k_s2_m5[br], has_pump, s, h0, b, sign,
                                     ns.branch_block[br])
             g = -1.0 / df

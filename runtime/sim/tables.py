@@ -195,6 +195,8 @@ class NetworkModel(NamedTuple):
     branch_valve: np.ndarray  # i8 (n_branch,) valve or -1
     branch_from_tank: np.ndarray  # i8 (n_branch,) tank at the from end, -1 for a junction
     branch_to_tank: np.ndarray  # i8 (n_branch,) tank at the to end, -1 for a junction
+    branch_from_inlet_m: np.ndarray  # f8 (n_branch,) roof inlet head at the from tank, -inf none
+    branch_to_inlet_m: np.ndarray  # f8 (n_branch,) roof inlet head at the to tank, -inf none
     comp_junction_start: np.ndarray  # i8 (n_comp + 1,) CSR offsets into comp_junctions
     comp_junctions: np.ndarray  # i8 (n_junction,) junction nodes of each component
     comp_branch_start: np.ndarray  # i8 (n_comp + 1,) CSR offsets into comp_branches
