@@ -92,7 +92,8 @@ def test_historian_kill9_restart_and_trend_over_the_bus(tmp_path: Path) -> None:
         assert via_store.returncode == 0, via_store.stderr
         assert via_bus.stdout == via_store.stdout
         lines = via_bus.stdout.splitlines()
-        assert lines[0] == "time,point,value,unit,quality" and len(lines) >= 3
+        # compressed storage: a slowly moving level may keep a single sample in two minutes
+        assert lines[0] == "time,point,value,unit,quality" and len(lines) >= 2
         assert all(",LT-102/level_m," in line and ",m,Good" in line for line in lines[1:])
 
         # a viewer (another bus client) draws the trend from the historian through the bus

@@ -195,9 +195,25 @@ def _shots_at(args: argparse.Namespace, app, twin: Twin, replay, shots: list[str
     for index, t_ns in enumerate(args.screenshot_at_ns):
         replay.seek(t_ns)
         twin.viewer.step(3)
+        _settle(twin)
         name = f"at-{index:03d}.png"
         shots.append(str(save_png(app, out_dir / name)))
         timeline.append(_entry(twin, screenshot=name))
+
+
+SETTLE_S = 5.0
+"""A screenshot at a replay time waits this long at most for panels still fetching."""
+
+
+def _settle(twin: Twin) -> None:
+    """Step frames until no plugin has a question out (a trend panel waiting for its history),
+    so a picture of a moment shows that moment's panels; then two more frames to draw them."""
+    deadline = time.monotonic() + SETTLE_S
+    while time.monotonic() < deadline and any(
+            getattr(p, "pending", lambda: False)() for p in twin.plugins):
+        twin.viewer.step(1)
+        time.sleep(0.01)
+    twin.viewer.step(2)
 
 
 def report_writes(live, planned: int) -> int:  # noqa: ANN001

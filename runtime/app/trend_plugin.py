@@ -173,6 +173,12 @@ class TrendPlugin:
         assert self.twin is not None
         return self.twin.session.time.now_ns + self._epoch_offset_ns
 
+    def pending(self) -> bool:
+        """A question to the history is out (headless screenshots wait for its answer)."""
+        if self.worker is None or self.worker.known is None and not self.worker.error:
+            return self.worker is not None and bool(self._asked)
+        return any(not self.worker.served(key, want) for key, (want, _) in self._asked.items())
+
     def _ask(self, key: str, want: Want) -> None:
         """Post a wish when it changed, or every REFRESH_NS for a live window."""
         assert self.worker is not None

@@ -85,6 +85,13 @@ class TrendWorker:
         with self._cond:
             return self._results.get(key)
 
+    def served(self, key: str, want: Want) -> bool:
+        """Whether the newest result for ``key`` answers ``want`` (or the history cannot)."""
+        with self._cond:
+            got = self._results.get(key)
+        return (got is not None and got[1] == want) or bool(self.error) or \
+            not self._thread.is_alive()
+
     def stop(self) -> None:
         with self._cond:
             self._stop = True
