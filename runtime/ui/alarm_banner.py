@@ -4,9 +4,10 @@ Shown only while alarms exist; a flood changes the counts, never the banner's si
 
 from __future__ import annotations
 
-from panda3d.core import CardMaker, NodePath, TextNode
+from panda3d.core import NodePath, TextNode
 
 from runtime.alarms.board import AlarmView
+from runtime.ui.cards import UNIT, card
 from runtime.ui.priority_marker import PRIORITY_RGBA, priority_marker
 
 HEIGHT = 0.085
@@ -25,14 +26,8 @@ class AlarmBanner:
         self.root = aspect2d.attach_new_node("alarm-banner")
         self.root.set_bin("fixed", 46)
         self.rect: Rect = (-aspect, aspect, 1.0 - HEIGHT, 1.0)
-        cm = CardMaker("alarm-banner-bg")
-        cm.set_frame(0, 1, 0, 1)
-        self._bg = self.root.attach_new_node(cm.generate())
-        self._bg.set_color(*BG_RGBA)
-        self._bg.set_transparency(True)
-        cm = CardMaker("alarm-banner-band")
-        cm.set_frame(0, 1, 0, 1)
-        self._band = self.root.attach_new_node(cm.generate())
+        self._bg = card(self.root, "alarm-banner-bg", UNIT, BG_RGBA)
+        self._band = card(self.root, "alarm-banner-band", UNIT, CALM_RGBA)
         self._line = self._text("alarm-banner-text", TextNode.A_left)
         self._counts = self._text("alarm-banner-counts", TextNode.A_right)
         self._markers: dict[str, NodePath] = {

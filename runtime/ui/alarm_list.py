@@ -4,10 +4,11 @@ or fly to. Rows carry the priority's marker shape and number, never colour alone
 
 from __future__ import annotations
 
-from panda3d.core import CardMaker, NodePath, TextNode
+from panda3d.core import NodePath, TextNode
 
 from runtime.alarms.board import AlarmView
 from runtime.render.inspector import mono_font
+from runtime.ui.cards import UNIT, card
 from runtime.ui.priority_marker import PRIORITY_RGBA, priority_marker
 
 PAGE_SIZE = 8
@@ -32,15 +33,8 @@ class AlarmListPanel:
         self.height = ROW_H * (PAGE_SIZE + 2.4)
         self.right = aspect - 0.02
         self.rect: Rect = (self.right - WIDTH, self.right, BOTTOM, BOTTOM + self.height)
-        cm = CardMaker("alarm-list-bg")
-        cm.set_frame(0, 1, 0, 1)
-        self._bg = self.root.attach_new_node(cm.generate())
-        self._bg.set_color(*BG_RGBA)
-        self._bg.set_transparency(True)
-        cm = CardMaker("alarm-list-sel")
-        cm.set_frame(0, 1, 0, 1)
-        self._sel = self.root.attach_new_node(cm.generate())
-        self._sel.set_color(*SELECT_RGBA)
+        self._bg = card(self.root, "alarm-list-bg", UNIT, BG_RGBA)
+        self._sel = card(self.root, "alarm-list-sel", UNIT, SELECT_RGBA)
         self._sel.hide()
         font = mono_font(loader)
         self._title = self._text("alarm-list-title", font)

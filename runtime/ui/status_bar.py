@@ -6,7 +6,9 @@ clear of it and ``--hud-json`` can list it.
 
 from __future__ import annotations
 
-from panda3d.core import CardMaker, NodePath, TextNode
+from panda3d.core import NodePath, TextNode
+
+from runtime.ui.cards import card
 
 BAR_HEIGHT = 0.06
 TEXT_SCALE = 0.033
@@ -18,15 +20,6 @@ BANNER_HEIGHT = 0.07
 Rect = tuple[float, float, float, float]
 
 
-def _card(parent: NodePath, name: str, rect: Rect, rgba: tuple[float, ...]) -> NodePath:
-    cm = CardMaker(name)
-    cm.set_frame(*rect)
-    node = parent.attach_new_node(cm.generate())
-    node.set_color(*rgba)
-    node.set_transparency(True)
-    return node
-
-
 class StatusBar:
     """The bar and the banner; :meth:`show` with the texts of this frame."""
 
@@ -35,13 +28,13 @@ class StatusBar:
         self.root = aspect2d.attach_new_node("status-bar")
         self.root.set_bin("fixed", 45)
         self.rect: Rect = (-aspect, aspect, 1.0 - BAR_HEIGHT, 1.0)
-        _card(self.root, "status-bg", self.rect, BAR_RGBA)
+        card(self.root, "status-bg", self.rect, BAR_RGBA)
         self._text = self._line("status-text", TextNode.A_left, -aspect + 0.03,
                                 1.0 - BAR_HEIGHT + 0.019)
         self.banner_rect: Rect = (-aspect * 0.6, aspect * 0.6, 1.0 - BAR_HEIGHT - BANNER_HEIGHT,
                                   1.0 - BAR_HEIGHT)
         self._banner = self.root.attach_new_node("banner")
-        _card(self._banner, "banner-bg", self.banner_rect, BANNER_RGBA)
+        card(self._banner, "banner-bg", self.banner_rect, BANNER_RGBA)
         self._banner_text = self._line("banner-text", TextNode.A_center, 0.0,
                                        self.banner_rect[2] + 0.022, parent=self._banner)
         self._banner.hide()
