@@ -33,6 +33,23 @@ MAX_QUEUED = 10_000
 MAX_PAGES = 100
 
 
+def fetch_snapshot(client: ServiceClient, timeout_s: float) -> tuple[list[dict[str, Any]], str]:
+    """Every alarm's state from the alarm service, page by page (at most MAX_PAGES); with
+    ``""``, or no states and the reason it did not answer."""
+    states: list[dict[str, Any]] = []
+    offset = 0
+    for _ in range(MAX_PAGES):
+        reply = client.call(SERVICE, "snapshot", {"offset": offset}, timeout_s=timeout_s)
+        if not reply.ok:
+            return [], reply.text or reply.status
+        page = reply.body.get("alarms", [])
+        states.extend(s for s in page if isinstance(s, dict))
+        offset += len(page)
+        if not reply.body.get("more") or not page:
+            break
+    return states, ""
+
+
 class AlarmFeed:
     """Snapshots and events from the alarm service, for one viewer."""
 
@@ -82,20 +99,11 @@ class AlarmFeed:
             self._resync.set()
 
     def _snapshot(self, client: ServiceClient) -> bool:
-        states: list[dict[str, Any]] = []
-        offset = 0
-        for _ in range(MAX_PAGES):
-            reply = client.call(SERVICE, "snapshot", {"offset": offset},
-                                timeout_s=self._timeout_s)
-            if not reply.ok:
-                self.status = f"alarms unavailable: {reply.text}"
-                self._put("lost", None)
-                return False
-            page = reply.body.get("alarms", [])
-            states.extend(s for s in page if isinstance(s, dict))
-            offset += len(page)
-            if not reply.body.get("more") or not page:
-                break
+        states, problem = fetch_snapshot(client, self._timeout_s)
+        if problem:
+            self.status = f"alarms unavailable: {problem}"
+            self._put("lost", None)
+            return False
         self.status = ""
         self._put("snapshot", states)
         return True
@@ -133,4 +141,4 @@ class AlarmFeed:
             ctx.term()
 
 
-__all__ = ["AlarmFeed"]
+__all__ = ["AlarmFeed", "fetch_snapshot"]

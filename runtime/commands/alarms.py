@@ -160,21 +160,14 @@ def _tool(args: argparse.Namespace) -> int:
 
 
 def _snapshot(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from runtime.alarms.feed import fetch_snapshot
     from runtime.bus.service_client import ServiceClient
 
-    states: list[dict[str, Any]] = []
     with ServiceClient(_endpoints(args), security=_client_security(args)) as client:
-        offset = 0
-        while True:
-            reply = client.call("alarms", "snapshot", {"offset": offset},
-                                timeout_s=args.timeout)
-            if not reply.ok:
-                raise UsageError(f"the alarm service did not answer: {reply.text}")
-            page = reply.body.get("alarms", [])
-            states.extend(page)
-            offset += len(page)
-            if not reply.body.get("more") or not page:
-                return states
+        states, problem = fetch_snapshot(client, args.timeout)
+    if problem:
+        raise UsageError(f"the alarm service did not answer: {problem}")
+    return states
 
 
 def _list(args: argparse.Namespace) -> int:
