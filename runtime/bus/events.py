@@ -25,6 +25,7 @@ import zmq
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.ratelog import RateLimitedLog
 from runtime.bus.security import ClientSecurity
+from runtime.bus.services import unpack_with_maps
 from runtime.bus.sockets import make_socket
 from runtime.bus.wire import (
     MAX_MESSAGE_BYTES,
@@ -80,16 +81,7 @@ def decode_events(frames: list[bytes]) -> EventBatch:
     if not isinstance(frames, list | tuple) or len(frames) != 2:
         raise WireError("expected 2 frames (topic, payload)")
     topic, payload = frames
-    if not isinstance(payload, bytes | bytearray | memoryview) or not payload:
-        raise WireError("empty or non-bytes payload")
-    if len(payload) > MAX_MESSAGE_BYTES:
-        raise WireError(f"payload of {len(payload)} bytes exceeds {MAX_MESSAGE_BYTES}")
-    try:
-        msg = msgpack.unpackb(payload, raw=False, strict_map_key=True,
-                              max_str_len=MAX_MESSAGE_BYTES, max_bin_len=MAX_MESSAGE_BYTES,
-                              max_array_len=1 << 20, max_map_len=1 << 20, max_ext_len=0)
-    except Exception as exc:  # msgpack raises several types; all mean "not valid msgpack"
-        raise WireError(f"undecodable msgpack: {type(exc).__name__}: {exc}") from None
+    msg = unpack_with_maps(payload, MAX_MESSAGE_BYTES)
     if type(msg) is not list or len(msg) != 7 or msg[0] != PROTOCOL_VERSION or \
             msg[1] != KIND_EVENTS:
         raise WireError("not an events message of this protocol version")

@@ -87,7 +87,7 @@ def _pack(obj: list[Any], limit: int, what: str) -> bytes:
     return payload
 
 
-def _unpack(payload: bytes, limit: int) -> Any:
+def unpack_with_maps(payload: bytes, limit: int) -> Any:
     """Decode under hard limits; maps are allowed here (bodies), unlike the readings wire."""
     if not isinstance(payload, bytes | bytearray | memoryview):
         raise WireError(f"frame is {type(payload).__name__}, not bytes")
@@ -120,7 +120,7 @@ def encode_offer(service: str) -> bytes:
 
 
 def decode_offer(payload: bytes) -> str:
-    msg = _unpack(payload, MAX_CONTROL_BYTES)
+    msg = unpack_with_maps(payload, MAX_CONTROL_BYTES)
     _header(msg, KIND_OFFER, 3)
     return _name(msg[2], "service", MAX_SOURCE_LEN)
 
@@ -138,7 +138,7 @@ def encode_request(request: ServiceRequest) -> bytes:
 
 
 def decode_request(payload: bytes) -> ServiceRequest:
-    msg = _unpack(payload, MAX_REQUEST_BYTES)
+    msg = unpack_with_maps(payload, MAX_REQUEST_BYTES)
     _header(msg, KIND_REQUEST, 8)
     _, _, rid, service, method, role, actor, body = msg
     return ServiceRequest(_name(rid, "request id", MAX_ID_LEN),
@@ -160,7 +160,7 @@ def encode_reply(reply: ServiceReply) -> bytes:
 
 
 def decode_reply(payload: bytes) -> ServiceReply:
-    msg = _unpack(payload, MAX_REPLY_BYTES)
+    msg = unpack_with_maps(payload, MAX_REPLY_BYTES)
     _header(msg, KIND_REPLY, 6)
     _, _, rid, status, text, body = msg
     if status not in STATUSES or type(status) is not str:
@@ -192,7 +192,7 @@ def command_for(service: str) -> str:
 
 __all__ = [
     "KIND_OFFER", "KIND_REPLY", "KIND_REQUEST", "SERVICE_COMMANDS", "STATUSES", "ServiceReply",
-    "ServiceRequest", "command_for",
+    "ServiceRequest", "command_for", "unpack_with_maps",
     "decode_offer", "decode_reply", "decode_request", "encode_offer", "encode_reply",
     "encode_request", "peek_kind",
 ]
