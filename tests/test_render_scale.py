@@ -119,3 +119,14 @@ def test_sync_words_only_cards_on_screen_and_a_card_shown_again_gets_its_words()
     sync.sync(age_s=np.full(n, 13.0, dtype=np.float32))
     sync.apply()  # the next second: only the shown cards are worded again
     assert layer.labels[shown[0]].status.endswith("13 s") and card.status.endswith("12 s")
+    from runtime.render.sync import AGE_WORDS_PER_FRAME
+
+    ticked = sum(layer.labels[i].status.endswith("13 s") for i in shown)
+    assert ticked == min(len(shown), AGE_WORDS_PER_FRAME), "ages catch up a few a frame"
+    for _ in range(len(shown) // AGE_WORDS_PER_FRAME + 1):
+        sync.apply()
+    assert all(layer.labels[i].status.endswith("13 s") for i in shown)
+    quality[shown[-1]] = Quality.UNCERTAIN
+    sync.sync(quality=quality)
+    sync.apply()  # a change of quality is written at once
+    assert layer.labels[shown[-1]].status.startswith("UNCERTAIN")

@@ -56,6 +56,9 @@ BEACON_FLASH_S = (0.7, 0.3)
 _SPIN_SETTER = {"x": NodePath.set_p, "y": NodePath.set_r, "z": NodePath.set_h}
 """Rotor axis -> the NodePath setter turning about it (pitch is about X, roll about Y)."""
 """A tripped pump's beacon is lit, then dark, this long (s): movement, not just red."""
+AGE_WORDS_PER_FRAME = 24
+"""Cards on screen whose status changed only in its age are rewritten this many a frame at
+most (a change of quality, reason or TRIP is written at once): 400 cards in ~0.5 s at 30 fps."""
 
 
 class RenderSync:
@@ -123,6 +126,8 @@ class RenderSync:
         self._shown_beacon = np.zeros(n, dtype=np.int8)
         self._shown_status = np.full(n, -1, dtype=np.int64)
         self._status_key = np.zeros(n, dtype=np.int64)
+        self._shown_words = np.full(n, -1, dtype=np.int64)
+        self._age_cursor = 0
         self._label_of: np.ndarray | None = None
         self._label_count = -1
         self.status_text: Sequence[str] = _StatusWords(self)
@@ -137,6 +142,7 @@ class RenderSync:
             self._quiet_no_comm = quiet
             self._shown_quality[:] = 255  # every cue again
             self._shown_status[:] = -1
+            self._shown_words[:] = -1
 
     # -- writers ---------------------------------------------------------------------------
 
@@ -243,16 +249,27 @@ class RenderSync:
             return
         not_good = self.quality != Quality.GOOD
         age = np.where(self.age_s < 0, -1, self.age_s.astype(np.int64))
-        # One integer per row that changes whenever the status words would.
-        self._status_key = np.where(not_good, 1 + self.quality.astype(np.int64) * 256
-                                    + self.reason + (age + 1) * 65536, 0) \
+        # One integer per row that changes whenever the status words would: the quality,
+        # reason and TRIP part, and the age part (whole seconds).
+        words = np.where(not_good, 1 + self.quality.astype(np.int64) * 256 + self.reason, 0) \
             + (self.tripped == 1) * (1 << 40)
+        self._status_key = words + np.where(not_good, age + 1, 0) * 65536
         # Only cards on screen take their words now; a hidden card takes them when it is
         # next shown (LabelLayer.on_show): thousands of Bad assets age every second.
         label_of = self._label_rows()
-        shown = self.labels.shown_mask
-        rows = np.flatnonzero((self._status_key != self._shown_status) & (label_of >= 0))
-        for i in rows[shown[label_of[rows]]].tolist():
+        on_screen = (label_of >= 0) & self.labels.shown_mask[np.maximum(label_of, 0)]
+        stale = on_screen & (self._status_key != self._shown_status)
+        now = stale & (words != self._shown_words)
+        rows = np.flatnonzero(now).tolist()
+        # A card whose words only age catches up a few a frame, round robin (each rewrite
+        # lays the text out again: hundreds of Bad cards ticking together cost a frame).
+        aged = np.flatnonzero(stale & ~now)
+        if len(aged):
+            start = int(np.searchsorted(aged, self._age_cursor))
+            aged = np.concatenate([aged[start:], aged[:start]])[:AGE_WORDS_PER_FRAME]
+            self._age_cursor = int(aged[-1]) + 1
+            rows += aged.tolist()
+        for i in rows:
             self._label_status(i)
 
     def _label_rows(self) -> np.ndarray:
@@ -276,6 +293,7 @@ class RenderSync:
         """Write row ``i``'s status words on its label."""
         assert self.labels is not None
         self._shown_status[i] = self._status_key[i]
+        self._shown_words[i] = self._status_key[i] % 65536 + (self._status_key[i] >> 40 << 40)
         self.labels.set_status(self.entity_ids[i], self.status_of(i))
 
     def status_of(self, i: int) -> str:
