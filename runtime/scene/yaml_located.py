@@ -53,6 +53,14 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML was built with it: same marks, several times faster."""
 _STR_TAG = "tag:yaml.org,2002:str"
 _MISSING = object()
+
+
+class _Every:
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_EVERY_CHARACTER = _Every()
 _ALIAS_REFUSED = ("YAML aliases (*name) to lists or mappings are not allowed in scene files: "
                   "write the value out")
 _KEY_REFUSED = "bad key: a list or mapping cannot be a key"
@@ -135,10 +143,12 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
     key: str | None = None  # in a mapping: the key whose value comes next
     root: Any = None
     value: Any
+    max_nodes, str_tag = MAX_NODES, _STR_TAG  # locals: read for every value
+    scalar_event, mapping_end, sequence_end = ScalarEvent, MappingEndEvent, SequenceEndEvent
     while True:
         event = get_event()
         kind = type(event)
-        if kind is ScalarEvent:
+        if kind is scalar_event:
             anchor = event.anchor
             if anchor is not None:
                 if anchor in anchors:
@@ -154,7 +164,7 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
                                 key = scalars.plain_key(event)
                         else:
                             key = event.value
-                    elif tag == _STR_TAG:
+                    elif tag == str_tag:
                         key = event.value
                     else:
                         key = scalars.tagged_key(event)
@@ -169,7 +179,7 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
                 here = ()
             lines[here] = event.start_mark.line + 1
             count += 1
-            if count > MAX_NODES:
+            if count > max_nodes:
                 raise _RefusedError(_too_many(path, event, here))
             tag = event.tag
             if tag is None:
@@ -179,11 +189,11 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
                         value = scalars.plain_value(event, here)
                 else:
                     value = event.value
-            elif tag == _STR_TAG:
+            elif tag == str_tag:
                 value = event.value
             else:
                 value = scalars.tagged_value(event, here)
-        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+        elif kind is mapping_end or kind is sequence_end:
             cont, at, is_map = stack.pop()
             key = None
             if cont is None:
@@ -206,7 +216,7 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
                 here = ()
             lines[here] = line
             count += 1
-            if count > MAX_NODES:
+            if count > max_nodes:
                 raise _RefusedError(_too_many(path, event, here))
             if len(here) >= MAX_DEPTH:
                 raise _RefusedError(SceneError(path, line, _dotted(here),
@@ -243,7 +253,7 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
                 here = ()
             lines[here] = line
             count += 1
-            if count > MAX_NODES:
+            if count > max_nodes:
                 raise _RefusedError(SceneError(path, line, _dotted(here),
                                           f"more than {MAX_NODES} values in one file"))
             if anchored is None:
@@ -305,10 +315,20 @@ class _Scalars:
         self.keys: dict[str, str] = {}
         """Plain scalar text -> the key it makes (the value as a string)."""
         self._loader = yaml.SafeLoader("")
+        resolvers = self._loader.yaml_implicit_resolvers
+        self._first = set(resolvers) if None not in resolvers else _EVERY_CHARACTER
+        """First characters some implicit resolver (int, bool, null, ...) looks at."""
 
     def plain_value(self, event: ScalarEvent, here: tuple[str | int, ...]) -> Any:
-        value = self._value(event, here)
-        self.values[event.value] = value
+        text = event.value
+        if text and text[0] not in self._first:
+            value = text  # no implicit resolver starts with that character: a string
+        elif text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1) and len(
+                text) < 1000:
+            value = int(text)  # what the int resolver and construct_yaml_int make of it
+        else:
+            value = self._value(event, here)
+        self.values[text] = value
         return value
 
     def tagged_value(self, event: ScalarEvent, here: tuple[str | int, ...]) -> Any:
