@@ -169,8 +169,8 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
                     else:
                         key = scalars.tagged_key(event)
                     if key in cont:
-                        raise _RefusedError(SceneError(path, event.start_mark.line + 1,
-                                                  _dotted(at + (key,)), "key appears twice"))
+                        raise _refused(path, event.start_mark.line + 1, _dotted(at + (key,)),
+                                       "key appears twice")
                     continue
                 here = at + (key,)
             elif cont is not None:
@@ -180,7 +180,7 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
             lines[here] = event.start_mark.line + 1
             count += 1
             if count > max_nodes:
-                raise _RefusedError(_too_many(path, event, here))
+                raise _too_many(path, event, here)
             tag = event.tag
             if tag is None:
                 if event.implicit[0]:
@@ -208,7 +208,7 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
                 anchors[anchor] = (line, None)
             if is_map:
                 if key is None:
-                    raise _RefusedError(SceneError(path, line, "", _KEY_REFUSED))
+                    raise _refused(path, line, "", _KEY_REFUSED)
                 here = at + (key,)
             elif cont is not None:
                 here = at + (len(cont),)
@@ -217,10 +217,9 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
             lines[here] = line
             count += 1
             if count > max_nodes:
-                raise _RefusedError(_too_many(path, event, here))
+                raise _too_many(path, event, here)
             if len(here) >= MAX_DEPTH:
-                raise _RefusedError(SceneError(path, line, _dotted(here),
-                                          f"nested deeper than {MAX_DEPTH} levels"))
+                raise _refused(path, line, _dotted(here), f"nested deeper than {MAX_DEPTH} levels")
             value = {} if kind is MappingStartEvent else []
             if is_map:
                 cont[key] = value
@@ -239,12 +238,10 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
             if is_map:
                 if key is None:
                     if anchored is None:
-                        raise _RefusedError(SceneError(path, event.start_mark.line + 1, "",
-                                                  _KEY_REFUSED))
+                        raise _refused(path, event.start_mark.line + 1, "", _KEY_REFUSED)
                     key = scalars.key_of(anchored)
                     if key in cont:
-                        raise _RefusedError(SceneError(path, line, _dotted(at + (key,)),
-                                                  "key appears twice"))
+                        raise _refused(path, line, _dotted(at + (key,)), "key appears twice")
                     continue
                 here = at + (key,)
             elif cont is not None:
@@ -254,10 +251,10 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
             lines[here] = line
             count += 1
             if count > max_nodes:
-                raise _RefusedError(SceneError(path, line, _dotted(here),
-                                          f"more than {MAX_NODES} values in one file"))
+                raise _refused(path, line, _dotted(here),
+                               f"more than {MAX_NODES} values in one file")
             if anchored is None:
-                raise _RefusedError(SceneError(path, line, _dotted(here), _ALIAS_REFUSED))
+                raise _refused(path, line, _dotted(here), _ALIAS_REFUSED)
             value = scalars.value_of(anchored, here)
         else:  # pragma: no cover - the parser yields only node events inside a document
             raise yaml.YAMLError(f"unexpected YAML event {event!r}")
@@ -300,9 +297,13 @@ def _single_document(get_event: Callable[[], Event], path: Path) -> None:
         raise _syntax(path, event, "but found another document")
 
 
-def _too_many(path: Path, event: Event, here: tuple[str | int, ...]) -> SceneError:
-    return SceneError(path, event.start_mark.line + 1, _dotted(here),
-                      f"more than {MAX_NODES} values in one file")
+def _too_many(path: Path, event: Event, here: tuple[str | int, ...]) -> _RefusedError:
+    return _refused(path, event.start_mark.line + 1, _dotted(here),
+                    f"more than {MAX_NODES} values in one file")
+
+
+def _refused(path: Path, line: int, key: str, message: str) -> _RefusedError:
+    return _RefusedError(SceneError(path, line, key, message))
 
 
 class _Scalars:
@@ -358,15 +359,14 @@ class _Scalars:
         try:
             return self._construct(event)
         except _CONSTRUCT_ERRORS as exc:
-            raise _RefusedError(SceneError(self.path, event.start_mark.line + 1, _dotted(here),
-                                      f"bad value: {exc}")) from None
+            raise _refused(self.path, event.start_mark.line + 1, _dotted(here),
+                           f"bad value: {exc}") from None
 
     def _key(self, event: ScalarEvent) -> str:
         try:
             key = self._construct(event)
         except _CONSTRUCT_ERRORS as exc:
-            raise _RefusedError(SceneError(self.path, event.start_mark.line + 1, "",
-                                      f"bad key: {exc}")) from None
+            raise _refused(self.path, event.start_mark.line + 1, "", f"bad key: {exc}") from None
         return key if isinstance(key, str) else str(key)
 
     def _construct(self, event: ScalarEvent) -> Any:
