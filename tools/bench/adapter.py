@@ -40,6 +40,9 @@ from tools.bench.row import Row
 
 SUITE = "adapter"
 REGISTERS = 125
+LIBMODBUS_BLOCKS = 20
+"""Blocks of the back-to-back libmodbus device (one 125-register read each, 200 apart)."""
+LIBMODBUS_REGISTERS = 200 * LIBMODBUS_BLOCKS
 _MBAP = struct.Struct(">HHHB")
 _WORDS = struct.Struct(">HH")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,13 +55,19 @@ def _free_port() -> int:
 
 
 class _Server:
-    """A Modbus TCP server (``kind``: pymodbus or lean) with ``units`` devices, in a process."""
+    """A Modbus TCP server (``kind``: pymodbus, lean or libmodbus) with ``units`` devices, in a
+    process."""
 
     def __init__(self, units: int, kind: str = "pymodbus") -> None:
         self.port = _free_port()
+        if kind == "libmodbus":  # any unit id, LIBMODBUS_REGISTERS registers
+            cmd = ["-m", "tools.bench.libmodbus_device", str(self.port), "--registers",
+                   str(LIBMODBUS_REGISTERS)]
+        else:
+            cmd = ["-m", "tools.bench.adapter", "--serve", str(self.port), str(units),
+                   "--server", kind]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tools.bench.adapter", "--serve", str(self.port), str(units),
-             "--server", kind],
+            [sys.executable, *cmd],
             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         assert self.proc.stdout is not None
@@ -74,12 +83,13 @@ class _Server:
             self.proc.stdout.close()
 
 
-def _points(prefix: str) -> list:
-    """125 registers: 25 float32 then 75 16-bit values, one block."""
+def _points(prefix: str, base: int = 0) -> list:
+    """125 registers from ``base``: 25 float32 then 75 16-bit values, one block."""
     from runtime.scene.model import DevicePoint
 
-    pts = [DevicePoint(f"{prefix}/f{i}_m", "holding", 2 * i, "float32", "m") for i in range(25)]
-    pts += [DevicePoint(f"{prefix}/u{i}_m", "holding", 50 + i, "uint16", "m", scale=0.1)
+    pts = [DevicePoint(f"{prefix}/f{i}_m", "holding", base + 2 * i, "float32", "m")
+           for i in range(25)]
+    pts += [DevicePoint(f"{prefix}/u{i}_m", "holding", base + 50 + i, "uint16", "m", scale=0.1)
             for i in range(75)]
     return pts
 
@@ -351,6 +361,47 @@ def _poll_floor_rows(quick: bool) -> list[Row]:
     return rows
 
 
+def _libmodbus_rows(quick: bool) -> list[Row]:
+    """The real adapter's DevicePoller against a libmodbus device, one connection: (a) one
+    125-register block polled every 1 ms, (b) a device of LIBMODBUS_BLOCKS blocks at 1 ms, which
+    overruns its period and so reads back to back as fast as the device answers. Both publish
+    through the coalescer and Publisher as the adapter does; CPU is this process's."""
+    from runtime.scene.model import DeviceSpec
+    from tools.bench import libmodbus_device
+
+    cases = [("1 ms poll", 1, "one 125-register block every 1 ms"),
+             ("back to back", LIBMODBUS_BLOCKS,
+              f"{LIBMODBUS_BLOCKS} blocks of 125 registers at 1 ms: the poll overruns, so "
+              "requests go back to back")]
+    rows = []
+    if not libmodbus_device.available():
+        for name, _, _ in cases:
+            for what, unit, target, better in (("requests/s", "req/s", 5000.0, "higher"),
+                                               ("adapter CPU per request", "µs", 60.0,
+                                                "lower")):
+                rows.append(Row(SUITE, f"libmodbus device, {name}: {what}", float("nan"), unit,
+                                target, better, f"skipped: {libmodbus_device.MISSING}"))
+        return rows
+    window = 1.0 if quick else 5.0
+    for name, blocks, what in cases:
+        server = _Server(1, "libmodbus")
+        try:
+            points = [p for b in range(blocks) for p in _points(f"L{b}", 200 * b)]
+            spec = DeviceSpec("L1", "L1", "127.0.0.1", server.port, 1, "big", 1, 250,
+                              tuple(points))
+            rps, us, bad, _, _ = asyncio.run(_poll_floor([spec], 0, window))
+        finally:
+            server.close()
+        note = (f"real DevicePoller + coalescer + publisher, one connection, {what}, libmodbus "
+                f"{libmodbus_device.PACKAGE} server (ctypes)" + (f", {bad} points Bad" if bad
+                                                                  else ""))
+        rows.append(Row(SUITE, f"libmodbus device, {name}: requests/s", rps, "req/s",
+                        5000.0 if blocks > 1 else 800.0, "higher", note))
+        rows.append(Row(SUITE, f"libmodbus device, {name}: adapter CPU per request", us, "µs",
+                        60.0, "lower", note))
+    return rows
+
+
 async def _stalls(port: int, stalls: int) -> tuple[int, int]:
     """(batches published with a Bad point, batches) for one device polled every 10 ms while the
     event loop stalls ``stalls`` times for 20-35 ms at random phases; the server (another
@@ -427,6 +478,7 @@ def run(quick: bool) -> list[Row]:
                     false_bad, "batches", 0.0, "lower",
                     f"of {batches}; was 50 of 173 (50 stalls)"))
     rows += _poll_floor_rows(quick)
+    rows += _libmodbus_rows(quick)
     return rows
 
 
