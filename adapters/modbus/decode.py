@@ -33,7 +33,8 @@ class BlockDecoder:
     """Decodes one planned block; build once per block and device word order."""
 
     __slots__ = ("block", "count", "_bits", "_fast", "_perm", "_unpack", "_pack", "_scales",
-                 "_offsets", "_bit_index", "_word_order", "_direct", "_plain")
+                 "_offsets", "_bit_index", "_word_order", "_direct", "_plain",
+                 "may_be_non_finite")
 
     def __init__(self, block: Block, word_order: str) -> None:
         if word_order not in ("big", "little"):
@@ -48,6 +49,13 @@ class BlockDecoder:
         self._fast = False
         self._direct = False
         self._plain = all(s == 1.0 for s in self._scales) and not any(self._offsets)
+        # An integer or bit times a finite scale of at most 1e290, plus a finite offset, is
+        # finite: only float32 points or extreme scales need the NaN/Inf check per reply.
+        self.may_be_non_finite = (
+            any(p.type == "float32" for p in block.points)
+            or not all(math.isfinite(s) and abs(s) <= 1e290 for s in self._scales)
+            or not all(math.isfinite(o) and abs(o) <= 1e290 for o in self._offsets))
+        """False when no reply can decode to NaN or Inf (the caller may skip the check)."""
         if self._bits:
             return
         self._fast = self._compile(block, word_order)

@@ -44,7 +44,12 @@ from adapters.modbus.backoff import Backoff
 from adapters.modbus.blocks import Block, plan_blocks
 from adapters.modbus.decode import BlockDecoder, DecodeError
 from adapters.modbus.quality_map import UNIT, policy_for
-from adapters.modbus.tcp_client import READ_FUNCTIONS, ModbusTcpClient, ReplyTimeoutError
+from adapters.modbus.tcp_client import (
+    READ_FUNCTIONS,
+    ModbusTcpClient,
+    ReadRequest,
+    ReplyTimeoutError,
+)
 from adapters.modbus.validate import (
     BadReplyError,
     DeviceExceptionError,
@@ -125,13 +130,15 @@ class PollerStats:
 class _BlockState:
     """A planned block with its reusable request, decoder, point indexes and back-off."""
 
-    __slots__ = ("block", "function", "decoder", "indexes", "retry_at", "backoff", "reason",
-                 "span", "good", "none")
+    __slots__ = ("block", "request", "decoder", "indexes", "retry_at", "backoff", "reason",
+                 "span", "good", "none", "may_be_non_finite")
 
     def __init__(self, block: Block, word_order: str, indexes: list[int]) -> None:
         self.block = block
-        self.function = READ_FUNCTIONS[block.table]
+        self.request = ReadRequest(READ_FUNCTIONS[block.table], block.start, block.count)
+        """Encoded once; only the transaction id changes from tick to tick."""
         self.decoder = BlockDecoder(block, word_order)
+        self.may_be_non_finite = self.decoder.may_be_non_finite
         self.indexes = indexes
         self.span = (indexes[0], indexes[-1] + 1)
         assert indexes == list(range(*self.span)), "block points must be contiguous in state"
@@ -169,6 +176,8 @@ class DevicePoller:
         self.miss_s = max(self.stale_s - self.period_s, MIN_MISS_S)
         """A request unanswered this long is a missed reply."""
         self.port = device.port + self.options.port_offset
+        self.pipeline_depth = device.pipeline_depth
+        """Block reads written at once on the connection (1: one at a time)."""
         planned = plan_blocks(device.points)
         # Points are kept in block order, so each block owns one contiguous slice of the state
         # columns and a good reply is stored with four slice assignments (the order of readings
@@ -300,58 +309,74 @@ class DevicePoller:
             now = loop.time()
         if now < self._unit_retry_at:
             return
+        due = []
         for bs in self.blocks:
             if now < bs.retry_at:
                 self._mark_block(bs, bs.reason)  # e.g. after a reconnect, keep its own reason
-                continue
-            block = bs.block
+            else:
+                due.append(bs)
+        depth = self.pipeline_depth
+        for k in range(0, len(due), depth):
+            group = due[k:k + depth] if depth < len(due) else due
             try:
-                data = await self._call(ModbusTcpClient.read, bs.function, self.device.unit_id,
-                                        block.start, block.count)
-                values = bs.decoder.decode_bytes(data)
+                results = await self._read_group(group)
             except NoCommunicationError:
                 self._mark_all(Reason.NO_COMMUNICATION)
                 return
-            except DeviceExceptionError as exc:
-                policy = policy_for(exc.code)
-                t = loop.time()
-                if policy.scope == UNIT:
-                    if self._unit_backoff is None or self._unit_reason != policy.reason:
-                        self._unit_backoff = Backoff(policy.backoff_initial_s,
-                                                     policy.backoff_max_s, rng=self._rng)
-                    self._unit_reason = policy.reason
-                    self._unit_retry_at = t + self._unit_backoff.next_delay()
-                    self._mark_all(policy.reason)
+            t_ns = time.time_ns()
+            for bs, result in zip(group, results, strict=True):
+                if not self._absorb(bs, result, t_ns):
                     return
-                bs.back_off(t, policy.reason, policy.backoff_initial_s, policy.backoff_max_s,
-                            self._rng)
-                self._mark_block(bs, policy.reason)
-                continue
-            except (BadReplyError, DecodeError) as exc:
-                self.stats.bad_replies += 1
-                log.debug("%s: bad reply for %s@%d: %s", self.device.id, bs.block.table,
-                          bs.block.start, exc)
-                self._mark_block(bs, Reason.BAD_REPLY)
-                continue
-            self._store(bs, values)
-            if bs.backoff is not None:
-                bs.backoff = None
-                bs.reason = Reason.NONE
-            if self._unit_backoff is not None:
-                self._unit_backoff = None
-                self._unit_reason = Reason.NONE
 
-    def _store(self, bs: _BlockState, values: list[float]) -> None:
-        t = time.time_ns()
-        bad = BlockDecoder.non_finite(values)
+    def _absorb(self, bs: _BlockState, result: bytes | RequestError, t_ns: int) -> bool:
+        """Store one block's reply (read at ``t_ns``); False when the unit itself refused and
+        the rest of the tick is to be skipped."""
+        if result.__class__ is bytes:
+            try:
+                values = bs.decoder.decode_bytes(result)  # type: ignore[arg-type]
+            except DecodeError as exc:
+                result = BadReplyError(str(exc))
+            else:
+                self._store(bs, values, t_ns)
+                if bs.backoff is not None:
+                    bs.backoff = None
+                    bs.reason = Reason.NONE
+                if self._unit_backoff is not None:
+                    self._unit_backoff = None
+                    self._unit_reason = Reason.NONE
+                return True
+        if isinstance(result, DeviceExceptionError):
+            policy = policy_for(result.code)
+            t = self._loop.time()  # type: ignore[union-attr]
+            if policy.scope == UNIT:
+                if self._unit_backoff is None or self._unit_reason != policy.reason:
+                    self._unit_backoff = Backoff(policy.backoff_initial_s,
+                                                 policy.backoff_max_s, rng=self._rng)
+                self._unit_reason = policy.reason
+                self._unit_retry_at = t + self._unit_backoff.next_delay()
+                self._mark_all(policy.reason)
+                return False
+            bs.back_off(t, policy.reason, policy.backoff_initial_s, policy.backoff_max_s,
+                        self._rng)
+            self._mark_block(bs, policy.reason)
+            return True
+        self.stats.bad_replies += 1
+        log.debug("%s: bad reply for %s@%d: %s", self.device.id, bs.block.table,
+                  bs.block.start, result)
+        self._mark_block(bs, Reason.BAD_REPLY)
+        return True
+
+    def _store(self, bs: _BlockState, values: list[float], t: int) -> None:
         vals, qual, reas, ts = self.values, self.quality, self.reason, self.t_source_ns
         a, b = bs.span
-        if not bad:  # the common case: one slice assignment per column
+        if not bs.may_be_non_finite or not BlockDecoder.non_finite(values):
+            # the common case: one slice assignment per column
             vals[a:b] = values
             qual[a:b] = bs.good
             reas[a:b] = bs.none
             ts[a:b] = [t] * (b - a)
             return
+        bad = BlockDecoder.non_finite(values)
         for k, (i, v) in enumerate(zip(bs.indexes, values, strict=True)):
             ts[i] = t
             if k in bad:  # the wire carries finite numbers only: 0.0, flagged Bad
@@ -443,6 +468,39 @@ class DevicePoller:
             self.stats.replies += 1
             self._contact()
             return result
+
+    async def _read_group(self, group: list[_BlockState]) -> list[bytes | RequestError]:
+        """The reads of ``group`` as one exchange (pipelined when more than one): per block its
+        data bytes or its reply's error. A timeout or a broken stream drops the client and
+        raises NoCommunicationError for the whole group."""
+        async with self._io_lock:
+            client = self._client
+            if client is None or not self._link_up:
+                raise NoCommunicationError("not connected")
+            self.stats.requests += len(group)
+            if self._watchdog is None:
+                self._arm_watchdog(self._loop.time() + self.miss_s)  # type: ignore[union-attr]
+            try:
+                results = await client.read_group(self.device.unit_id,
+                                                  [bs.request for bs in group])
+            except ReplyTimeoutError:
+                self.stats.timeouts += 1
+                self._lost(client, "no reply within the timeout")
+                raise NoCommunicationError(f"no reply within {self.timeout_s:g} s") from None
+            except NoCommunicationError as exc:
+                self._lost(client, str(exc))
+                raise
+            except (OSError, RuntimeError) as exc:
+                self._lost(client, f"{type(exc).__name__}: {exc}")
+                raise NoCommunicationError(f"{type(exc).__name__}: {exc}") from None
+            self.stats.replies += len(group)
+            self._contact()
+            for result in results:
+                if isinstance(result, DeviceExceptionError):
+                    self.stats.exceptions += 1
+                    codes = self.stats.exception_codes
+                    codes[result.code] = codes.get(result.code, 0) + 1
+            return results
 
     def _contact(self) -> None:
         """A reply arrived: the device is alive, reset the reconnect back-off."""

@@ -40,8 +40,9 @@ from tools.bench.row import Row
 
 SUITE = "adapter"
 REGISTERS = 125
-LIBMODBUS_BLOCKS = 20
-"""Blocks of the back-to-back libmodbus device (one 125-register read each, 200 apart)."""
+LIBMODBUS_BLOCKS = 16
+"""Blocks of the back-to-back libmodbus device (one 125-register read each, 200 apart); also
+the most a device may pipeline (``pipeline_depth``), so the pipelined row sends one group."""
 LIBMODBUS_REGISTERS = 200 * LIBMODBUS_BLOCKS
 _MBAP = struct.Struct(">HHHB")
 _WORDS = struct.Struct(">HH")
@@ -369,13 +370,15 @@ def _libmodbus_rows(quick: bool) -> list[Row]:
     from runtime.scene.model import DeviceSpec
     from tools.bench import libmodbus_device
 
-    cases = [("1 ms poll", 1, "one 125-register block every 1 ms"),
-             ("back to back", LIBMODBUS_BLOCKS,
-              f"{LIBMODBUS_BLOCKS} blocks of 125 registers at 1 ms: the poll overruns, so "
-              "requests go back to back")]
+    many = (f"{LIBMODBUS_BLOCKS} blocks of 125 registers at 1 ms: the poll overruns, so "
+            "requests go back to back")
+    cases = [("1 ms poll", 1, 1, "one 125-register block every 1 ms"),
+             ("back to back", LIBMODBUS_BLOCKS, 1, many + ", one at a time"),
+             ("pipelined", LIBMODBUS_BLOCKS, LIBMODBUS_BLOCKS,
+              many + f", pipeline_depth {LIBMODBUS_BLOCKS}: one send per poll")]
     rows = []
     if not libmodbus_device.available():
-        for name, _, _ in cases:
+        for name, _, _, _ in cases:
             for what, unit, target, better in (("requests/s", "req/s", 5000.0, "higher"),
                                                ("adapter CPU per request", "µs", 60.0,
                                                 "lower")):
@@ -383,12 +386,12 @@ def _libmodbus_rows(quick: bool) -> list[Row]:
                                 target, better, f"skipped: {libmodbus_device.MISSING}"))
         return rows
     window = 1.0 if quick else 5.0
-    for name, blocks, what in cases:
+    for name, blocks, depth, what in cases:
         server = _Server(1, "libmodbus")
         try:
             points = [p for b in range(blocks) for p in _points(f"L{b}", 200 * b)]
             spec = DeviceSpec("L1", "L1", "127.0.0.1", server.port, 1, "big", 1, 250,
-                              tuple(points))
+                              tuple(points), pipeline_depth=depth)
             rps, us, bad, _, _ = asyncio.run(_poll_floor([spec], 0, window))
         finally:
             server.close()
