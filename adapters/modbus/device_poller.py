@@ -131,7 +131,7 @@ class _BlockState:
     """A planned block with its reusable request, decoder, point indexes and back-off."""
 
     __slots__ = ("block", "request", "decoder", "indexes", "retry_at", "backoff", "reason",
-                 "span", "good", "none", "may_be_non_finite")
+                 "span", "good", "none", "may_be_non_finite", "clean")
 
     def __init__(self, block: Block, word_order: str, indexes: list[int]) -> None:
         self.block = block
@@ -139,6 +139,9 @@ class _BlockState:
         """Encoded once; only the transaction id changes from tick to tick."""
         self.decoder = BlockDecoder(block, word_order)
         self.may_be_non_finite = self.decoder.may_be_non_finite
+        self.clean = False
+        """Every point of the block is Good with no reason in the state columns: a good reply
+        then only writes values and times."""
         self.indexes = indexes
         self.span = (indexes[0], indexes[-1] + 1)
         assert indexes == list(range(*self.span)), "block points must be contiguous in state"
@@ -369,14 +372,16 @@ class DevicePoller:
     def _store(self, bs: _BlockState, values: list[float], t: int) -> None:
         vals, qual, reas, ts = self.values, self.quality, self.reason, self.t_source_ns
         a, b = bs.span
-        if not bs.may_be_non_finite or not BlockDecoder.non_finite(values):
-            # the common case: one slice assignment per column
+        bad = BlockDecoder.non_finite(values) if bs.may_be_non_finite else ()
+        if not bad:  # the common case: one slice assignment per column
             vals[a:b] = values
-            qual[a:b] = bs.good
-            reas[a:b] = bs.none
             ts[a:b] = [t] * (b - a)
+            if not bs.clean:
+                qual[a:b] = bs.good
+                reas[a:b] = bs.none
+                bs.clean = True
             return
-        bad = BlockDecoder.non_finite(values)
+        bs.clean = False
         for k, (i, v) in enumerate(zip(bs.indexes, values, strict=True)):
             ts[i] = t
             if k in bad:  # the wire carries finite numbers only: 0.0, flagged Bad
@@ -390,6 +395,7 @@ class DevicePoller:
 
     def _mark_block(self, bs: _BlockState, reason: Reason) -> None:
         t = time.time_ns()
+        bs.clean = False
         for i in bs.indexes:
             self.quality[i] = BAD
             self.reason[i] = int(reason)
@@ -403,6 +409,8 @@ class DevicePoller:
         """
         t = time.time_ns()
         changed = False
+        for bs in self.blocks:
+            bs.clean = False
         for i in range(len(self.quality)):
             if only_live and self.quality[i] != GOOD and self.reason[i] != _INITIAL:
                 continue
