@@ -137,9 +137,11 @@ class _GroupServer:
     """Reads requests until ``group`` are complete, then answers them all in reverse order
     (``answer_all``) or only the first one, and never again on that connection."""
 
-    def __init__(self, group: int, answer_all: bool) -> None:
+    def __init__(self, group: int, answer_all: bool, reply_gap_s: float = 0.0) -> None:
         self.group = group
         self.answer_all = answer_all
+        self.reply_gap_s = reply_gap_s
+        """With a gap, the replies go out one by one, this long apart (a slow device)."""
         self.groups_answered = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -158,8 +160,14 @@ class _GroupServer:
                     await writer.drain()
                     await reader.read()  # the client gives up and closes
                     return
-                writer.write(b"".join(reversed(replies)))
-                await writer.drain()
+                if self.reply_gap_s:
+                    for reply in replies:
+                        await asyncio.sleep(self.reply_gap_s)
+                        writer.write(reply)
+                        await writer.drain()
+                else:
+                    writer.write(b"".join(reversed(replies)))
+                    await writer.drain()
                 self.groups_answered += 1
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -197,6 +205,28 @@ def test_group_is_really_pipelined_and_matched_by_transaction_id() -> None:
     latest = _latest(sink)
     for k in range(4):
         assert latest[f"B-1/r{k}_m"] == (700.0 * k, GOOD, int(Reason.NONE))
+
+
+def test_slow_group_that_keeps_answering_stays_good() -> None:
+    """Replies 140 ms apart at a 100 ms poll: each is later than a period after the one
+    before (a missed reply by the first rule), and the group takes longer than the stale
+    bound, but the device is never silent for two periods, so no batch may turn Bad: the
+    partial replies count as contact, as each reply does without pipelining."""
+    server = _GroupServer(group=4, answer_all=True, reply_gap_s=0.14)
+    sink = CaptureSink()
+
+    async def main() -> DevicePoller:
+        async with _group_server(server) as port:
+            poller = DevicePoller(_spec(port, _registers(4), 4, period_ms=100,
+                                        timeout_ms=5000), sink)
+            await _run_until(poller, sink, lambda: server.groups_answered >= 3)
+            return poller
+
+    poller = asyncio.run(main())
+    qualities = [all(c.quality == GOOD for c in batch) for _, _, batch in sink.batches]
+    first_good = qualities.index(True)
+    assert all(qualities[first_good:]), "a device that kept answering was published Bad"
+    assert poller.stats.timeouts == 0 and poller.stats.replies >= 12
 
 
 def test_device_that_cannot_pipeline_goes_bad_within_its_bound() -> None:

@@ -542,13 +542,18 @@ class DevicePoller:
         # Missed: the request has waited a poll period unanswered, and the device has been
         # silent for the whole bound. A slow device that answers every request late but within
         # the bound stays Good, as it did when only the silence was judged.
-        due = max(since + self.miss_s, self._last_contact + self.stale_s)
+        # A pipelined group's partial replies count as contact (the device is answering).
+        client = self._client
+        last = self._last_contact
+        if client is not None and client.last_reply_at > last:
+            last = client.last_reply_at
+        due = max(since + self.miss_s, last + self.stale_s)
         if now < due:
             self._arm_watchdog(due)
             return
         if self._mark_all(Reason.NO_COMMUNICATION, only_live=True):
             log.info("%s: no reply for %.0f ms (last one %.0f ms ago), points Bad",
-                     self.device.id, (now - since) * 1000, (now - self._last_contact) * 1000)
+                     self.device.id, (now - since) * 1000, (now - last) * 1000)
             self.publish()
 
     async def _connect(self) -> bool:

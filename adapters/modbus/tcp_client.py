@@ -28,6 +28,7 @@ DeviceExceptionError. Use one client per connection from one event loop.
 from __future__ import annotations
 
 import asyncio
+import math
 import struct
 from collections.abc import Callable, Sequence
 
@@ -134,6 +135,8 @@ class ModbusTcpClient:
         """Loop time by which the exchange in flight must be answered."""
         self._sent_at = 0.0
         """Loop time the exchange in flight was written, or its latest reply read."""
+        self.last_reply_at = -math.inf
+        """Loop time the latest reply (of any request) was read."""
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
 
@@ -285,8 +288,9 @@ class ModbusTcpClient:
             self._broken(f"reply for transaction {tid} unit {unit}, expected {want}")
             return
         self._replies[i] = pdu
+        self.last_reply_at = t = self._loop.time()  # type: ignore[union-attr]
         if pending:  # a pipelined group: the device is answering, the rest are on their way
-            self._sent_at = self._loop.time()  # type: ignore[union-attr]
+            self._sent_at = t
             return
         fut, self._fut = self._fut, None
         if fut is not None and not fut.done():
