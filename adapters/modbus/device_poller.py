@@ -197,6 +197,8 @@ class DevicePoller:
             _BlockState(b, device.word_order, [self._index[p.point] for p in b.points])
             for b in planned
         ]
+        self._all_pdus = [bs.request.pdu for bs in self.blocks]
+        """The requests of every block, for a tick that reads them all in one exchange."""
         self.stats = PollerStats()
         self._client: ModbusTcpClient | None = None
         self._sink = sink_for(self.point_ids)
@@ -312,43 +314,49 @@ class DevicePoller:
             now = loop.time()
         if now < self._unit_retry_at:
             return
-        due = []
-        for bs in self.blocks:
-            if now < bs.retry_at:
-                self._mark_block(bs, bs.reason)  # e.g. after a reconnect, keep its own reason
-            else:
-                due.append(bs)
+        due = self.blocks
+        if any(now < bs.retry_at for bs in self.blocks):
+            due = []
+            for bs in self.blocks:
+                if now < bs.retry_at:
+                    self._mark_block(bs, bs.reason)  # e.g. after a reconnect, keep its reason
+                else:
+                    due.append(bs)
         depth = self.pipeline_depth
         for k in range(0, len(due), depth):
-            group = due[k:k + depth] if depth < len(due) else due
+            group = due if depth >= len(due) else due[k:k + depth]
             try:
-                results = await self._read_group(group)
+                pdus = await self._read_group(group)
             except NoCommunicationError:
                 self._mark_all(Reason.NO_COMMUNICATION)
                 return
             t_ns = time.time_ns()
-            for bs, result in zip(group, results, strict=True):
-                if not self._absorb(bs, result, t_ns):
+            for bs, pdu in zip(group, pdus, strict=True):
+                if not self._absorb(bs, pdu, t_ns):
                     return
 
-    def _absorb(self, bs: _BlockState, result: bytes | RequestError, t_ns: int) -> bool:
-        """Store one block's reply (read at ``t_ns``); False when the unit itself refused and
-        the rest of the tick is to be skipped."""
-        if result.__class__ is bytes:
-            try:
-                values = bs.decoder.decode_bytes(result)  # type: ignore[arg-type]
-            except DecodeError as exc:
-                result = BadReplyError(str(exc))
-            else:
-                self._store(bs, values, t_ns)
-                if bs.backoff is not None:
-                    bs.backoff = None
-                    bs.reason = Reason.NONE
-                if self._unit_backoff is not None:
-                    self._unit_backoff = None
-                    self._unit_reason = Reason.NONE
-                return True
+    def _absorb(self, bs: _BlockState, pdu: bytes, t_ns: int) -> bool:
+        """Check and store one block's reply PDU (read at ``t_ns``); False when the unit itself
+        refused and the rest of the tick is to be skipped."""
+        try:
+            values = bs.decoder.decode_bytes(bs.request.data(pdu))
+        except DecodeError as exc:
+            result: RequestError = BadReplyError(str(exc))
+        except (DeviceExceptionError, BadReplyError) as exc:
+            result = exc
+        else:
+            self._store(bs, values, t_ns)
+            if bs.backoff is not None:
+                bs.backoff = None
+                bs.reason = Reason.NONE
+            if self._unit_backoff is not None:
+                self._unit_backoff = None
+                self._unit_reason = Reason.NONE
+            return True
         if isinstance(result, DeviceExceptionError):
+            self.stats.exceptions += 1
+            codes = self.stats.exception_codes
+            codes[result.code] = codes.get(result.code, 0) + 1
             policy = policy_for(result.code)
             t = self._loop.time()  # type: ignore[union-attr]
             if policy.scope == UNIT:
@@ -477,10 +485,10 @@ class DevicePoller:
             self._contact()
             return result
 
-    async def _read_group(self, group: list[_BlockState]) -> list[bytes | RequestError]:
-        """The reads of ``group`` as one exchange (pipelined when more than one): per block its
-        data bytes or its reply's error. A timeout or a broken stream drops the client and
-        raises NoCommunicationError for the whole group."""
+    async def _read_group(self, group: list[_BlockState]) -> list[bytes]:
+        """The reads of ``group`` as one exchange (pipelined when more than one): the reply PDU
+        of each block, unchecked (see :meth:`_absorb`). A timeout or a broken stream drops the
+        client and raises NoCommunicationError for the whole group."""
         async with self._io_lock:
             client = self._client
             if client is None or not self._link_up:
@@ -489,8 +497,10 @@ class DevicePoller:
             if self._watchdog is None:
                 self._arm_watchdog(self._loop.time() + self.miss_s)  # type: ignore[union-attr]
             try:
-                results = await client.read_group(self.device.unit_id,
-                                                  [bs.request for bs in group])
+                pdus = await client.exchange(
+                    self.device.unit_id,
+                    self._all_pdus if group is self.blocks else [bs.request.pdu
+                                                                   for bs in group])
             except ReplyTimeoutError:
                 self.stats.timeouts += 1
                 self._lost(client, "no reply within the timeout")
@@ -503,12 +513,7 @@ class DevicePoller:
                 raise NoCommunicationError(f"{type(exc).__name__}: {exc}") from None
             self.stats.replies += len(group)
             self._contact()
-            for result in results:
-                if isinstance(result, DeviceExceptionError):
-                    self.stats.exceptions += 1
-                    codes = self.stats.exception_codes
-                    codes[result.code] = codes.get(result.code, 0) + 1
-            return results
+            return pdus
 
     def _contact(self) -> None:
         """A reply arrived: the device is alive, reset the reconnect back-off."""

@@ -186,7 +186,7 @@ class ModbusTcpClient:
     async def read(self, function: int, unit: int, address: int, count: int) -> bytes:
         """FC1..4: the reply's data bytes, checked to be exactly ``count`` registers or bits."""
         request = ReadRequest(function, address, count)
-        (pdu,) = await self._exchange(unit, (request.pdu,))
+        (pdu,) = await self.exchange(unit, (request.pdu,))
         return request.data(pdu)
 
     async def read_group(self, unit: int,
@@ -195,7 +195,7 @@ class ModbusTcpClient:
         each reply matched by transaction id. Per request: its data bytes, or the
         DeviceExceptionError / BadReplyError of its reply (the others are still good).
         Raises NoCommunicationError (timeout: ReplyTimeoutError) for the whole group."""
-        pdus = await self._exchange(unit, [r.pdu for r in requests])
+        pdus = await self.exchange(unit, [r.pdu for r in requests])
         out: list[bytes | RequestError] = []
         for request, pdu in zip(requests, pdus, strict=True):
             try:
@@ -227,19 +227,21 @@ class ModbusTcpClient:
         """FC16; the reply must echo address and count."""
         n = len(words)
         request = struct.pack(f">BHHB{n}H", 16, address, n, 2 * n, *words)
-        (pdu,) = await self._exchange(unit, (request,))
+        (pdu,) = await self.exchange(unit, (request,))
         _check_function(pdu, 16)
         if pdu != request[:5]:
             raise BadReplyError(f"write echo {pdu.hex()}, expected {request[:5].hex()}")
 
     async def _write_echo(self, unit: int, request: bytes) -> None:
-        (pdu,) = await self._exchange(unit, (request,))
+        (pdu,) = await self.exchange(unit, (request,))
         _check_function(pdu, request[0])
         if pdu != request:
             raise BadReplyError(f"write echo {pdu.hex()}, expected {request.hex()}")
 
-    async def _exchange(self, unit: int, pdus: Sequence[bytes]) -> list[bytes]:
-        """Write ``pdus`` (one send) and return their reply PDUs in the same order."""
+    async def exchange(self, unit: int, pdus: Sequence[bytes]) -> list[bytes]:
+        """Write request ``pdus`` (one send) and return their reply PDUs in the same order,
+        unchecked beyond framing, transaction and unit id (check them with
+        :meth:`ReadRequest.data`). Raises NoCommunicationError for the whole exchange."""
         transport = self._transport
         if transport is None or self._closed:
             raise NoCommunicationError("not connected")
