@@ -6,7 +6,7 @@ timeouts and never stalls the others (R5). The connection is our own small Modbu
 per-request cost). Liveness is ours too (pymodbus's defaults take about 96 s to notice a silent
 device). Here:
 
-- every request has its own timeout (the device's ``timeout_ms``), one timer inside the client;
+- every exchange has its own timeout (the device's ``timeout_ms``), one timer inside the client;
   we never wrap a request in an outer ``wait_for``, which would orphan its transaction id;
 - a timeout, a lost connection or a reply the stream cannot explain (wrong transaction or unit
   id, bad MBAP header) throws the client away; the next connection is a fresh client with our
@@ -19,8 +19,11 @@ device). Here:
   (a scheduler stall that delayed the next poll) counts for nothing, and a reply that arrived
   during a stall is read before the watchdog runs, so a stalled adapter does not publish a
   device that answered as Bad;
-- one request is in flight per connection (an asyncio lock around each exchange), and writes
-  take their turn between block reads.
+- one exchange is in flight per connection (an asyncio lock around each), and writes take
+  their turn between block reads. An exchange is one request, or, for a device whose file sets
+  ``pipeline_depth`` above 1, up to that many block reads written in one send and answered by
+  transaction id (pipelining, opt-in: many devices answer one request at a time). Its replies
+  that arrived count as contact for the watchdog, and its timeout covers the whole group.
 
 Every poll tick publishes exactly one batch with every point of the device: fresh values, or the
 point's current Bad state with its reason. A Bad point carries its last good value (0.0 before

@@ -10,7 +10,11 @@ numbers are not mixed with the server's CPU. Two servers, named in each row's no
   per connection), standing in for the C server of the issue's reference figure: it checks the
   MBAP header, unit id, function code and range of every request and answers FC3/FC4 from a
   register table, with exception replies for anything else. Real round trips over loopback TCP
-  either way.
+  either way;
+- ``libmodbus``: a real libmodbus device (``tools/bench/libmodbus_device.py``, Debian's
+  ``libmodbus5`` through ctypes), for the rows of the real DevicePoller on one connection: a
+  1 ms poll, back to back, and pipelined (``pipeline_depth``). Without the library those rows
+  say so and name the package.
 
 The request loop uses the adapter's real path (``adapters.modbus.tcp_client`` with its reply
 checks, then the compiled block decoder); the CPU row runs real DevicePollers publishing through
