@@ -1,4 +1,8 @@
-"""A small asyncio Modbus TCP client for the poller: one connection, one request in flight.
+"""A small asyncio Modbus TCP client for the poller: one connection, one exchange in flight.
+
+An exchange is one request, or a pipelined group of reads written in one send
+(:meth:`ModbusTcpClient.read_group`; Modbus TCP lets a client have several transactions
+outstanding, and the poller does it only for devices that opt in).
 
 Why not pymodbus's client on the hot path: its transaction layer costs about 150 µs of CPU per
 request (request objects, framer, transaction manager, debug formatting), which alone would keep
@@ -9,17 +13,17 @@ on TCP/IP v1.0b), and it is at least as strict as our checks on top of pymodbus 
 
 - the MBAP header must have protocol id 0 and a length of 2..254; anything else means the stream
   cannot be trusted, so the connection is dropped (no communication);
-- a reply must carry the transaction id and unit id of the request in flight; a reply for
-  another transaction (a late one, a duplicate, a device that mixes up ids) drops the
-  connection too, so a stale answer can never be taken for the current request;
+- a reply must carry the transaction id of a request in flight, not yet answered, and its
+  unit id; a reply for another transaction (a late one, a duplicate, a device that mixes up
+  ids) drops the connection too, so a stale answer can never be taken for a current request;
 - the function code must be the request's, or the request's + 0x80 with a 1-byte exception code
   (then :class:`DeviceExceptionError`); the byte count must be exactly what the request asked for
   and the PDU exactly that long; a write's echo must equal the request. Any other reply is a
   :class:`BadReplyError`: Bad, never a value, and the connection stays up;
-- each request has its own deadline, enforced by the client's one timer (no outer ``wait_for``
-  that could orphan a transaction; the timer is re-armed lazily, so a device polled every
-  100 ms costs about one timer a second, not ten); on a timeout the caller drops the
-  connection, so a late reply lands nowhere.
+- each exchange has its own deadline (a group's covers all of it), enforced by the client's
+  one timer (no outer ``wait_for`` that could orphan a transaction; the timer is re-armed
+  lazily, so a device polled every 100 ms costs about one timer a second, not ten); on a
+  timeout the caller drops the connection, so a late reply lands nowhere.
 
 Errors are the ones of ``adapters.modbus.validate``: NoCommunicationError, BadReplyError,
 DeviceExceptionError. Use one client per connection from one event loop.
