@@ -5,9 +5,9 @@ the C library most Modbus TCP devices and gateways on Linux are built with. This
 the shared library at run time (no compiler, no headers): ``modbus_new_tcp``,
 ``modbus_tcp_listen``, ``modbus_mapping_new`` for the register tables, then per request
 ``modbus_receive`` + ``modbus_reply``, which frame, check and answer exactly as libmodbus does
-(exception replies included). Several clients are served by one thread with ``select`` over
-their sockets (``modbus_set_socket`` picks the one to read); libmodbus reads one request at a
-time from a stream, so pipelined requests are answered in order.
+(exception replies included). Each connection gets a thread and a libmodbus context of its own
+(``modbus_set_socket``); libmodbus reads one request at a time from the stream, so pipelined
+requests are answered in order.
 
 Every unit id gets the same tables (libmodbus's TCP server answers any unit id and echoes it):
 holding and input registers ``0..REGISTERS-1`` hold ``1000 + address``, coils and discrete
@@ -24,9 +24,9 @@ import argparse
 import ctypes
 import ctypes.util
 import os
-import select
 import socket
 import sys
+import threading
 
 PACKAGE = "libmodbus5"
 """The Debian package that ships ``libmodbus.so.5``."""
@@ -68,6 +68,7 @@ def load() -> ctypes.CDLL | None:
     lib.modbus_reply.argtypes = [vp, ctypes.c_char_p, ip, ctypes.POINTER(_Mapping)]
     lib.modbus_reply.restype = ip
     lib.modbus_strerror.argtypes, lib.modbus_strerror.restype = [ip], cp
+    lib.modbus_free.argtypes, lib.modbus_free.restype = [vp], None
     return lib
 
 
@@ -98,24 +99,32 @@ def serve(port: int, registers: int, host: str = "127.0.0.1") -> None:
         raise SystemExit(1)
     listener = socket.socket(fileno=os.dup(listen_fd))
     os.close(listen_fd)
-    clients: dict[int, socket.socket] = {}
-    query = ctypes.create_string_buffer(MAX_ADU)
     print("READY", flush=True)
     while True:
-        readable, _, _ = select.select([listener, *clients.values()], [], [])
-        for sock in readable:
-            if sock is listener:
-                conn, _ = listener.accept()
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                clients[conn.fileno()] = conn
-                continue
-            fd = sock.fileno()
-            lib.modbus_set_socket(ctx, fd)
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=_serve_client, args=(lib, host, port, conn, mapping),
+                         daemon=True).start()
+
+
+def _serve_client(lib: ctypes.CDLL, host: str, port: int, conn: socket.socket,
+                  mapping: ctypes._Pointer) -> None:  # type: ignore[type-arg]
+    """One connection: ``modbus_receive`` then ``modbus_reply`` until the peer goes away (or
+    sends a stream libmodbus cannot frame). A context of its own per connection (a libmodbus
+    context is not thread-safe); ctypes releases the GIL inside each call."""
+    ctx = lib.modbus_new_tcp(host.encode(), port)
+    query = ctypes.create_string_buffer(MAX_ADU)
+    try:
+        lib.modbus_set_socket(ctx, conn.fileno())
+        while True:
             rc = lib.modbus_receive(ctx, query)
             if rc > 0:
                 rc = lib.modbus_reply(ctx, query, rc, mapping)
-            if rc < 0:  # the peer closed, or a stream libmodbus cannot frame: drop it
-                clients.pop(fd).close()
+            if rc < 0:
+                return
+    finally:
+        lib.modbus_free(ctx)
+        conn.close()
 
 
 if __name__ == "__main__":
