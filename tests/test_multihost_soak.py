@@ -42,11 +42,13 @@ BUS_PORT = 5555
 WATCHER = """
 import json, sys, time
 from runtime.bus.endpoints import BusEndpoints
+from runtime.bus.security import client_security
 from runtime.bus.subscriber import Subscriber
 addr, groups = sys.argv[1], json.loads(open(sys.argv[2]).read())
 owner = {p: g for g, pts in groups.items() for p in pts}
 latest = {}
-with Subscriber(BusEndpoints.from_address(addr)) as sub:
+security = client_security(None, address=addr, command="watcher")  # $TWINSTAGE_KEY
+with Subscriber(BusEndpoints.from_address(addr), security=security) as sub:
     next_print = 0.0
     while True:
         for u in sub.poll(20_000_000):
