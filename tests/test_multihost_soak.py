@@ -197,7 +197,8 @@ def test_two_adapter_hosts_bus_host_viewer_host(tmp_path: Path) -> None:
     with _hosts(tag, net) as ns:
         try:
             procs.start(ns["bus"], "bus", ["-m", "runtime.cli", "bus", "--bind",
-                                           f"tcp://0.0.0.0:{BUS_PORT}"])
+                                           f"tcp://0.0.0.0:{BUS_PORT}", "--audit-log",
+                                           str(tmp_path / "audit-bus.jsonl")])
             for host, k, device in (("a", 1, devices.devices[0]), ("b", 2, devices.devices[1])):
                 procs.start(ns[host], f"plant-{host}", ["-m", "runtime.cli", "plant",
                                                          str(scene_dir), "--control-port", "0"])
