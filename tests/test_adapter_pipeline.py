@@ -65,8 +65,8 @@ def _many_blocks() -> list[DevicePoint]:
 
 @contextlib.contextmanager
 def _libmodbus(registers: int = 400) -> Iterator[int]:
-    if not libmodbus_device.available():
-        pytest.fail(f"{libmodbus_device.MISSING}; .ci/run installs it")
+    if not libmodbus_device.available():  # as PostgreSQL: `make test` works on a fresh machine,
+        pytest.skip(f"{libmodbus_device.MISSING}; .ci/run installs it")  # CI always runs these
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tools.bench.libmodbus_device", str(port), "--registers",
