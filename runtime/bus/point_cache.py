@@ -5,6 +5,10 @@ cache maps each layout it has seen to the positions of its points in the cache's
 so storing a batch is five numpy fancy assignments whatever its size: no Python object per
 reading. Positions never move while a point is cached; new points are appended (columns grow by
 doubling). Only validated columns (``runtime.bus.wire``) are stored.
+
+A coalesced message (a :class:`~runtime.bus.wire.CompositeLayout`, one part per device) is
+mostly a combination never seen before: its positions are the concatenation of its parts'
+remembered positions, made per message in a few numpy calls, and only the parts are remembered.
 """
 
 from __future__ import annotations
@@ -45,9 +49,10 @@ class PointCache:
 
     def apply(self, cols: ReadingColumns, seq: int | np.ndarray = 0) -> None:
         """Store a validated batch (points in it replace their cached values)."""
-        pos = self._layouts.get(cols.layout)
+        layout = cols.layout
+        pos = self._layouts.get(layout)
         if pos is None:
-            pos = self._positions(cols.layout)
+            pos = self._positions(layout) if not layout.parts else self._joined(layout.parts)
         self.values[pos] = cols.values
         self.quality[pos] = cols.quality
         self.reason[pos] = cols.reason
@@ -55,11 +60,17 @@ class PointCache:
         self.seq[pos] = seq
 
     def knows(self, layout: PointLayout) -> bool:
-        """Whether ``layout`` was applied before (so applying it adds no point)."""
+        """Whether ``layout`` (or each of its parts) was applied before (so applying it adds
+        no point)."""
+        if layout.parts:
+            return all(map(self._layouts.__contains__, layout.parts))
         return layout in self._layouts
 
     def new_points(self, layout: PointLayout) -> int:
         """How many of ``layout``'s points are not cached yet."""
+        if layout.parts:
+            known = self._layouts
+            return sum(self.new_points(p) for p in layout.parts if p not in known)
         return len(layout.names) - sum(map(self.index.__contains__, layout.names))
 
     def columns(self, positions: np.ndarray | None = None) -> ReadingColumns:
@@ -121,6 +132,22 @@ class PointCache:
         self._layouts[layout] = pos
         self._layout_entries += cost
         return pos
+
+    def _joined(self, parts: tuple[PointLayout, ...]) -> np.ndarray | slice:
+        """Positions of the concatenation of ``parts`` (not remembered: a coalesced message's
+        combination of devices rarely repeats; its parts do)."""
+        get = self._layouts.get
+        pos = [get(p) for p in parts]
+        if None in pos:
+            pos = [q if q is not None else self._positions(p) for p, q in zip(parts, pos,
+                                                                              strict=True)]
+        if set(map(type, pos)) == {slice}:
+            starts = [q.start for q in pos]  # type: ignore[union-attr]
+            stops = [q.stop for q in pos]  # type: ignore[union-attr]
+            if starts[1:] == stops[:-1]:  # parts stored side by side, in this order
+                return slice(starts[0], stops[-1])
+        return np.concatenate([np.arange(q.start, q.stop) if type(q) is slice else q
+                               for q in pos])
 
     def _grow(self, need: int) -> None:
         size = max(need, 2 * len(self.values))
