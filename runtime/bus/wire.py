@@ -24,6 +24,7 @@ import struct
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from itertools import accumulate, chain, repeat
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import msgpack
@@ -348,7 +349,7 @@ class PointLayout:
     list of the parts' keys.
     """
 
-    __slots__ = ("key", "names", "parts", "wire", "_pgen", "_member", "__weakref__")
+    __slots__ = ("key", "names", "parts", "wire", "_pgen", "__weakref__")
 
     def __init__(self, key: str, names: tuple[str, ...]) -> None:
         self.key = key
@@ -356,7 +357,6 @@ class PointLayout:
         self.parts: tuple[PointLayout, ...] = ()
         self.wire: str | list[str] = key
         self._pgen = -1
-        self._member = False
 
     def __len__(self) -> int:
         return len(self.names)
@@ -373,18 +373,23 @@ class CompositeLayout(PointLayout):
     use only (most receivers work per part).
     """
 
-    __slots__ = ("_n", "_names", "_key", "offsets")
+    __slots__ = ("_n", "_names", "_key", "_offsets")
 
     def __init__(self, parts: tuple[PointLayout, ...], n: int) -> None:
         self.parts = parts
-        self.wire = [p.key for p in parts]
+        self.wire = list(map(_KEY, parts))
         self._n = n
         self._names: tuple[str, ...] | None = None
         self._key: str | None = None
+        self._offsets: tuple[int, ...] | None = None
         self._pgen = -1
-        self._member = False
-        self.offsets = tuple(accumulate(map(len, parts), initial=0))
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
         """Start of each part in the columns, and the total last."""
+        if self._offsets is None:
+            self._offsets = tuple(accumulate(map(len, map(_NAMES, self.parts)), initial=0))
+        return self._offsets
 
     @property  # type: ignore[override]
     def names(self) -> tuple[str, ...]:
@@ -514,27 +519,38 @@ def composite_layout(parts: Any) -> PointLayout:
 
 _PARTITION: set[str] = set()
 """Names of the member layouts of the current generation: layouts used as parts that are
-pairwise disjoint (a layout joins only when none of its names is here). Two distinct members
-share no name, so a list of distinct members needs no per-name duplicate check: an exact
-shortcut, not a guess. A pure, bounded memo: past _PARTITION_MAX names a new generation
-starts (every layout is judged again on its next use)."""
+pairwise disjoint (a layout joins only when none of its names is here). Two members of
+different keys share no name, so a list of members of distinct keys needs no per-name
+duplicate check: an exact shortcut, not a guess. A pure, bounded memo: past _PARTITION_MAX
+names a new generation starts (every layout is judged again on its next use)."""
+_MEMBER_KEYS: set[str] = set()
+"""Keys of the members (by key, not object: a layout made again after the layout memo was
+cleared is the same member)."""
 _PARTITION_MAX = 200_000
 _partition_gen = 0
 
 
 def _is_member(layout: PointLayout) -> bool:
     global _partition_gen
-    if layout._pgen == _partition_gen:
-        return layout._member
+    if layout.key in _MEMBER_KEYS:
+        return True
+    if layout._pgen == _partition_gen:  # judged (not a member) in this generation
+        return False
     names = layout.names
     if len(_PARTITION) + len(names) > _PARTITION_MAX:
         _PARTITION.clear()
+        _MEMBER_KEYS.clear()
         _partition_gen += 1
     layout._pgen = _partition_gen
-    layout._member = len(names) <= _PARTITION_MAX and _PARTITION.isdisjoint(names)
-    if layout._member:
+    if len(names) <= _PARTITION_MAX and _PARTITION.isdisjoint(names):
         _PARTITION.update(names)
-    return layout._member
+        _MEMBER_KEYS.add(layout.key)
+        return True
+    return False
+
+
+_NAMES = attrgetter("names")
+_KEY = attrgetter("key")
 
 
 def _composite(parts: list[PointLayout]) -> PointLayout:
@@ -542,15 +558,15 @@ def _composite(parts: list[PointLayout]) -> PointLayout:
     for a point in two parts."""
     if len(parts) == 1:
         return parts[0]
-    n = sum(map(len, parts))
+    n = sum(map(len, map(_NAMES, parts)))
     if n > MAX_READINGS:
         raise WireError(f"over {MAX_READINGS} readings in one message")
     gen = _partition_gen
     # Members only count when all were judged in one generation (a new one may start midway).
     if all(map(_is_member, parts)) and gen == _partition_gen:
-        if len(set(map(id, parts))) != len(parts):  # a non-empty part twice: its points twice
+        if len(set(map(_KEY, parts))) != len(parts):  # a part twice: its points twice
             raise WireError("a point appears twice in one message")
-    elif len(set(chain.from_iterable(p.names for p in parts))) != n:
+    elif len(set(chain.from_iterable(map(_NAMES, parts)))) != n:
         raise WireError("a point appears twice in one message")
     return CompositeLayout(tuple(parts), n)
 
