@@ -31,7 +31,7 @@ class PointCache:
     """Per point: value, quality, reason, t_source_ns and the seq of the message that set it."""
 
     __slots__ = ("names", "index", "values", "quality", "reason", "t_source_ns", "seq",
-                 "_layouts", "_layout_entries")
+                 "_layouts", "_ranges", "_layout_entries")
 
     def __init__(self, capacity: int = 64) -> None:
         self.names: list[str] = []
@@ -44,6 +44,9 @@ class PointCache:
         self.t_source_ns = np.zeros(capacity, np.int64)
         self.seq = np.zeros(capacity, np.int64)
         self._layouts: dict[PointLayout, np.ndarray | slice] = {}
+        self._ranges: dict[PointLayout, np.ndarray] = {}
+        """A slice-stored layout's positions as an array, made when it is a part of a joined
+        message (counted in the same budget)."""
         self._layout_entries = 0
 
     def __len__(self) -> int:
@@ -133,6 +136,7 @@ class PointCache:
         cost = 1 if type(pos) is slice else n  # a slice keeps no positions
         if self._layout_entries + cost > MAX_LAYOUT_ENTRIES:
             self._layouts.clear()
+            self._ranges.clear()
             self._layout_entries = 0
         self._layouts[layout] = pos
         self._layout_entries += cost
@@ -151,12 +155,21 @@ class PointCache:
             stops = list(map(_STOP, pos))
             if starts[1:] == stops[:-1]:  # parts stored side by side, in this order
                 return slice(starts[0], stops[-1])
-            # runs of consecutive positions: one arange shifted run by run (3 numpy calls)
-            lengths = np.subtract(stops, starts)
-            shift = np.subtract(starts, np.cumsum(lengths) - lengths)
-            return np.arange(int(lengths.sum())) + np.repeat(shift, lengths)
-        return np.concatenate([np.arange(q.start, q.stop) if type(q) is slice else q
-                               for q in pos])
+        # One C call over each part's index array (a slice's is made once and kept).
+        ranges = self._ranges
+        return np.concatenate([q if type(q) is not slice else ranges.get(p)
+                               if p in ranges else self._range(p, q)
+                               for p, q in zip(parts, pos, strict=True)])
+
+    def _range(self, layout: PointLayout, pos: slice) -> np.ndarray:
+        arr = np.arange(pos.start, pos.stop)
+        if self._layout_entries + len(arr) > MAX_LAYOUT_ENTRIES:
+            self._layouts.clear()
+            self._ranges.clear()
+            self._layout_entries = 0
+        self._ranges[layout] = arr
+        self._layout_entries += len(arr)
+        return arr
 
     def _grow(self, need: int) -> None:
         size = max(need, 2 * len(self.values))
