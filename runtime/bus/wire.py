@@ -13,6 +13,11 @@ up in a cache of layouts already validated (each name is checked by regex the fi
 layout is seen), and the columns are checked with numpy (``isfinite().all()``, ``max``, ``min``).
 That keeps each stage of the bus at several million readings per second per core.
 
+``points`` may also be a list of strings (the list form, sent by an adapter's coalescer: one
+string per device batch): each string is a layout cached on its own, and a message is a
+:class:`CompositeLayout` of known parts, so a combination of devices never seen before costs a
+few lookups instead of splitting and checking every name again (:func:`points_layout`).
+
 The normative description, with a hex dump, is ``docs/bus-protocol.md``; keep the two in step.
 """
 
