@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from itertools import accumulate, chain, repeat
@@ -535,6 +536,14 @@ _PARTITION_MAX = 200_000
 _partition_gen = 0
 
 
+_PARTITION_LOCK = threading.Lock()
+"""Joining is check-then-add, and a process may decode on several threads (a bus and a
+subscriber in one test, a viewer's ingest beside its services): joins and new generations are
+made under this lock. The fast path (a key already a member) takes no lock; a caller reads the
+generation before and after its checks, and a new generation clears the sets before it counts
+up, so a check that saw members of two generations is caught."""
+
+
 def _is_member(layout: PointLayout) -> bool:
     global _partition_gen
     if layout.key in _MEMBER_KEYS:
@@ -542,16 +551,19 @@ def _is_member(layout: PointLayout) -> bool:
     if layout._pgen == _partition_gen:  # judged (not a member) in this generation
         return False
     names = layout.names
-    if len(_PARTITION) + len(names) > _PARTITION_MAX:
-        _PARTITION.clear()
-        _MEMBER_KEYS.clear()
-        _partition_gen += 1
-    layout._pgen = _partition_gen
-    if len(names) <= _PARTITION_MAX and _PARTITION.isdisjoint(names):
-        _PARTITION.update(names)
-        _MEMBER_KEYS.add(layout.key)
-        return True
-    return False
+    with _PARTITION_LOCK:
+        if layout.key in _MEMBER_KEYS:
+            return True
+        if len(_PARTITION) + len(names) > _PARTITION_MAX:
+            _PARTITION.clear()
+            _MEMBER_KEYS.clear()
+            _partition_gen += 1
+        layout._pgen = _partition_gen
+        if len(names) <= _PARTITION_MAX and _PARTITION.isdisjoint(names):
+            _PARTITION.update(names)
+            _MEMBER_KEYS.add(layout.key)
+            return True
+        return False
 
 
 _NAMES = attrgetter("names")
