@@ -481,7 +481,8 @@ def test_list_form_duplicate_check_is_exact(messages: list[list[str]], partition
 _hostile_points = st.one_of(
     st.lists(st.sampled_from(["", "p/x", "q/y", "p/x q/y", " ", "p/x ", "a\x00b", "x" * 129]),
              max_size=8),
-    st.lists(st.one_of(st.text(max_size=12), st.binary(max_size=4), st.integers(),
+    st.lists(st.one_of(st.text(max_size=12), st.binary(max_size=4),
+                       st.integers(-(2**63), 2**64 - 1),
                        st.none(), st.lists(st.just("p/x"), max_size=2)), max_size=5),
     st.integers(0, 300).map(lambda k: ["p/x"] * k),
 )
