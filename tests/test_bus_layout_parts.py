@@ -148,3 +148,42 @@ def test_recorder_writes_the_list_form_as_the_string_form() -> None:
     assert a == b
     record = decode_message(TOPIC_READINGS, T0, a)
     assert record.columns == joined and np.array_equal(record.columns.values, listed.values)
+
+
+def test_historian_stores_list_form_readings(tmp_path) -> None:  # noqa: ANN001
+    from runtime.history.ingest import Historian
+    from runtime.history.policy import HistoryConfig
+    from runtime.history.store import open_store
+
+    with running_bus() as bus:
+        sub = Subscriber(bus.endpoints)
+        pub = Publisher(bus.endpoints, "coalesced")
+        hist = Historian(sub, open_store(tmp_path / "hist"), HistoryConfig(), commit_every_s=0.05)
+        try:
+            wait_until(lambda: sub.synced, timeout_s=30, between=hist.run_once)
+            sent = _messages(0) + _messages(1)
+            for cols in sent:
+                pub.publish_columns(cols.layout, cols.values, cols.quality, cols.reason,
+                                    cols.t_source_ns)
+            total = sum(map(len, sent))
+            wait_until(lambda: hist.counts.received >= total, timeout_s=30,
+                       between=hist.run_once)
+            hist.flush(final=True)
+        finally:
+            pub.close()
+            sub.close()
+            hist.close()
+    store = open_store(tmp_path / "hist", create=False)
+    try:
+        stored = store.points()
+        assert set(stored) == {n for d in DEVICES for n in d.names}
+        by_point: dict[str, set] = {}
+        for cols in sent:
+            for r in cols.readings():
+                by_point.setdefault(r.point, set()).add((r.value, r.t_source_ns))
+        for point, pairs in by_point.items():  # what is kept (compressed) is what was sent
+            raw = store.read_raw(stored[point][0], 0, 2 * T0, 100)
+            kept = set(zip(raw.value.tolist(), raw.t_ns.tolist(), strict=True))
+            assert kept and kept <= pairs, point
+    finally:
+        store.close()
