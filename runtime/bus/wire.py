@@ -473,7 +473,6 @@ def trusted_layout(names: Any) -> PointLayout:
     return _LAYOUTS.get(key) or PointLayout(key, tuple(names))
 
 
-
 def points_layout(points: Any) -> PointLayout:
     """The validated layout of a readings body's ``points`` field: one string (a
     :class:`PointLayout`) or a list of 1..MAX_LAYOUT_PARTS non-empty strings, each a layout of
@@ -534,8 +533,6 @@ _MEMBER_KEYS: set[str] = set()
 cleared is the same member)."""
 _PARTITION_MAX = 200_000
 _partition_gen = 0
-
-
 _PARTITION_LOCK = threading.Lock()
 """Joining is check-then-add, and a process may decode on several threads (a bus and a
 subscriber in one test, a viewer's ingest beside its services): joins and new generations are
