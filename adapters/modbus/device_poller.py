@@ -247,14 +247,17 @@ class DevicePoller:
         # (100 devices: a few hundred loop passes a second instead of thousands).
         quantum = min(TICK_GRID_S, self.period_s / 20)
         next_tick = math.ceil(self._loop.time() / quantum) * quantum
+        begin = getattr(self._sink, "begin", None)  # a coalescer waits for this tick's batch
         try:
             while not self._stopping:
+                if begin is not None:
+                    begin(self.period_s)
                 await self._tick()
                 self.publish()
                 next_tick += self.period_s
                 now = self._loop.time()
-                if next_tick < now:  # overran (slow device): poll again now, do not burst
-                    next_tick = now
+                if next_tick < now:  # overran (slow device): poll again at the next grid
+                    next_tick = math.ceil(now / quantum) * quantum  # point, do not burst
                 wake_at = next_tick
                 if self._client is None:
                     wake_at = min(wake_at, max(now, self._next_connect_at))
