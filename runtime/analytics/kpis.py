@@ -43,17 +43,22 @@ class PumpInstruments:
     pumps_on_meter: tuple[str, ...]
 
 
-def _measuring(scene: Scene, quantity: str) -> str | None:
+def _transmitters(scene: Scene) -> dict[str, str]:
+    """Quantity measured (``entity/quantity``) -> the first transmitter's point measuring it."""
+    out: dict[str, str] = {}
     for e in scene.entities:
-        if e.type == "transmitter" and e.params.get("measures") == quantity:
-            name = quantity.split("/", 1)[1]
-            return f"{e.id}/{name}"
-    return None
+        quantity = e.params.get("measures") if e.type == "transmitter" else None
+        if isinstance(quantity, str) and "/" in quantity and quantity not in out:
+            out[quantity] = f"{e.id}/{quantity.split('/', 1)[1]}"
+    return out
 
 
 def discover(scene: Scene) -> list[PumpInstruments]:
-    """The instruments of every pump that has a motor (see module doc)."""
+    """The instruments of every pump that has a motor (see module doc). Linear in the scene:
+    one index of transmitters, one of connections (a 10,000-asset plant took 13-22 s when each
+    lookup scanned every entity)."""
     ents = {e.id: e for e in scene.entities}
+    measuring = _transmitters(scene).get
     out_of: dict[str, list[str]] = {}
     into: dict[str, list[str]] = {}
     for c in scene.connections:
@@ -61,27 +66,28 @@ def discover(scene: Scene) -> list[PumpInstruments]:
         into.setdefault(c.target, []).append(c.source)
     pumps = [e for e in scene.entities if e.type == "pump"]
     found: list[PumpInstruments] = []
-    meter_of: dict[str, str | None] = {}
+    on_meter: dict[str, list[str]] = {}
     for p in pumps:
         junction = next((t for t in out_of.get(p.id, []) if ents[t].type == "junction"), None)
-        discharge = _measuring(scene, f"{junction}/pressure_kpa") if junction else None
+        discharge = measuring(f"{junction}/pressure_kpa") if junction else None
         flow = None
         if junction:
             for nxt in out_of.get(junction, []):
                 kind = ents[nxt].type
                 if kind in ("valve", "pipe"):
-                    flow = _measuring(scene, f"{nxt}/flow_m3_h")
+                    flow = measuring(f"{nxt}/flow_m3_h")
                     if flow:
                         break
-        meter_of[p.id] = flow
+        if flow is not None:
+            on_meter.setdefault(flow, []).append(p.id)
         tank = _upstream_tank(p.id, ents, into)
-        level = _measuring(scene, f"{tank.id}/level_m") if tank else None
+        level = measuring(f"{tank.id}/level_m") if tank else None
         elev = float(tank.params.get("elevation_m", 0.0)) if tank else 0.0
         found.append(PumpInstruments(p.id, str(p.params.get("motor", "")), flow, discharge,
                                      level, elev, ()))
     out = []
     for f in found:
-        sharing = tuple(q for q, m in meter_of.items() if m is not None and m == f.flow_point)
+        sharing = tuple(on_meter.get(f.flow_point, ())) if f.flow_point is not None else ()
         out.append(PumpInstruments(f.pump, f.motor, f.flow_point, f.discharge_point,
                                    f.suction_level_point, f.suction_elevation_m, sharing))
     return out
