@@ -188,6 +188,14 @@ def test_nan_float_is_bad_not_finite() -> None:
         r = sink.latest["T-1/temp_m"]
         assert r.quality == BAD and r.value == 0.0
         assert sink.quality("T-1/level_m") == GOOD
+        for _ in range(2):  # back to Good with the next finite value, and Bad again
+            server.set_registers("input", 0, encode_value("float32", "big", 1.0, 0.0, 4.5))
+            await sink.wait(lambda: sink.latest["T-1/temp_m"].value == 4.5, 1.0)
+            r = sink.latest["T-1/temp_m"]
+            assert (r.quality, r.reason) == (GOOD, Reason.NONE)
+            server.set_registers("input", 0, [0x7F80, 0])  # +Inf
+            await sink.wait(lambda: sink.latest["T-1/temp_m"].reason == Reason.NOT_FINITE,
+                            1.0)
     _run(check)
 
 

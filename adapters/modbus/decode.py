@@ -33,7 +33,8 @@ class BlockDecoder:
     """Decodes one planned block; build once per block and device word order."""
 
     __slots__ = ("block", "count", "_bits", "_fast", "_perm", "_unpack", "_pack", "_scales",
-                 "_offsets", "_bit_index", "_word_order", "_direct", "_plain")
+                 "_offsets", "_bit_index", "_word_order", "_direct", "_plain",
+                 "_no_offsets", "may_be_non_finite")
 
     def __init__(self, block: Block, word_order: str) -> None:
         if word_order not in ("big", "little"):
@@ -47,7 +48,15 @@ class BlockDecoder:
         self._bit_index = [p.address - block.start for p in block.points]
         self._fast = False
         self._direct = False
-        self._plain = all(s == 1.0 for s in self._scales) and not any(self._offsets)
+        self._no_offsets = not any(self._offsets)
+        self._plain = all(s == 1.0 for s in self._scales) and self._no_offsets
+        # An integer or bit times a finite scale of at most 1e290, plus a finite offset, is
+        # finite: only float32 points or extreme scales need the NaN/Inf check per reply.
+        self.may_be_non_finite = (
+            any(p.type == "float32" for p in block.points)
+            or not all(math.isfinite(s) and abs(s) <= 1e290 for s in self._scales)
+            or not all(math.isfinite(o) and abs(o) <= 1e290 for o in self._offsets))
+        """False when no reply can decode to NaN or Inf (the caller may skip the check)."""
         if self._bits:
             return
         self._fast = self._compile(block, word_order)
@@ -109,6 +118,8 @@ class BlockDecoder:
         raws = self._unpack(data)
         if self._plain:
             return list(map(float, raws))
+        if self._no_offsets:  # the common case: one multiply per value (also makes it a float)
+            return list(map(mul, raws, self._scales))
         return list(map(add, map(mul, raws, self._scales), self._offsets))
 
     def _decode_bits(self, bits: Sequence[int] | Sequence[bool]) -> list[float]:
@@ -135,7 +146,9 @@ class BlockDecoder:
     @staticmethod
     def non_finite(values: list[float]) -> list[int]:
         """Indexes of values that are NaN or infinite (float32, or a huge scale on an integer)."""
-        if all(map(math.isfinite, values)):
+        # A NaN or an infinity makes the sum NaN or infinite; a finite sum proves every value
+        # finite (and costs a third of checking each). A sum that overflows is checked exactly.
+        if math.isfinite(sum(values)) or all(map(math.isfinite, values)):
             return []
         return [i for i, v in enumerate(values) if not math.isfinite(v)]
 

@@ -6,7 +6,7 @@ timeouts and never stalls the others (R5). The connection is our own small Modbu
 per-request cost). Liveness is ours too (pymodbus's defaults take about 96 s to notice a silent
 device). Here:
 
-- every request has its own timeout (the device's ``timeout_ms``), one timer inside the client;
+- every exchange has its own timeout (the device's ``timeout_ms``), one timer inside the client;
   we never wrap a request in an outer ``wait_for``, which would orphan its transaction id;
 - a timeout, a lost connection or a reply the stream cannot explain (wrong transaction or unit
   id, bad MBAP header) throws the client away; the next connection is a fresh client with our
@@ -19,8 +19,11 @@ device). Here:
   (a scheduler stall that delayed the next poll) counts for nothing, and a reply that arrived
   during a stall is read before the watchdog runs, so a stalled adapter does not publish a
   device that answered as Bad;
-- one request is in flight per connection (an asyncio lock around each exchange), and writes
-  take their turn between block reads.
+- one exchange is in flight per connection (an asyncio lock around each), and writes take
+  their turn between block reads. An exchange is one request, or, for a device whose file sets
+  ``pipeline_depth`` above 1, up to that many block reads written in one send and answered by
+  transaction id (pipelining, opt-in: many devices answer one request at a time). Its replies
+  that arrived count as contact for the watchdog, and its timeout covers the whole group.
 
 Every poll tick publishes exactly one batch with every point of the device: fresh values, or the
 point's current Bad state with its reason. A Bad point carries its last good value (0.0 before
@@ -44,7 +47,12 @@ from adapters.modbus.backoff import Backoff
 from adapters.modbus.blocks import Block, plan_blocks
 from adapters.modbus.decode import BlockDecoder, DecodeError
 from adapters.modbus.quality_map import UNIT, policy_for
-from adapters.modbus.tcp_client import READ_FUNCTIONS, ModbusTcpClient, ReplyTimeoutError
+from adapters.modbus.tcp_client import (
+    READ_FUNCTIONS,
+    ModbusTcpClient,
+    ReadRequest,
+    ReplyTimeoutError,
+)
 from adapters.modbus.validate import (
     BadReplyError,
     DeviceExceptionError,
@@ -125,13 +133,18 @@ class PollerStats:
 class _BlockState:
     """A planned block with its reusable request, decoder, point indexes and back-off."""
 
-    __slots__ = ("block", "function", "decoder", "indexes", "retry_at", "backoff", "reason",
-                 "span", "good", "none")
+    __slots__ = ("block", "request", "decoder", "indexes", "retry_at", "backoff", "reason",
+                 "span", "good", "none", "may_be_non_finite", "clean")
 
     def __init__(self, block: Block, word_order: str, indexes: list[int]) -> None:
         self.block = block
-        self.function = READ_FUNCTIONS[block.table]
+        self.request = ReadRequest(READ_FUNCTIONS[block.table], block.start, block.count)
+        """Encoded once; only the transaction id changes from tick to tick."""
         self.decoder = BlockDecoder(block, word_order)
+        self.may_be_non_finite = self.decoder.may_be_non_finite
+        self.clean = False
+        """Every point of the block is Good with no reason in the state columns: a good reply
+        then only writes values and times."""
         self.indexes = indexes
         self.span = (indexes[0], indexes[-1] + 1)
         assert indexes == list(range(*self.span)), "block points must be contiguous in state"
@@ -169,6 +182,8 @@ class DevicePoller:
         self.miss_s = max(self.stale_s - self.period_s, MIN_MISS_S)
         """A request unanswered this long is a missed reply."""
         self.port = device.port + self.options.port_offset
+        self.pipeline_depth = device.pipeline_depth
+        """Block reads written at once on the connection (1: one at a time)."""
         planned = plan_blocks(device.points)
         # Points are kept in block order, so each block owns one contiguous slice of the state
         # columns and a good reply is stored with four slice assignments (the order of readings
@@ -185,6 +200,8 @@ class DevicePoller:
             _BlockState(b, device.word_order, [self._index[p.point] for p in b.points])
             for b in planned
         ]
+        self._all_pdus = [bs.request.pdu for bs in self.blocks]
+        """The requests of every block, for a tick that reads them all in one exchange."""
         self.stats = PollerStats()
         self._client: ModbusTcpClient | None = None
         self._sink = sink_for(self.point_ids)
@@ -300,58 +317,82 @@ class DevicePoller:
             now = loop.time()
         if now < self._unit_retry_at:
             return
-        for bs in self.blocks:
-            if now < bs.retry_at:
-                self._mark_block(bs, bs.reason)  # e.g. after a reconnect, keep its own reason
-                continue
-            block = bs.block
+        due = self.blocks
+        if any(now < bs.retry_at for bs in self.blocks):
+            due = []
+            for bs in self.blocks:
+                if now < bs.retry_at:
+                    self._mark_block(bs, bs.reason)  # e.g. after a reconnect, keep its reason
+                else:
+                    due.append(bs)
+        depth = self.pipeline_depth
+        for k in range(0, len(due), depth):
+            group = due if depth >= len(due) else due[k:k + depth]
             try:
-                data = await self._call(ModbusTcpClient.read, bs.function, self.device.unit_id,
-                                        block.start, block.count)
-                values = bs.decoder.decode_bytes(data)
+                pdus = await self._read_group(group)
             except NoCommunicationError:
                 self._mark_all(Reason.NO_COMMUNICATION)
                 return
-            except DeviceExceptionError as exc:
-                policy = policy_for(exc.code)
-                t = loop.time()
-                if policy.scope == UNIT:
-                    if self._unit_backoff is None or self._unit_reason != policy.reason:
-                        self._unit_backoff = Backoff(policy.backoff_initial_s,
-                                                     policy.backoff_max_s, rng=self._rng)
-                    self._unit_reason = policy.reason
-                    self._unit_retry_at = t + self._unit_backoff.next_delay()
-                    self._mark_all(policy.reason)
+            t_ns = time.time_ns()
+            for bs, pdu in zip(group, pdus, strict=True):
+                if not self._absorb(bs, pdu, t_ns):
                     return
-                bs.back_off(t, policy.reason, policy.backoff_initial_s, policy.backoff_max_s,
-                            self._rng)
-                self._mark_block(bs, policy.reason)
-                continue
-            except (BadReplyError, DecodeError) as exc:
-                self.stats.bad_replies += 1
-                log.debug("%s: bad reply for %s@%d: %s", self.device.id, bs.block.table,
-                          bs.block.start, exc)
-                self._mark_block(bs, Reason.BAD_REPLY)
-                continue
-            self._store(bs, values)
+
+    def _absorb(self, bs: _BlockState, pdu: bytes, t_ns: int) -> bool:
+        """Check and store one block's reply PDU (read at ``t_ns``); False when the unit itself
+        refused and the rest of the tick is to be skipped."""
+        try:
+            values = bs.decoder.decode_bytes(bs.request.data(pdu))
+        except DecodeError as exc:
+            result: RequestError = BadReplyError(str(exc))
+        except (DeviceExceptionError, BadReplyError) as exc:
+            result = exc
+        else:
+            self._store(bs, values, t_ns)
             if bs.backoff is not None:
                 bs.backoff = None
                 bs.reason = Reason.NONE
             if self._unit_backoff is not None:
                 self._unit_backoff = None
                 self._unit_reason = Reason.NONE
+            return True
+        if isinstance(result, DeviceExceptionError):
+            self.stats.exceptions += 1
+            codes = self.stats.exception_codes
+            codes[result.code] = codes.get(result.code, 0) + 1
+            policy = policy_for(result.code)
+            t = self._loop.time()  # type: ignore[union-attr]
+            if policy.scope == UNIT:
+                if self._unit_backoff is None or self._unit_reason != policy.reason:
+                    self._unit_backoff = Backoff(policy.backoff_initial_s,
+                                                 policy.backoff_max_s, rng=self._rng)
+                self._unit_reason = policy.reason
+                self._unit_retry_at = t + self._unit_backoff.next_delay()
+                self._mark_all(policy.reason)
+                return False
+            bs.back_off(t, policy.reason, policy.backoff_initial_s, policy.backoff_max_s,
+                        self._rng)
+            self._mark_block(bs, policy.reason)
+            return True
+        self.stats.bad_replies += 1
+        log.debug("%s: bad reply for %s@%d: %s", self.device.id, bs.block.table,
+                  bs.block.start, result)
+        self._mark_block(bs, Reason.BAD_REPLY)
+        return True
 
-    def _store(self, bs: _BlockState, values: list[float]) -> None:
-        t = time.time_ns()
-        bad = BlockDecoder.non_finite(values)
+    def _store(self, bs: _BlockState, values: list[float], t: int) -> None:
         vals, qual, reas, ts = self.values, self.quality, self.reason, self.t_source_ns
         a, b = bs.span
+        bad = BlockDecoder.non_finite(values) if bs.may_be_non_finite else ()
         if not bad:  # the common case: one slice assignment per column
             vals[a:b] = values
-            qual[a:b] = bs.good
-            reas[a:b] = bs.none
             ts[a:b] = [t] * (b - a)
+            if not bs.clean:
+                qual[a:b] = bs.good
+                reas[a:b] = bs.none
+                bs.clean = True
             return
+        bs.clean = False
         for k, (i, v) in enumerate(zip(bs.indexes, values, strict=True)):
             ts[i] = t
             if k in bad:  # the wire carries finite numbers only: 0.0, flagged Bad
@@ -365,6 +406,7 @@ class DevicePoller:
 
     def _mark_block(self, bs: _BlockState, reason: Reason) -> None:
         t = time.time_ns()
+        bs.clean = False
         for i in bs.indexes:
             self.quality[i] = BAD
             self.reason[i] = int(reason)
@@ -378,6 +420,8 @@ class DevicePoller:
         """
         t = time.time_ns()
         changed = False
+        for bs in self.blocks:
+            bs.clean = False
         for i in range(len(self.quality)):
             if only_live and self.quality[i] != GOOD and self.reason[i] != _INITIAL:
                 continue
@@ -444,6 +488,36 @@ class DevicePoller:
             self._contact()
             return result
 
+    async def _read_group(self, group: list[_BlockState]) -> list[bytes]:
+        """The reads of ``group`` as one exchange (pipelined when more than one): the reply PDU
+        of each block, unchecked (see :meth:`_absorb`). A timeout or a broken stream drops the
+        client and raises NoCommunicationError for the whole group."""
+        async with self._io_lock:
+            client = self._client
+            if client is None or not self._link_up:
+                raise NoCommunicationError("not connected")
+            self.stats.requests += len(group)
+            if self._watchdog is None:
+                self._arm_watchdog(self._loop.time() + self.miss_s)  # type: ignore[union-attr]
+            try:
+                pdus = await client.exchange(
+                    self.device.unit_id,
+                    self._all_pdus if group is self.blocks else [bs.request.pdu
+                                                                   for bs in group])
+            except ReplyTimeoutError:
+                self.stats.timeouts += 1
+                self._lost(client, "no reply within the timeout")
+                raise NoCommunicationError(f"no reply within {self.timeout_s:g} s") from None
+            except NoCommunicationError as exc:
+                self._lost(client, str(exc))
+                raise
+            except (OSError, RuntimeError) as exc:
+                self._lost(client, f"{type(exc).__name__}: {exc}")
+                raise NoCommunicationError(f"{type(exc).__name__}: {exc}") from None
+            self.stats.replies += len(group)
+            self._contact()
+            return pdus
+
     def _contact(self) -> None:
         """A reply arrived: the device is alive, reset the reconnect back-off."""
         assert self._loop is not None
@@ -476,13 +550,18 @@ class DevicePoller:
         # Missed: the request has waited a poll period unanswered, and the device has been
         # silent for the whole bound. A slow device that answers every request late but within
         # the bound stays Good, as it did when only the silence was judged.
-        due = max(since + self.miss_s, self._last_contact + self.stale_s)
+        # A pipelined group's partial replies count as contact (the device is answering).
+        client = self._client
+        last = self._last_contact
+        if client is not None and client.last_reply_at > last:
+            last = client.last_reply_at
+        due = max(since + self.miss_s, last + self.stale_s)
         if now < due:
             self._arm_watchdog(due)
             return
         if self._mark_all(Reason.NO_COMMUNICATION, only_live=True):
             log.info("%s: no reply for %.0f ms (last one %.0f ms ago), points Bad",
-                     self.device.id, (now - since) * 1000, (now - self._last_contact) * 1000)
+                     self.device.id, (now - since) * 1000, (now - last) * 1000)
             self.publish()
 
     async def _connect(self) -> bool:

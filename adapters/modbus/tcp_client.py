@@ -1,4 +1,8 @@
-"""A small asyncio Modbus TCP client for the poller: one connection, one request in flight.
+"""A small asyncio Modbus TCP client for the poller: one connection, one exchange in flight.
+
+An exchange is one request, or a pipelined group of reads written in one send
+(:meth:`ModbusTcpClient.read_group`; Modbus TCP lets a client have several transactions
+outstanding, and the poller does it only for devices that opt in).
 
 Why not pymodbus's client on the hot path: its transaction layer costs about 150 µs of CPU per
 request (request objects, framer, transaction manager, debug formatting), which alone would keep
@@ -9,17 +13,17 @@ on TCP/IP v1.0b), and it is at least as strict as our checks on top of pymodbus 
 
 - the MBAP header must have protocol id 0 and a length of 2..254; anything else means the stream
   cannot be trusted, so the connection is dropped (no communication);
-- a reply must carry the transaction id and unit id of the request in flight; a reply for
-  another transaction (a late one, a duplicate, a device that mixes up ids) drops the
-  connection too, so a stale answer can never be taken for the current request;
+- a reply must carry the transaction id of a request in flight, not yet answered, and its
+  unit id; a reply for another transaction (a late one, a duplicate, a device that mixes up
+  ids) drops the connection too, so a stale answer can never be taken for a current request;
 - the function code must be the request's, or the request's + 0x80 with a 1-byte exception code
   (then :class:`DeviceExceptionError`); the byte count must be exactly what the request asked for
   and the PDU exactly that long; a write's echo must equal the request. Any other reply is a
   :class:`BadReplyError`: Bad, never a value, and the connection stays up;
-- each request has its own deadline, enforced by the client's one timer (no outer ``wait_for``
-  that could orphan a transaction; the timer is re-armed lazily, so a device polled every
-  100 ms costs about one timer a second, not ten); on a timeout the caller drops the
-  connection, so a late reply lands nowhere.
+- each exchange has its own deadline (a group's covers all of it), enforced by the client's
+  one timer (no outer ``wait_for`` that could orphan a transaction; the timer is re-armed
+  lazily, so a device polled every 100 ms costs about one timer a second, not ten); on a
+  timeout the caller drops the connection, so a late reply lands nowhere.
 
 Errors are the ones of ``adapters.modbus.validate``: NoCommunicationError, BadReplyError,
 DeviceExceptionError. Use one client per connection from one event loop.
@@ -28,10 +32,16 @@ DeviceExceptionError. Use one client per connection from one event loop.
 from __future__ import annotations
 
 import asyncio
+import math
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from adapters.modbus.validate import BadReplyError, DeviceExceptionError, NoCommunicationError
+from adapters.modbus.validate import (
+    BadReplyError,
+    DeviceExceptionError,
+    NoCommunicationError,
+    RequestError,
+)
 
 _MBAP = struct.Struct(">HHHB")
 """transaction id, protocol id (0), length (unit id + PDU), unit id."""
@@ -44,8 +54,34 @@ class ReplyTimeoutError(NoCommunicationError):
     """No reply within the timeout: the connection is to be dropped (a late reply may follow)."""
 
 
+class ReadRequest:
+    """One FC1..4 read, encoded once (a poller builds one per block and sends it every tick)."""
+
+    __slots__ = ("function", "address", "count", "pdu", "size", "what")
+
+    def __init__(self, function: int, address: int, count: int) -> None:
+        if function not in (1, 2, 3, 4):
+            raise ValueError(f"function code {function} is not a read")
+        self.function = function
+        self.address = address
+        self.count = count
+        self.pdu = _READ.pack(function, address, count)
+        self.size = 2 * count if function >= 3 else (count + 7) // 8
+        """Data bytes the reply must carry."""
+        self.what = "registers" if function >= 3 else "bits"
+
+    def data(self, pdu: bytes) -> bytes:
+        """The reply's data bytes; raises DeviceExceptionError or BadReplyError (R6)."""
+        if pdu[0] != self.function or len(pdu) != 2 + self.size or pdu[1] != self.size:
+            _check_function(pdu, self.function)
+            got = pdu[1] if len(pdu) > 1 else "no"
+            raise BadReplyError(f"byte count {got} with {len(pdu) - 2} data bytes, expected "
+                                f"{self.size} for {self.count} {self.what}")
+        return pdu[2:]
+
+
 class _Protocol(asyncio.Protocol):
-    """Frames replies and hands the one for the request in flight to its future."""
+    """Frames replies and hands each to the client, which matches it to its request."""
 
     def __init__(self, client: ModbusTcpClient) -> None:
         self.client = client
@@ -66,9 +102,8 @@ class _Protocol(asyncio.Protocol):
             end = 6 + length
             if len(buf) < end:
                 break
-            pdu = buf[7:end]
+            client._reply(tid, unit, buf[7:end])
             buf = buf[end:]
-            client._reply(tid, unit, pdu)
             if client._transport is None:
                 self.buf = b""
                 return
@@ -79,7 +114,12 @@ class _Protocol(asyncio.Protocol):
 
 
 class ModbusTcpClient:
-    """One Modbus TCP connection. ``on_lost`` is called once if the peer goes away."""
+    """One Modbus TCP connection. ``on_lost`` is called once if the peer goes away.
+
+    One exchange at a time: a single request, or a pipelined group (:meth:`read_group`) whose
+    requests are written in one send and whose replies may come in any order, each matched by
+    its transaction id.
+    """
 
     def __init__(self, host: str, port: int, *, timeout_s: float,
                  on_lost: Callable[[], None] | None = None) -> None:
@@ -90,11 +130,17 @@ class ModbusTcpClient:
         self._transport: asyncio.Transport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tid = 0
-        self._pending: tuple[int, int, asyncio.Future[bytes]] | None = None
+        self._pending: dict[int, int] = {}
+        """Transaction id -> position in the exchange in flight, for each unanswered request."""
+        self._unit = 0
+        self._replies: list[bytes] = []
+        self._fut: asyncio.Future[list[bytes]] | None = None
         self._deadline = 0.0
-        """Loop time by which the request in flight must be answered."""
+        """Loop time by which the exchange in flight must be answered."""
         self._sent_at = 0.0
-        """Loop time the request in flight was written."""
+        """Loop time the exchange in flight was written, or its latest reply read."""
+        self.last_reply_at = -math.inf
+        """Loop time the latest reply (of any request) was read."""
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
 
@@ -104,13 +150,14 @@ class ModbusTcpClient:
 
     @property
     def awaiting_reply_since(self) -> float | None:
-        """Loop time the request in flight was sent, or None when no request waits for a reply.
+        """Loop time the exchange in flight was sent (or, in a pipelined group, its latest reply
+        was read), or None when no request waits for a reply.
 
         The reply clears it as soon as its bytes are read (in ``data_received``), which the
         event loop does before it runs the timers that came due meanwhile: after a stall, a
         reply that arrived during the stall is seen before any watchdog judges the device.
         """
-        return None if self._pending is None else self._sent_at
+        return self._sent_at if self._pending else None
 
     async def connect(self) -> None:
         """Open the connection within the timeout; raises NoCommunicationError."""
@@ -142,14 +189,24 @@ class ModbusTcpClient:
 
     async def read(self, function: int, unit: int, address: int, count: int) -> bytes:
         """FC1..4: the reply's data bytes, checked to be exactly ``count`` registers or bits."""
-        pdu = await self._exchange(unit, _READ.pack(function, address, count))
-        size = 2 * count if function >= 3 else (count + 7) // 8
-        _check_function(pdu, function)
-        if len(pdu) < 2 or pdu[1] != size or len(pdu) != 2 + size:
-            got = pdu[1] if len(pdu) > 1 else "no"
-            raise BadReplyError(f"byte count {got} with {len(pdu) - 2} data bytes, expected "
-                                f"{size} for {count} {'registers' if function >= 3 else 'bits'}")
-        return pdu[2:]
+        request = ReadRequest(function, address, count)
+        (pdu,) = await self.exchange(unit, (request.pdu,))
+        return request.data(pdu)
+
+    async def read_group(self, unit: int,
+                         requests: Sequence[ReadRequest]) -> list[bytes | RequestError]:
+        """Several reads in one exchange: written in one send (pipelined when more than one),
+        each reply matched by transaction id. Per request: its data bytes, or the
+        DeviceExceptionError / BadReplyError of its reply (the others are still good).
+        Raises NoCommunicationError (timeout: ReplyTimeoutError) for the whole group."""
+        pdus = await self.exchange(unit, [r.pdu for r in requests])
+        out: list[bytes | RequestError] = []
+        for request, pdu in zip(requests, pdus, strict=True):
+            try:
+                out.append(request.data(pdu))
+            except (DeviceExceptionError, BadReplyError) as exc:
+                out.append(exc)
+        return out
 
     async def read_registers(self, function: int, unit: int, address: int,
                              count: int) -> tuple[int, ...]:
@@ -174,31 +231,46 @@ class ModbusTcpClient:
         """FC16; the reply must echo address and count."""
         n = len(words)
         request = struct.pack(f">BHHB{n}H", 16, address, n, 2 * n, *words)
-        pdu = await self._exchange(unit, request)
+        (pdu,) = await self.exchange(unit, (request,))
         _check_function(pdu, 16)
         if pdu != request[:5]:
             raise BadReplyError(f"write echo {pdu.hex()}, expected {request[:5].hex()}")
 
     async def _write_echo(self, unit: int, request: bytes) -> None:
-        pdu = await self._exchange(unit, request)
+        (pdu,) = await self.exchange(unit, (request,))
         _check_function(pdu, request[0])
         if pdu != request:
             raise BadReplyError(f"write echo {pdu.hex()}, expected {request.hex()}")
 
-    async def _exchange(self, unit: int, pdu: bytes) -> bytes:
+    async def exchange(self, unit: int, pdus: Sequence[bytes]) -> list[bytes]:
+        """Write request ``pdus`` (one send) and return their reply PDUs in the same order,
+        unchecked beyond framing, transaction and unit id (check them with
+        :meth:`ReadRequest.data`). Raises NoCommunicationError for the whole exchange."""
         transport = self._transport
         if transport is None or self._closed:
             raise NoCommunicationError("not connected")
-        if self._pending is not None:
-            raise RuntimeError("one request in flight per connection")
-        if not 1 <= len(pdu) <= _MAX_PDU:
-            raise ValueError(f"a request PDU of {len(pdu)} bytes does not fit in one frame")
+        if self._fut is not None:
+            raise RuntimeError("one exchange in flight per connection")
         loop = self._loop
         assert loop is not None
-        self._tid = tid = self._tid % 0xFFFF + 1  # 1..65535; 0 is never used
-        fut: asyncio.Future[bytes] = loop.create_future()
-        self._pending = (tid, unit, fut)
-        transport.write(_MBAP.pack(tid, 0, len(pdu) + 1, unit) + pdu)
+        frames = []
+        pending = self._pending
+        tid = self._tid
+        for i, pdu in enumerate(pdus):
+            if not 1 <= len(pdu) <= _MAX_PDU:
+                pending.clear()
+                raise ValueError(f"a request PDU of {len(pdu)} bytes does not fit in one frame")
+            tid = tid % 0xFFFF + 1  # 1..65535; 0 is never used
+            pending[tid] = i
+            frames.append(_MBAP.pack(tid, 0, len(pdu) + 1, unit) + pdu)
+        if len(pending) != len(pdus):  # more than 65535 requests in one group
+            pending.clear()
+            raise ValueError(f"a group of {len(pdus)} requests reuses transaction ids")
+        self._tid = tid
+        self._unit = unit
+        self._replies = [b""] * len(pdus)
+        self._fut = fut = loop.create_future()
+        transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
         self._sent_at = now = loop.time()
         self._deadline = now + self.timeout_s
         if self._timer is None:  # an armed timer fires before this deadline and re-arms
@@ -206,33 +278,42 @@ class ModbusTcpClient:
         try:
             return await fut
         finally:
-            if self._pending is not None and self._pending[2] is fut:
-                self._pending = None
+            if self._fut is fut:
+                self._fut = None
+                pending.clear()
 
     # ------------------------------------------------------------------ protocol callbacks
 
     def _reply(self, tid: int, unit: int, pdu: bytes) -> None:
         pending = self._pending
-        if pending is None or pending[0] != tid or pending[1] != unit:
-            want = "none in flight" if pending is None else f"{pending[0]} unit {pending[1]}"
+        i = pending.pop(tid, None)
+        if i is None or unit != self._unit:
+            want = (f"one of {sorted(pending)} unit {self._unit}" if pending else "none in flight")
+            if i is not None:
+                want = f"{tid} unit {self._unit}"
             self._broken(f"reply for transaction {tid} unit {unit}, expected {want}")
             return
-        self._pending = None
-        if not pending[2].done():
-            pending[2].set_result(pdu)
+        self._replies[i] = pdu
+        self.last_reply_at = t = self._loop.time()  # type: ignore[union-attr]
+        if pending:  # a pipelined group: the device is answering, the rest are on their way
+            self._sent_at = t
+            return
+        fut, self._fut = self._fut, None
+        if fut is not None and not fut.done():
+            fut.set_result(self._replies)
 
     def _check_deadline(self) -> None:
         self._timer = None
-        pending = self._pending
-        if pending is None or self._closed:
+        fut = self._fut
+        if fut is None or self._closed:
             return
         loop = self._loop
         assert loop is not None
         if loop.time() < self._deadline:
             self._timer = loop.call_at(self._deadline, self._check_deadline)
             return
-        if not pending[2].done():
-            pending[2].set_exception(ReplyTimeoutError(f"no reply within {self.timeout_s:g} s"))
+        if not fut.done():
+            fut.set_exception(ReplyTimeoutError(f"no reply within {self.timeout_s:g} s"))
 
     def _broken(self, why: str) -> None:
         """The stream can no longer be trusted: fail the request and drop the connection."""
@@ -243,9 +324,10 @@ class ModbusTcpClient:
             self._on_lost()
 
     def _fail(self, exc: Exception) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None and not pending[2].done():
-            pending[2].set_exception(exc)
+        fut, self._fut = self._fut, None
+        self._pending.clear()
+        if fut is not None and not fut.done():
+            fut.set_exception(exc)
 
     def _lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -268,4 +350,4 @@ def _check_function(pdu: bytes, function: int) -> None:
         raise BadReplyError(f"function code {fc}, expected {function}")
 
 
-__all__ = ["READ_FUNCTIONS", "ModbusTcpClient", "ReplyTimeoutError"]
+__all__ = ["READ_FUNCTIONS", "ModbusTcpClient", "ReadRequest", "ReplyTimeoutError"]

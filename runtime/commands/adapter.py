@@ -137,7 +137,7 @@ def audit_key(given: str | None, keys: str | None, insecure: bool) -> bytes | No
                          "the keys folder)") from None
 
 
-def open_audit_log(path: Path, key: bytes | None = None) -> AuditLog:
+def open_audit_log(path: Path, key: bytes | None = None, command: str = "adapter") -> AuditLog:
     """Open (creating folders and file) the audit log at ``path``, keyed with ``key``.
 
     Raises UsageError when the file cannot be created or opened for appending: a path mistake
@@ -158,10 +158,10 @@ def open_audit_log(path: Path, key: bytes | None = None) -> AuditLog:
                          "writable path (writes are never made without an audit log)") from None
     audit = AuditLog(path, key=key)
     if audit.problem is not None:
-        print(f"twinstage adapter: warning: {audit.problem}; every write will be refused "
+        print(f"twinstage {command}: warning: {audit.problem}; every write will be refused "
               "(audit_unavailable) while readings keep flowing", file=sys.stderr, flush=True)
     elif audit.repaired:
-        print(f"twinstage adapter: {audit.repaired}", file=sys.stderr, flush=True)
+        print(f"twinstage {command}: {audit.repaired}", file=sys.stderr, flush=True)
     return audit
 
 

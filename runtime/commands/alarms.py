@@ -112,7 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
               f"{journal_path} (the service was killed mid-write)", file=sys.stderr, flush=True)
     engine = AlarmEngine.restore(defs, journal)
     audit = open_audit_log(args.audit_log or DEFAULT_AUDIT,
-                           audit_key(args.audit_key, args.keys, args.insecure))
+                           audit_key(args.audit_key, args.keys, args.insecure), "alarms")
     service = AlarmService(engine, endpoints, security=security, audit=audit)
     restored = sum(1 for s in engine.states() if s["state"] != "normal")
     print(f"twinstage alarms: {len(defs.alarms)} alarms of {scene.name} on {args.bus}; journal "

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         security = server_security(args.keys)
     audit = None if security is None else \
-        open_audit_log(Path(args.audit_log), audit_key(None, args.keys, False))
+        open_audit_log(Path(args.audit_log), audit_key(None, args.keys, False), "bus")
     try:
         server = BusServer(endpoints, security=security, audit=audit)
     except BaseException:

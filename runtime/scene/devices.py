@@ -31,6 +31,8 @@ _WIRE_NAME = re.compile(r"[\x21-\x7e]+")
 """What the bus accepts in a name: visible ASCII, no spaces."""
 
 DEVICES_FORMAT = "twinstage.devices/1"
+MAX_PIPELINE_DEPTH = 16
+"""Most block reads the adapter may write at once to one device (``pipeline_depth``)."""
 _DEVICE_KEYS = {
     "id",
     "name",
@@ -40,6 +42,7 @@ _DEVICE_KEYS = {
     "word_order",
     "poll_period_ms",
     "timeout_ms",
+    "pipeline_depth",
     "points",
 }
 _POINT_KEYS = {
@@ -228,6 +231,8 @@ def _device(doc: Doc, raw: dict[str, Any], at: Path_, scene: Scene | None) -> De
         timeout_ms=doc.integer(raw, at, "timeout_ms", default=1000, lo=10, hi=60_000),
         points=points,
         line=doc.line(at) or 0,
+        pipeline_depth=doc.integer(raw, at, "pipeline_depth", default=1, lo=1,
+                                   hi=MAX_PIPELINE_DEPTH),
     )
 
 

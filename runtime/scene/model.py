@@ -261,6 +261,8 @@ class DeviceSpec:
     timeout_ms: int
     points: tuple[DevicePoint, ...]
     line: int = 0
+    pipeline_depth: int = 1
+    """Block reads the adapter writes at once on the connection (1: one request at a time)."""
 
 
 @dataclass(frozen=True, slots=True)

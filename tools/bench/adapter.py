@@ -10,7 +10,11 @@ numbers are not mixed with the server's CPU. Two servers, named in each row's no
   per connection), standing in for the C server of the issue's reference figure: it checks the
   MBAP header, unit id, function code and range of every request and answers FC3/FC4 from a
   register table, with exception replies for anything else. Real round trips over loopback TCP
-  either way.
+  either way;
+- ``libmodbus``: a real libmodbus device (``tools/bench/libmodbus_device.py``, Debian's
+  ``libmodbus5`` through ctypes), for the rows of the real DevicePoller on one connection: a
+  1 ms poll, back to back, and pipelined (``pipeline_depth``). Without the library those rows
+  say so and name the package.
 
 The request loop uses the adapter's real path (``adapters.modbus.tcp_client`` with its reply
 checks, then the compiled block decoder); the CPU row runs real DevicePollers publishing through
@@ -40,6 +44,10 @@ from tools.bench.row import Row
 
 SUITE = "adapter"
 REGISTERS = 125
+LIBMODBUS_BLOCKS = 16
+"""Blocks of the back-to-back libmodbus device (one 125-register read each, 200 apart); also
+the most a device may pipeline (``pipeline_depth``), so the pipelined row sends one group."""
+LIBMODBUS_REGISTERS = 200 * LIBMODBUS_BLOCKS
 _MBAP = struct.Struct(">HHHB")
 _WORDS = struct.Struct(">HH")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,13 +60,19 @@ def _free_port() -> int:
 
 
 class _Server:
-    """A Modbus TCP server (``kind``: pymodbus or lean) with ``units`` devices, in a process."""
+    """A Modbus TCP server (``kind``: pymodbus, lean or libmodbus) with ``units`` devices, in a
+    process."""
 
     def __init__(self, units: int, kind: str = "pymodbus") -> None:
         self.port = _free_port()
+        if kind == "libmodbus":  # any unit id, LIBMODBUS_REGISTERS registers
+            cmd = ["-m", "tools.bench.libmodbus_device", str(self.port), "--registers",
+                   str(LIBMODBUS_REGISTERS)]
+        else:
+            cmd = ["-m", "tools.bench.adapter", "--serve", str(self.port), str(units),
+                   "--server", kind]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tools.bench.adapter", "--serve", str(self.port), str(units),
-             "--server", kind],
+            [sys.executable, *cmd],
             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         assert self.proc.stdout is not None
@@ -74,12 +88,13 @@ class _Server:
             self.proc.stdout.close()
 
 
-def _points(prefix: str) -> list:
-    """125 registers: 25 float32 then 75 16-bit values, one block."""
+def _points(prefix: str, base: int = 0) -> list:
+    """125 registers from ``base``: 25 float32 then 75 16-bit values, one block."""
     from runtime.scene.model import DevicePoint
 
-    pts = [DevicePoint(f"{prefix}/f{i}_m", "holding", 2 * i, "float32", "m") for i in range(25)]
-    pts += [DevicePoint(f"{prefix}/u{i}_m", "holding", 50 + i, "uint16", "m", scale=0.1)
+    pts = [DevicePoint(f"{prefix}/f{i}_m", "holding", base + 2 * i, "float32", "m")
+           for i in range(25)]
+    pts += [DevicePoint(f"{prefix}/u{i}_m", "holding", base + 50 + i, "uint16", "m", scale=0.1)
             for i in range(75)]
     return pts
 
@@ -351,6 +366,52 @@ def _poll_floor_rows(quick: bool) -> list[Row]:
     return rows
 
 
+def _rate_target(blocks: int) -> float:
+    """One block a 1 ms poll: 1,000 at most (800 with scheduling); several: the issue's 5,000."""
+    return 5000.0 if blocks > 1 else 800.0
+
+
+def _libmodbus_rows(quick: bool) -> list[Row]:
+    """The real adapter's DevicePoller against a libmodbus device, one connection: (a) one
+    125-register block polled every 1 ms, (b) a device of LIBMODBUS_BLOCKS blocks at 1 ms, which
+    overruns its period and so reads back to back as fast as the device answers. Both publish
+    through the coalescer and Publisher as the adapter does; CPU is this process's."""
+    from runtime.scene.model import DeviceSpec
+    from tools.bench import libmodbus_device
+
+    many = f"{LIBMODBUS_BLOCKS} blocks of 125 registers at 1 ms (overruns: back to back)"
+    cases = [("1 ms poll", 1, 1, "one 125-register block at 1 ms"),
+             ("back to back", LIBMODBUS_BLOCKS, 1, many + ", one at a time"),
+             ("pipelined", LIBMODBUS_BLOCKS, LIBMODBUS_BLOCKS,
+              many + f", pipeline_depth {LIBMODBUS_BLOCKS}")]
+    rows = []
+    if not libmodbus_device.available():
+        for name, blocks, _, _ in cases:
+            note = f"skipped: {libmodbus_device.MISSING}"
+            rows.append(Row(SUITE, f"libmodbus device, {name}: requests/s", float("nan"),
+                            "req/s", _rate_target(blocks), "higher", note))
+            rows.append(Row(SUITE, f"libmodbus device, {name}: adapter CPU per request",
+                            float("nan"), "µs", 60.0, "lower", note))
+        return rows
+    window = 1.0 if quick else 5.0
+    for name, blocks, depth, what in cases:
+        server = _Server(1, "libmodbus")
+        try:
+            points = [p for b in range(blocks) for p in _points(f"L{b}", 200 * b)]
+            spec = DeviceSpec("L1", "L1", "127.0.0.1", server.port, 1, "big", 1, 250,
+                              tuple(points), pipeline_depth=depth)
+            rps, us, bad, _, _ = asyncio.run(_poll_floor([spec], 0, window))
+        finally:
+            server.close()
+        note = (f"DevicePoller + coalescer + publisher, {what}, one connection"
+                + (f", {bad} points Bad" if bad else ""))
+        rows.append(Row(SUITE, f"libmodbus device, {name}: requests/s", rps, "req/s",
+                        _rate_target(blocks), "higher", note))
+        rows.append(Row(SUITE, f"libmodbus device, {name}: adapter CPU per request", us, "µs",
+                        60.0, "lower", note))
+    return rows
+
+
 async def _stalls(port: int, stalls: int) -> tuple[int, int]:
     """(batches published with a Bad point, batches) for one device polled every 10 ms while the
     event loop stalls ``stalls`` times for 20-35 ms at random phases; the server (another
@@ -427,6 +488,7 @@ def run(quick: bool) -> list[Row]:
                     false_bad, "batches", 0.0, "lower",
                     f"of {batches}; was 50 of 173 (50 stalls)"))
     rows += _poll_floor_rows(quick)
+    rows += _libmodbus_rows(quick)
     return rows
 
 

@@ -28,6 +28,7 @@ SUITES: dict[str, str] = {
     "history": "tools.bench.history",
     "whatif": "tools.bench.whatif",
     "walk": "tools.bench.walk",
+    "hosts": "tools.bench.hosts",
 }
 """Suite name -> module with ``run(quick: bool) -> list[Row]``. Missing modules are skipped."""
 
