@@ -29,7 +29,8 @@ def _per_component(model: PlantModel) -> PlantModel:
     """The same model with no batch groups: every component takes network._fast_component."""
     net = model.model.net
     model.model = model.model._replace(net=net._replace(
-        comp_batched=np.zeros_like(net.comp_batched), batch_start=np.zeros(1, np.int64)))
+        comp_batched=np.zeros_like(net.comp_batched), batch_start=np.zeros(1, np.int64),
+        comp_unbatched=np.arange(len(net.comp_batched), dtype=np.int64)))
     return model
 
 

@@ -288,6 +288,7 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         batch_jwork=np.zeros((N_JUNCTION_ROWS, len(batch["batch_junctions"])
                               + int(np.diff(batch["batch_start"]).max(initial=0)))),
         comp_fast_it=np.zeros(len(comp_branches), T.I8),
+        batch_failed=np.zeros(len(batch["batch_comps"]), T.I8),
         stats=np.zeros(3, T.I8),
     )
 
@@ -603,6 +604,7 @@ def _batch_groups(comp_junctions: list[list[int]], comp_branches: list[list[int]
     batched[comps] = 1
     return {
         "comp_batched": batched,
+        "comp_unbatched": np.flatnonzero(batched == 0).astype(T.I8),
         "batch_start": _arr(starts, T.I8),
         "batch_comps": _arr(comps, T.I8),
         "batch_nj": _arr([shape[0] for shape in groups], T.I8),

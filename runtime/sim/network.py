@@ -320,6 +320,14 @@ def bracketed_component(nm, ns, pm, ms, j0: int, nj: int, b0: int, b1: int,
 
 
 @inline_kernel
+def _bracketed(nm, ns, pm, ms, c, tol_m3_s):
+    """``bracketed_component`` for component ``c``."""
+    j0 = nm.comp_junction_start[c]
+    return bracketed_component(nm, ns, pm, ms, j0, nm.comp_junction_start[c + 1] - j0,
+                               nm.comp_branch_start[c], nm.comp_branch_start[c + 1], tol_m3_s)
+
+
+@inline_kernel
 def network_solve(nm, ns, pm, ms, vm, vs, tol_m3_s: float, warm: bool) -> None:
     """Solve every component's junction heads and branch flows (see module doc).
 
@@ -335,27 +343,28 @@ def network_solve(nm, ns, pm, ms, vm, vs, tol_m3_s: float, warm: bool) -> None:
         if v >= 0:
             k += vs.k_s2_m5[v]
         ns.branch_k_s2_m5[br] = k
-    if warm and nm.batch_start.shape[0] > 1:
-        fast_batched(nm, ns, pm, ms, FAST_TOL_M3_S, MAX_FAST)
     worst_iter = 0
     fell_back = False
-    for c in range(nm.comp_branch_start.shape[0] - 1):
-        j0 = nm.comp_junction_start[c]
-        nj = nm.comp_junction_start[c + 1] - j0
-        b0 = nm.comp_branch_start[c]
-        b1 = nm.comp_branch_start[c + 1]
-        if warm:
-            if nm.comp_batched[c]:
-                it = ns.comp_fast_it[c]
-            else:
-                it = _fast_component(nm, ns, pm, ms, j0, nj, b0, b1, FAST_TOL_M3_S)
-            if it >= 0:
-                worst_iter = max(worst_iter, it)
-                continue
+    if not warm:
+        for c in range(nm.comp_branch_start.shape[0] - 1):
+            worst_iter = max(worst_iter, _bracketed(nm, ns, pm, ms, c, tol_m3_s))
+    else:
+        n_failed = 0
+        if nm.batch_start.shape[0] > 1:
+            worst_iter, n_failed = fast_batched(nm, ns, pm, ms, FAST_TOL_M3_S, MAX_FAST)
+        for k in range(n_failed):
             fell_back = True
-        it = bracketed_component(nm, ns, pm, ms, j0, nj, b0, b1, tol_m3_s)
-        if it > worst_iter:
-            worst_iter = it
+            worst_iter = max(worst_iter, _bracketed(nm, ns, pm, ms, ns.batch_failed[k], tol_m3_s))
+        for k in range(nm.comp_unbatched.shape[0]):
+            c = nm.comp_unbatched[k]
+            j0 = nm.comp_junction_start[c]
+            it = _fast_component(nm, ns, pm, ms, j0, nm.comp_junction_start[c + 1] - j0,
+                                 nm.comp_branch_start[c], nm.comp_branch_start[c + 1],
+                                 FAST_TOL_M3_S)
+            if it < 0:
+                fell_back = True
+                it = _bracketed(nm, ns, pm, ms, c, tol_m3_s)
+            worst_iter = max(worst_iter, it)
     ns.stats[0] = worst_iter
     if fell_back:
         ns.stats[2] += 1

@@ -60,9 +60,12 @@ N_JUNCTION_ROWS = 1
 
 
 @kernel
-def fast_batched(nm, ns, pm, ms, tol_m3_s: float, max_iter: int) -> None:
+def fast_batched(nm, ns, pm, ms, tol_m3_s: float, max_iter: int) -> tuple[int, int]:
     """Fast-path Newton on every batched component; ``ns.comp_fast_it`` gets each one's
-    iterations, or -1 when it needs the bracketed solve (its state then untouched)."""
+    iterations, or -1 when it needs the bracketed solve (its state then untouched). Returns
+    (most iterations any took, how many need the bracketed solve: ``ns.batch_failed[:n]``)."""
+    worst_it = 0
+    n_failed = 0
     bw = ns.batch_work
     cw = ns.batch_cwork
     jw = ns.batch_jwork
@@ -245,7 +248,12 @@ def fast_batched(nm, ns, pm, ms, tol_m3_s: float, max_iter: int) -> None:
                     n_act += 1
         # Write back the components that converged.
         for c in range(c0, c0 + n_c):
-            ns.comp_fast_it[nm.batch_comps[c]] = int(cw[_IT, c])
+            it = int(cw[_IT, c])
+            ns.comp_fast_it[nm.batch_comps[c]] = it
+            if it < 0:
+                ns.batch_failed[n_failed] = nm.batch_comps[c]
+                n_failed += 1
+            worst_it = max(worst_it, it)
         for p in range(nb):
             for c in range(n_c):
                 if cw[_IT, c0 + c] >= 0.0:
@@ -256,3 +264,4 @@ def fast_batched(nm, ns, pm, ms, tol_m3_s: float, max_iter: int) -> None:
                 if cw[_IT, c0 + c] >= 0.0:
                     ns.node_head_m[nm.batch_junctions[t0 + i * n_c + c]] = jw[
                         _JH, t0 + i * n_c + c]
+    return worst_it, n_failed

@@ -33,7 +33,7 @@ class PointRef:
 _FLOW = 3600.0  # m3/s -> m3/h
 SCRATCH = frozenset({"net.jac", "net.rhs", "net.work", "net.branch_work", "net.batch_work",
                      "net.batch_cwork", "net.batch_jwork",
-                     "net.comp_fast_it"})
+                     "net.comp_fast_it", "net.batch_failed"})
 """Solver workspace columns: not part of the plant's state (left out of ``state_hash``)."""
 
 

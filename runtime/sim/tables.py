@@ -205,6 +205,7 @@ class NetworkModel(NamedTuple):
     comp_branch_start: np.ndarray  # i8 (n_comp + 1,) CSR offsets into comp_branches
     comp_branches: np.ndarray  # i8 (n_branch,) branches of each component
     comp_batched: np.ndarray  # u1 (n_comp,) 1: its fast path runs in a batch group
+    comp_unbatched: np.ndarray  # i8 (n_comp - n_batched,) components solved one at a time
     batch_start: np.ndarray  # i8 (n_group + 1,) CSR offsets into batch_comps
     batch_comps: np.ndarray  # i8 (n_batched,) components of each group (same shape)
     batch_nj: np.ndarray  # i8 (n_group,) junctions per component (0..2)
@@ -233,6 +234,7 @@ class NetworkState(NamedTuple):
     batch_cwork: np.ndarray  # f8 (9, n_batched) workspace: 2x2 system, error, flags
     batch_jwork: np.ndarray  # f8 (1, n_jslot + largest group) workspace: junction heads
     comp_fast_it: np.ndarray  # i8 (n_comp,) fast path iterations this step, -1 fell back
+    batch_failed: np.ndarray  # i8 (n_batched,) workspace: batched components to re-solve
     stats: np.ndarray  # i8 (3,) [max Newton iterations last step, failures since start,
     #                    steps where a component needed the bracketed fallback solve]
 
