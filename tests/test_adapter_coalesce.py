@@ -7,6 +7,7 @@ import asyncio
 import socket
 from pathlib import Path
 
+import msgpack
 import pytest
 import zmq
 from adapter_fixtures import device, point, quiet_pymodbus
@@ -47,6 +48,8 @@ def test_batches_of_one_pass_go_out_as_one_message() -> None:
     sub.bind(endpoints.pub_in)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
 
+    forms: list = []
+
     async def main() -> tuple[list, TickCoalescer]:
         servers = [FaultServer() for _ in range(n_devices)]
         ports = [await s.start() for s in servers]
@@ -66,9 +69,11 @@ def test_batches_of_one_pass_go_out_as_one_message() -> None:
         try:
             while len(received) < 200 and asyncio.get_running_loop().time() < deadline:
                 while sub.poll(0):
-                    batch = decode_batch(sub.recv_multipart())
+                    frames = sub.recv_multipart()
+                    batch = decode_batch(frames)
                     if batch.kind == KIND_READINGS:
                         received.append(batch)
+                        forms.append(msgpack.unpackb(frames[1])[6][0])
                 await asyncio.sleep(0.002)
         finally:
             for p in pollers:
@@ -91,6 +96,11 @@ def test_batches_of_one_pass_go_out_as_one_message() -> None:
     # Fewer messages than device batches: passes with several devices were joined.
     assert coalescer.messages < coalescer.batches
     assert max(len(b.readings) for b in received) > 2
+    # The points go as the list form, one string per device batch, each the device's own (a
+    # message of one device batch as that device's string).
+    devices = {f"D{i}/a_m D{i}/b_m" for i in range(n_devices)}
+    assert all(set(f) <= devices if type(f) is list else f in devices for f in forms)
+    assert max(len(f) for f in forms if type(f) is list) > 1
     latest = {r.point: r for b in received for r in b.readings}
     assert {p: r.value for p, r in latest.items() if r.quality == 0} == pytest.approx(
         {f"D{i}/{n}": v for i in range(n_devices) for n, v in (("a_m", 100 + i), ("b_m", 7))})

@@ -190,3 +190,34 @@ def test_a_flood_of_ten_thousand_alarms_in_one_second_keeps_the_service_answerin
             feed.close()
             pub.close()
     assert done.is_set()
+
+
+def test_coalesced_list_form_readings_drive_the_alarms(keys: Path, tmp_path: Path) -> None:
+    """An adapter's coalesced messages (points as one string per device) reach the alarm
+    points whichever devices a message combines; a device the alarms do not read is skipped."""
+    from runtime.bus.wire import composite_layout, layout_of
+
+    tank, pump, other = (layout_of(["T-1/level_m", "T-1/temp_c"]), layout_of(["P-1/tripped"]),
+                         layout_of(["X-9/junk_m"]))
+    with secure_bus(keys) as bus, _service(bus, keys, tmp_path) as service:
+        pub = Publisher(bus.endpoints, "adapter-test", security=client(keys, "adapter"))
+        try:
+            wait_until(lambda: service.subscriber.synced, timeout_s=10)
+
+            def send(level: float, tripped: float) -> None:
+                for parts, values in (([other, tank], [5.0, level, 20.0]),
+                                      ([pump, other], [tripped, 5.0]),
+                                      ([tank, pump], [level, 20.0, tripped])):
+                    n = len(values)
+                    pub.publish_columns(composite_layout(parts), values, [0] * n, [0] * n,
+                                        [1] * n)
+
+            wait_until(lambda: (send(4.5, 1.0) or True)
+                       and service.values[service._index["T-1/level_m"]] == 4.5
+                       and service.values[service._index["P-1/tripped"]] == 1.0, timeout_s=10)
+            wait_until(lambda: (send(1.0, 0.0) or True)
+                       and service.values[service._index["T-1/level_m"]] == 1.0
+                       and service.values[service._index["P-1/tripped"]] == 0.0, timeout_s=10)
+            assert service.stats["readings"] > 0
+        finally:
+            pub.close()

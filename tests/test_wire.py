@@ -115,6 +115,7 @@ def _readings_frames(body: object, version: int = V, kind: str = "readings", sou
     return [topic, _payload(version, kind, source, epoch, seq, t_ns, body)]
 
 
+_ROWS2 = [("p/x", 1.0, 0, 0, T0), ("q/y", 2.0, 0, 0, T0)]
 NAN = struct.pack("<d", math.nan)
 INF = struct.pack("<d", math.inf)
 
@@ -152,8 +153,21 @@ INF = struct.pack("<d", math.inf)
         (_readings_frames(_with(0, " p/x")), "visible ASCII"),
         (_readings_frames(_with(0, "x" * 129)), "visible ASCII"),
         (_readings_frames(_with(0, "p/x p/x", [("p/x", 1.0, 0, 0, T0)] * 2)), "twice"),
-        (_readings_frames(_with(0, ["p/x"])), "expected a string"),
         (_readings_frames(_with(0, b"p/x")), "expected a string"),
+        (_readings_frames(_with(0, 7)), "expected a string"),
+        # the list form of points (one string per coalesced device batch)
+        (_readings_frames(_with(0, [])), "array of 0 strings"),
+        (_readings_frames(_with(0, ["p/x"] * (wire.MAX_LAYOUT_PARTS + 1))), "1..256"),
+        (_readings_frames(_with(0, [b"p/x"])), "not a string"),
+        (_readings_frames(_with(0, [["p/x"]])), "not a string"),
+        (_readings_frames(_with(0, ["p/x", 5], _ROWS2)), "not a string"),
+        (_readings_frames(_with(0, ["p/x", ""])), "empty"),
+        (_readings_frames(_with(0, ["p/x", "p/x"], _ROWS2)), "twice"),
+        (_readings_frames(_with(0, ["p/x q/y", "q/y"], _ROWS2 + _ROWS2[:1])), "twice"),
+        (_readings_frames(_with(0, ["p/x", "p/x\x1b[2J"], _ROWS2)), "visible ASCII"),
+        (_readings_frames(_with(0, ["p/x", "q/y "], _ROWS2)), "visible ASCII"),
+        (_readings_frames(_with(0, ["p/x", "q/y"])), "do not match"),  # 2 names, 1 reading
+        (_readings_frames(_with(0, ["p/x", "q/y"], _ROWS2 * 2)), "do not match"),
         (_readings_frames({"p": 1}), "undecodable"),  # no maps
         ([b"r.s", b"\x91" * 5000], "undecodable"),  # nesting bomb
         ([b"h.s", _payload(V, "heartbeat", "s", 1, 1, T0, [5, []])], "period_ms"),
@@ -370,3 +384,118 @@ def test_protocol_doc_command_and_ack_dumps_are_what_the_encoder_produces() -> N
         Ack("c1", "P-101/speed_sp_rpm", "confirmed", "P-101/speed_sp_rpm = 1200 rpm", 1200.0))
     assert refused == wire.encode_ack(
         Ack("c2", "P-102/run_cmd", "refused", "IL-1: P-101 is running", None, "interlock:IL-1"))
+
+
+# ---------------------------------------------------------------------------------------------
+# the list form of a readings body's points: one string per coalesced device batch
+
+
+def _rows(names: list[str]) -> list[tuple]:
+    return [(n, float(i), i % 3, i % 7, T0 + i) for i, n in enumerate(names)]
+
+
+def _parts_frames(parts: list[str]) -> list[bytes]:
+    body = _body(_rows([n for p in parts for n in p.split(" ")]))
+    body[0] = parts
+    return _readings_frames(body)
+
+
+def test_list_form_decodes_as_the_string_form_with_cached_parts() -> None:
+    parts = ["D1/a D1/b D1/c", "D2/a", "D3/a D3/b"]
+    _, joined = wire.decode_batch_columns(_parts_frames([" ".join(parts)]))
+    _, listed = wire.decode_batch_columns(_parts_frames(parts))
+    assert listed == joined and listed.readings() == joined.readings()
+    assert listed.layout.parts == tuple(wire.layout_for(p) for p in parts)
+    assert listed.layout.offsets == (0, 3, 4, 6) and len(listed.layout) == 6
+    assert listed.layout.key == joined.layout.key and listed.layout.wire == parts
+    # one string in a list is that string's own layout
+    _, single = wire.decode_batch_columns(_parts_frames(parts[:1]))
+    assert single.layout is wire.layout_for(parts[0])
+
+
+def test_list_form_round_trips_and_keeps_its_form() -> None:
+    layout = wire.composite_layout([wire.layout_of(["D1/a", "D1/b"]), wire.layout_of(["D2/a"])])
+    cols = wire.columns(layout, [1.0, 2.0, 3.0], [0, 1, 2], [0, 0, 8], [T0, T0, T0])
+    frames = wire.encode_batch(_batch(source="s", readings=[], columns=cols))
+    body = msgpack.unpackb(frames[1])[6]
+    assert body[0] == ["D1/a D1/b", "D2/a"]
+    _, back = wire.decode_batch_columns(frames)
+    assert back == cols and back.layout.parts == layout.parts
+    pub_body = wire.readings_body(layout, [1.0, 2.0, 3.0], [0, 1, 2], [0, 0, 8], [T0] * 3)
+    assert pub_body[0] == ["D1/a D1/b", "D2/a"]
+    with pytest.raises(WireError, match="twice"):
+        wire.composite_layout([wire.layout_of(["D1/a"]), wire.layout_of(["D1/a", "D9/z"])])
+    with pytest.raises(WireError, match="empty"):
+        wire.composite_layout([wire.layout_of(["D1/a"]), wire.layout_for("")])
+
+
+def test_list_form_counts_every_part_before_splitting_any() -> None:
+    half = " ".join(f"p/x{i}" for i in range(wire.MAX_READINGS // 2 + 1))
+    other = half.replace("p/x", "q/y")
+    with pytest.raises(WireError, match="over 10000"):
+        wire.decode_batch(_readings_frames(_with(0, [half, other])))
+    spaces = ["a " * 40] * wire.MAX_LAYOUT_PARTS  # many empty names in every part
+    with pytest.raises(WireError, match="over 10000"):
+        wire.decode_batch(_readings_frames(_with(0, spaces)))
+
+
+def test_a_hostile_stream_of_new_parts_keeps_the_memos_bounded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wire, "_LAYOUTS_MAX", 300)
+    monkeypatch.setattr(wire, "_PARTITION_MAX", 2000)
+    monkeypatch.setattr(wire, "_KNOWN_POINTS_MAX", 3000)
+    for m in range(20):
+        parts = [f"h{m}x{k}/a h{m}x{k}/b" for k in range(wire.MAX_LAYOUT_PARTS)]
+        _, cols = wire.decode_batch_columns(_parts_frames(parts))
+        assert len(cols) == 2 * wire.MAX_LAYOUT_PARTS
+        assert len(wire._LAYOUTS) <= 300 and len(wire._PARTITION) <= 2000
+        assert len(wire._KNOWN_POINTS) <= 3000 + 2 * wire.MAX_LAYOUT_PARTS
+
+
+_NAME_POOL = ["a/1", "a/2", "b/1", "b/2", "c/1"]
+_part = st.lists(st.sampled_from(_NAME_POOL), min_size=1, max_size=3, unique=True).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messages=st.lists(st.lists(_part, min_size=1, max_size=4), min_size=1, max_size=6),
+       partition_max=st.sampled_from([2, 4, 1000]))
+def test_list_form_duplicate_check_is_exact(messages: list[list[str]], partition_max: int
+                                            ) -> None:
+    """Parts overlap, repeat and are judged again after the memo starts over: a message is
+    accepted exactly when no name appears twice over all its parts."""
+    old = wire._PARTITION_MAX
+    wire._PARTITION_MAX = partition_max
+    try:
+        for parts in messages:
+            names = [n for p in parts for n in p.split(" ")]
+            try:
+                _, cols = wire.decode_batch_columns(_parts_frames(parts))
+            except WireError as exc:
+                assert len(set(names)) < len(names) and "twice" in exc.reason
+            else:
+                assert len(set(names)) == len(names) and cols.points == tuple(names)
+    finally:
+        wire._PARTITION_MAX = old
+
+
+_hostile_points = st.one_of(
+    st.lists(st.sampled_from(["", "p/x", "q/y", "p/x q/y", " ", "p/x ", "a\x00b", "x" * 129]),
+             max_size=8),
+    st.lists(st.one_of(st.text(max_size=12), st.binary(max_size=4),
+                       st.integers(-(2**63), 2**64 - 1),
+                       st.none(), st.lists(st.just("p/x"), max_size=2)), max_size=5),
+    st.integers(0, 300).map(lambda k: ["p/x"] * k),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(points=_hostile_points, columns=st.lists(st.binary(max_size=24), min_size=4, max_size=4))
+def test_hostile_point_lists_decode_or_reject_cleanly(points: list, columns: list[bytes]) -> None:
+    try:
+        _, cols = wire.decode_batch_columns(_readings_frames([points, *columns]))
+    except WireError:
+        return
+    assert cols is not None
+    assert np.isfinite(cols.values).all() and cols.quality.max(initial=0) <= 2
+    assert (cols.t_source_ns >= 0).all() and len(set(cols.points)) == len(cols.points)
+    assert 1 <= len(points) <= wire.MAX_LAYOUT_PARTS

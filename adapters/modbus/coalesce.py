@@ -8,10 +8,15 @@ adapter's CPU. The coalescer copies each batch into one set of columns as it is 
 sends them as one message at the end of the loop pass (``call_soon``): the same readings, in
 fewer, larger messages.
 
-Rules kept: a message holds at most ``MAX_READINGS`` points (a pass with more is split at device
-boundaries), a point appears once per message (a device that publishes twice in one pass, e.g.
-its watchdog then its tick, flushes the first batch before the second), and nothing is held
-longer than the rest of the current loop pass.
+The message's ``points`` is the list form (docs/bus-protocol.md §3): one string per device batch,
+each the device's own layout, so that the bus and every subscriber validate and map each device
+once, however the devices combine from one pass to the next (at 100 devices nearly every
+message is a combination not seen before).
+
+Rules kept: a message holds at most ``MAX_READINGS`` points and ``MAX_LAYOUT_PARTS`` device
+batches (a pass with more is split at device boundaries), a point appears once per message (a
+device that publishes twice in one pass, e.g. its watchdog then its tick, flushes the first
+batch before the second), and nothing is held longer than the rest of the current loop pass.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 
 from adapters.modbus.device_poller import ColumnSink
 from runtime.bus.publisher import Publisher
-from runtime.bus.wire import MAX_READINGS, PointLayout
+from runtime.bus.wire import MAX_LAYOUT_PARTS, MAX_READINGS, PointLayout, composite_layout
 
 LAYOUT_CACHE = 256
 """Combinations of devices whose joint layout is kept; which devices share a pass repeats with
@@ -38,7 +43,7 @@ class TickCoalescer:
         """Messages sent (for the bench and tests)."""
         self.batches = 0
         """Device batches taken in."""
-        self._names: list[list[str]] = []
+        self._parts: list[PointLayout] = []
         self._members: list[int] = []
         self._member_set: set[int] = set()
         self._values: list[float] = []
@@ -54,8 +59,8 @@ class TickCoalescer:
         if len(names) > self.max_points:
             raise ValueError(f"a device of {len(names)} points does not fit in one message "
                              f"({self.max_points} at most)")
-        index = len(self._names)
-        self._names.append(names)
+        index = len(self._parts)
+        self._parts.append(self.publisher.layout(names))
         add = self._add
 
         def sink(values: list[float], quality: list[int], reason: list[int],
@@ -65,7 +70,8 @@ class TickCoalescer:
         return sink
 
     def _add(self, index: int, values: Any, quality: Any, reason: Any, t_source_ns: Any) -> None:
-        if index in self._member_set or len(self._values) + len(values) > self.max_points:
+        if (index in self._member_set or len(self._values) + len(values) > self.max_points
+                or len(self._members) >= MAX_LAYOUT_PARTS):
             self.flush()
         self._members.append(index)
         self._member_set.add(index)
@@ -92,8 +98,9 @@ class TickCoalescer:
         if layout is None:
             if len(self._layouts) >= LAYOUT_CACHE:
                 self._layouts.clear()
-            names = [n for i in key for n in self._names[i]]
-            layout = self._layouts[key] = self.publisher.layout(names)
+            parts = self._parts
+            chosen = [parts[i] for i in key if len(parts[i])]  # a device of no points adds none
+            layout = self._layouts[key] = composite_layout(chosen) if chosen else parts[key[0]]
         values, quality, reason, ts = (self._values, self._quality, self._reason,
                                        self._t_source_ns)
         self._members = []

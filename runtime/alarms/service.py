@@ -141,14 +141,10 @@ class AlarmService:
         changed = False
         for block in self.subscriber.poll_blocks():
             cols = block.columns
-            sel = self._selections.get(cols.layout)
+            layout = cols.layout
+            sel = self._selections.get(layout)
             if sel is None:
-                src = [i for i, p in enumerate(cols.layout.names) if p in self._index]
-                dst = [self._index[cols.layout.names[i]] for i in src]
-                sel = (np.asarray(src, dtype=np.intp), np.asarray(dst, dtype=np.intp))
-                if len(self._selections) > 4096:
-                    self._selections.clear()
-                self._selections[cols.layout] = sel
+                sel = self._select(layout) if not layout.parts else self._select_joined(layout)
             src, dst = sel
             if len(src):
                 self.values[dst] = cols.values[src]
@@ -156,6 +152,23 @@ class AlarmService:
                 self.stats["readings"] += len(src)
                 changed = True
         return changed
+
+    def _select(self, layout: PointLayout) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in ``layout`` of the points the alarms read, and their columns here."""
+        src = [i for i, p in enumerate(layout.names) if p in self._index]
+        dst = [self._index[layout.names[i]] for i in src]
+        sel = (np.asarray(src, dtype=np.intp), np.asarray(dst, dtype=np.intp))
+        if len(self._selections) > 4096:
+            self._selections.clear()
+        self._selections[layout] = sel
+        return sel
+
+    def _select_joined(self, layout: PointLayout) -> tuple[np.ndarray, np.ndarray]:
+        """A coalesced message: its parts' selections (each remembered), joined."""
+        sels = [self._selections.get(p) or self._select(p) for p in layout.parts]
+        offsets = layout.offsets  # type: ignore[attr-defined]
+        return (np.concatenate([s[0] + offsets[i] for i, s in enumerate(sels)]),
+                np.concatenate([s[1] for s in sels]))
 
     def evaluate(self) -> None:
         """Evaluate every definition now; publish what changed (journaled by the engine)."""

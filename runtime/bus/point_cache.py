@@ -5,13 +5,22 @@ cache maps each layout it has seen to the positions of its points in the cache's
 so storing a batch is five numpy fancy assignments whatever its size: no Python object per
 reading. Positions never move while a point is cached; new points are appended (columns grow by
 doubling). Only validated columns (``runtime.bus.wire``) are stored.
+
+A coalesced message (a :class:`~runtime.bus.wire.CompositeLayout`, one part per device) is
+mostly a combination never seen before: its positions are the concatenation of its parts'
+remembered positions, made per message in a few numpy calls, and only the parts are remembered.
 """
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
 
 from runtime.bus.wire import PointLayout, Reading, ReadingColumns, trusted_layout
+
+_START = attrgetter("start")
+_STOP = attrgetter("stop")
 
 MAX_LAYOUT_ENTRIES = 1 << 17
 """Positions kept over all remembered layouts of one source (1 MiB); past it the memo starts
@@ -22,7 +31,7 @@ class PointCache:
     """Per point: value, quality, reason, t_source_ns and the seq of the message that set it."""
 
     __slots__ = ("names", "index", "values", "quality", "reason", "t_source_ns", "seq",
-                 "_layouts", "_layout_entries")
+                 "_layouts", "_ranges", "_layout_entries")
 
     def __init__(self, capacity: int = 64) -> None:
         self.names: list[str] = []
@@ -35,6 +44,9 @@ class PointCache:
         self.t_source_ns = np.zeros(capacity, np.int64)
         self.seq = np.zeros(capacity, np.int64)
         self._layouts: dict[PointLayout, np.ndarray | slice] = {}
+        self._ranges: dict[PointLayout, np.ndarray] = {}
+        """A slice-stored layout's positions as an array, made when it is a part of a joined
+        message (counted in the same budget)."""
         self._layout_entries = 0
 
     def __len__(self) -> int:
@@ -45,9 +57,10 @@ class PointCache:
 
     def apply(self, cols: ReadingColumns, seq: int | np.ndarray = 0) -> None:
         """Store a validated batch (points in it replace their cached values)."""
-        pos = self._layouts.get(cols.layout)
+        layout = cols.layout
+        pos = self._layouts.get(layout)
         if pos is None:
-            pos = self._positions(cols.layout)
+            pos = self._positions(layout) if not layout.parts else self._joined(layout.parts)
         self.values[pos] = cols.values
         self.quality[pos] = cols.quality
         self.reason[pos] = cols.reason
@@ -55,11 +68,17 @@ class PointCache:
         self.seq[pos] = seq
 
     def knows(self, layout: PointLayout) -> bool:
-        """Whether ``layout`` was applied before (so applying it adds no point)."""
+        """Whether ``layout`` (or each of its parts) was applied before (so applying it adds
+        no point)."""
+        if layout.parts:
+            return all(map(self._layouts.__contains__, layout.parts))
         return layout in self._layouts
 
     def new_points(self, layout: PointLayout) -> int:
         """How many of ``layout``'s points are not cached yet."""
+        if layout.parts:
+            known = self._layouts
+            return sum(self.new_points(p) for p in layout.parts if p not in known)
         return len(layout.names) - sum(map(self.index.__contains__, layout.names))
 
     def columns(self, positions: np.ndarray | None = None) -> ReadingColumns:
@@ -117,10 +136,40 @@ class PointCache:
         cost = 1 if type(pos) is slice else n  # a slice keeps no positions
         if self._layout_entries + cost > MAX_LAYOUT_ENTRIES:
             self._layouts.clear()
+            self._ranges.clear()
             self._layout_entries = 0
         self._layouts[layout] = pos
         self._layout_entries += cost
         return pos
+
+    def _joined(self, parts: tuple[PointLayout, ...]) -> np.ndarray | slice:
+        """Positions of the concatenation of ``parts`` (not remembered: a coalesced message's
+        combination of devices rarely repeats; its parts do)."""
+        get = self._layouts.get
+        pos = [get(p) for p in parts]
+        if None in pos:
+            pos = [q if q is not None else self._positions(p) for p, q in zip(parts, pos,
+                                                                              strict=True)]
+        if set(map(type, pos)) == {slice}:
+            starts = list(map(_START, pos))
+            stops = list(map(_STOP, pos))
+            if starts[1:] == stops[:-1]:  # parts stored side by side, in this order
+                return slice(starts[0], stops[-1])
+        # One C call over each part's index array (a slice's is made once and kept).
+        ranges = self._ranges
+        return np.concatenate([q if type(q) is not slice else ranges.get(p)
+                               if p in ranges else self._range(p, q)
+                               for p, q in zip(parts, pos, strict=True)])
+
+    def _range(self, layout: PointLayout, pos: slice) -> np.ndarray:
+        arr = np.arange(pos.start, pos.stop)
+        if self._layout_entries + len(arr) > MAX_LAYOUT_ENTRIES:
+            self._layouts.clear()
+            self._ranges.clear()
+            self._layout_entries = 0
+        self._ranges[layout] = arr
+        self._layout_entries += len(arr)
+        return arr
 
     def _grow(self, need: int) -> None:
         size = max(need, 2 * len(self.values))

@@ -457,6 +457,16 @@ class Subscriber:
 
     def _select(self, layout: PointLayout) -> np.ndarray | None:
         """Positions of ``layout`` matching this subscriber's glob (None: all of them)."""
+        if layout.parts:  # a coalesced message: per part, joined (the combination is not kept)
+            sels = [self._selections.get(p, False) for p in layout.parts]
+            sels = [self._select(p) if q is False else q
+                    for p, q in zip(layout.parts, sels, strict=True)]
+            if all(q is None for q in sels):
+                return None
+            offsets = layout.offsets  # type: ignore[attr-defined]
+            return np.concatenate([
+                np.arange(offsets[i], offsets[i + 1]) if q is None else q + offsets[i]
+                for i, q in enumerate(sels)])
         matcher = self._matcher
         assert matcher is not None
         keep = [i for i, p in enumerate(layout.names) if matcher(p) is not None]

@@ -13,6 +13,11 @@ up in a cache of layouts already validated (each name is checked by regex the fi
 layout is seen), and the columns are checked with numpy (``isfinite().all()``, ``max``, ``min``).
 That keeps each stage of the bus at several million readings per second per core.
 
+``points`` may also be a list of strings (the list form, sent by an adapter's coalescer: one
+string per device batch): each string is a layout cached on its own, and a message is a
+:class:`CompositeLayout` of known parts, so a combination of devices never seen before costs a
+few lookups instead of splitting and checking every name again (:func:`points_layout`).
+
 The normative description, with a hex dump, is ``docs/bus-protocol.md``; keep the two in step.
 """
 
@@ -21,9 +26,11 @@ from __future__ import annotations
 import math
 import re
 import struct
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from itertools import repeat
+from itertools import accumulate, chain, repeat
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import msgpack
@@ -46,6 +53,8 @@ MAX_REGISTER_CHUNKS = 100
 """Chunks in one adapter's registration."""
 MAX_POINTS_PER_ADAPTER = 100_000
 """Points one adapter may own over all its chunks (the bus refuses a chunk past it)."""
+MAX_LAYOUT_PARTS = 256
+"""Strings in a readings body's list-form ``points`` (one per coalesced device batch)."""
 REGISTER_CHUNK_BYTES = 512 << 10
 """Encoded names per registration chunk (and per heartbeat's points), so that a chunk of
 10,000 names of 128 characters still fits a message."""
@@ -338,19 +347,73 @@ class PointLayout:
     ``key`` is the names joined by single spaces, exactly as on the wire. Layouts are cached by
     key (:func:`layout_for`), so a publisher that sends the same points every poll is validated
     once, and receivers can keep per-layout lookups keyed by the layout object (identity hash).
+
+    A layout decoded from a list of ``points`` strings (:func:`points_layout`, the coalesced
+    form) is a :class:`CompositeLayout`: ``parts`` holds the cached layout of each string, so a
+    receiver can keep its per-layout lookups per part and concatenate them. ``parts`` is empty
+    for a plain layout. ``wire`` is what the body's ``points`` field carries: the key, or the
+    list of the parts' keys.
     """
 
-    __slots__ = ("key", "names", "__weakref__")
+    __slots__ = ("key", "names", "parts", "wire", "_pgen", "__weakref__")
 
     def __init__(self, key: str, names: tuple[str, ...]) -> None:
         self.key = key
         self.names = names
+        self.parts: tuple[PointLayout, ...] = ()
+        self.wire: str | list[str] = key
+        self._pgen = -1
 
     def __len__(self) -> int:
         return len(self.names)
 
     def __repr__(self) -> str:
         return f"PointLayout({len(self.names)} points)"
+
+
+class CompositeLayout(PointLayout):
+    """The layout of a body whose ``points`` is a list of strings: the concatenation of
+    ``parts`` (plain, validated, pairwise disjoint layouts, at least two).
+
+    Built in a few C-level steps from cached parts; ``names`` and ``key`` are made on first
+    use only (most receivers work per part).
+    """
+
+    __slots__ = ("_n", "_names", "_key", "_offsets")
+
+    def __init__(self, parts: tuple[PointLayout, ...], n: int) -> None:
+        self.parts = parts
+        self.wire = list(map(_KEY, parts))
+        self._n = n
+        self._names: tuple[str, ...] | None = None
+        self._key: str | None = None
+        self._offsets: tuple[int, ...] | None = None
+        self._pgen = -1
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        """Start of each part in the columns, and the total last."""
+        if self._offsets is None:
+            self._offsets = tuple(accumulate(map(len, map(_NAMES, self.parts)), initial=0))
+        return self._offsets
+
+    @property  # type: ignore[override]
+    def names(self) -> tuple[str, ...]:
+        if self._names is None:
+            self._names = tuple(chain.from_iterable(p.names for p in self.parts))
+        return self._names
+
+    @property  # type: ignore[override]
+    def key(self) -> str:
+        if self._key is None:
+            self._key = " ".join(self.wire)
+        return self._key
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        return f"CompositeLayout({self._n} points in {len(self.parts)} parts)"
 
 
 _LAYOUTS: dict[str, PointLayout] = {}
@@ -410,6 +473,118 @@ def trusted_layout(names: Any) -> PointLayout:
     return _LAYOUTS.get(key) or PointLayout(key, tuple(names))
 
 
+def points_layout(points: Any) -> PointLayout:
+    """The validated layout of a readings body's ``points`` field: one string (a
+    :class:`PointLayout`) or a list of 1..MAX_LAYOUT_PARTS non-empty strings, each a layout of
+    its own (a :class:`CompositeLayout` of their cached layouts); raises WireError.
+
+    The list form obeys every rule of the string form over the whole list: at most
+    MAX_READINGS names in all (counted before any part is split), each name valid, each at
+    most once in the message.
+    """
+    if type(points) is str:
+        layout = _LAYOUTS.get(points)
+        return layout if layout is not None else layout_for(points)
+    if type(points) is not tuple and type(points) is not list:
+        raise WireError(f"reading points is {type(points).__name__}, expected a string or an "
+                        "array of strings")
+    k = len(points)
+    if not 1 <= k <= MAX_LAYOUT_PARTS:
+        raise WireError(f"reading points is an array of {k} strings, expected "
+                        f"1..{MAX_LAYOUT_PARTS}")
+    if not set(map(type, points)) <= {str}:
+        raise WireError("a reading points part is not a string")
+    if not all(points):
+        raise WireError("a reading points part is empty")
+    parts = list(map(_LAYOUTS.get, points))
+    if None in parts:
+        # Count every part's names before splitting any (the string form's order of checks).
+        if sum(map(str.count, points, repeat(" "))) + k > MAX_READINGS:
+            raise WireError(f"over {MAX_READINGS} readings in one message")
+        parts = [p if p is not None else layout_for(s) for p, s in zip(parts, points,
+                                                                        strict=True)]
+    return _composite(parts)
+
+
+def composite_layout(parts: Any) -> PointLayout:
+    """The layout of the concatenation of ``parts`` (validated layouts, e.g. one per device):
+    what a publisher sends as the list form of ``points``. Raises WireError like a receiver
+    (over MAX_LAYOUT_PARTS parts or MAX_READINGS points, an empty part, a point twice)."""
+    flat: list[PointLayout] = []
+    for part in parts:
+        if not isinstance(part, PointLayout):
+            raise WireError(f"a layout part is {type(part).__name__}, expected a PointLayout")
+        flat.extend(part.parts or (part,))
+    if not 1 <= len(flat) <= MAX_LAYOUT_PARTS:
+        raise WireError(f"{len(flat)} layout parts, expected 1..{MAX_LAYOUT_PARTS}")
+    if not all(flat):
+        raise WireError("a reading points part is empty")
+    return _composite(flat)
+
+
+_PARTITION: set[str] = set()
+"""Names of the member layouts of the current generation: layouts used as parts that are
+pairwise disjoint (a layout joins only when none of its names is here). Two members of
+different keys share no name, so a list of members of distinct keys needs no per-name
+duplicate check: an exact shortcut, not a guess. A pure, bounded memo: past _PARTITION_MAX
+names a new generation starts (every layout is judged again on its next use)."""
+_MEMBER_KEYS: set[str] = set()
+"""Keys of the members (by key, not object: a layout made again after the layout memo was
+cleared is the same member)."""
+_PARTITION_MAX = 200_000
+_partition_gen = 0
+_PARTITION_LOCK = threading.Lock()
+"""Joining is check-then-add, and a process may decode on several threads (a bus and a
+subscriber in one test, a viewer's ingest beside its services): joins and new generations are
+made under this lock. The fast path (a key already a member) takes no lock; a caller reads the
+generation before and after its checks, and a new generation clears the sets before it counts
+up, so a check that saw members of two generations is caught."""
+
+
+def _is_member(layout: PointLayout) -> bool:
+    global _partition_gen
+    if layout.key in _MEMBER_KEYS:
+        return True
+    if layout._pgen == _partition_gen:  # judged (not a member) in this generation
+        return False
+    names = layout.names
+    with _PARTITION_LOCK:
+        if layout.key in _MEMBER_KEYS:
+            return True
+        if len(_PARTITION) + len(names) > _PARTITION_MAX:
+            _PARTITION.clear()
+            _MEMBER_KEYS.clear()
+            _partition_gen += 1
+        layout._pgen = _partition_gen
+        if len(names) <= _PARTITION_MAX and _PARTITION.isdisjoint(names):
+            _PARTITION.update(names)
+            _MEMBER_KEYS.add(layout.key)
+            return True
+        return False
+
+
+_NAMES = attrgetter("names")
+_KEY = attrgetter("key")
+
+
+def _composite(parts: list[PointLayout]) -> PointLayout:
+    """Validated, non-empty plain ``parts`` -> their concatenation, checked for the total and
+    for a point in two parts."""
+    if len(parts) == 1:
+        return parts[0]
+    n = sum(map(len, map(_NAMES, parts)))
+    if n > MAX_READINGS:
+        raise WireError(f"over {MAX_READINGS} readings in one message")
+    gen = _partition_gen
+    # Members only count when all were judged in one generation (a new one may start midway).
+    if all(map(_is_member, parts)) and gen == _partition_gen:
+        if len(set(map(_KEY, parts))) != len(parts):  # a part twice: its points twice
+            raise WireError("a point appears twice in one message")
+    elif len(set(chain.from_iterable(map(_NAMES, parts)))) != n:
+        raise WireError("a point appears twice in one message")
+    return CompositeLayout(tuple(parts), n)
+
+
 _QUALITY_CODES = bytes(range(MAX_QUALITY + 1))
 _FINITE_HIGH_BYTES = bytes(b for b in range(256) if b & 0x7F != 0x7F)
 """High bytes of little-endian float64s that cannot belong to a NaN or an infinity (whose
@@ -445,7 +620,7 @@ class ReadingColumns:
         return self.layout.names
 
     def __len__(self) -> int:
-        return len(self.layout.names)
+        return len(self.layout)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ReadingColumns):
@@ -525,7 +700,7 @@ def columns(layout: PointLayout, values: Any, quality: Any, reason: Any,
     Raises WireError for what every peer would drop: NaN/Inf, quality outside 0..2, reason
     outside 0..255, times outside 0..2^63-1, or a length that does not match ``layout``.
     """
-    n = len(layout.names)
+    n = len(layout)
     try:
         v = _array(values, _F8, n)
         q = _codes(quality, n)
@@ -551,7 +726,7 @@ def readings_body(layout: PointLayout, values: list, quality: list, reason: list
     This is the publisher's hot path: numpy's per-call cost is small in a tight loop but
     several times larger for a poller that wakes ten times a second with cold caches.
     """
-    n = len(layout.names)
+    n = len(layout)
     if not len(values) == len(quality) == len(reason) == len(t_source_ns) == n:
         raise WireError(f"reading columns do not all hold {n} entries")
     try:
@@ -569,7 +744,7 @@ def readings_body(layout: PointLayout, values: list, quality: list, reason: list
             raise WireError(f"a reading quality is not 0..{MAX_QUALITY}")
         if min(t_source_ns) < 0:
             raise WireError("a reading t_source_ns is not 0..2^63-1")
-    return [layout.key, vb, q, r, tb]
+    return [layout.wire, vb, q, r, tb]
 
 
 _PACKERS: dict[int, tuple[Any, Any]] = {}
@@ -618,7 +793,7 @@ def _codes(values: Any, n: int) -> np.ndarray:
 
 def _body(cols: ReadingColumns) -> list[Any]:
     """The wire's readings body for checked columns (little-endian packed arrays)."""
-    return [cols.layout.key, cols.values.astype(_F8, copy=False).tobytes(),
+    return [cols.layout.wire, cols.values.astype(_F8, copy=False).tobytes(),
             cols.quality.astype(_U1, copy=False).tobytes(),
             cols.reason.astype(_U1, copy=False).tobytes(),
             cols.t_source_ns.astype(_I8, copy=False).tobytes()]
@@ -635,8 +810,8 @@ def _columns(body: Any) -> ReadingColumns:
         raise WireError("readings body must be an array of 5: points, values, qualities, "
                         "reasons, times")
     points, values, quality, reason, times = body
-    layout = layout_for(points)
-    n = len(layout.names)
+    layout = points_layout(points)
+    n = len(layout)
     if (type(values) is not bytes or type(quality) is not bytes or type(reason) is not bytes
             or type(times) is not bytes):
         raise WireError("reading values, qualities, reasons and times must be bin")

@@ -47,6 +47,9 @@ class MessageEncoder:
         """Quality or reason column bytes -> JSON array."""
 
     def _points_json(self, layout: PointLayout) -> str:
+        if layout.parts:  # a coalesced message: its parts' arrays joined (one per device)
+            inner = ",".join([self._points_json(p)[1:-1] for p in layout.parts])
+            return f"[{inner}]"
         text = self._points.get(layout.key)
         if text is None:
             if len(self._points) >= _MAX_CACHED_LAYOUTS:

@@ -41,6 +41,8 @@ class Doc:
         return value
 
     def only_keys(self, obj: dict[str, Any], at: Path_, allowed: set[str]) -> None:
+        if obj.keys() <= allowed:  # the usual case, in C: the loop below finds which key
+            return
         for key in obj:
             if key not in allowed:
                 hint = ", ".join(sorted(allowed))

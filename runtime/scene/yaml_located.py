@@ -1,20 +1,43 @@
 """Load YAML into plain Python data while remembering the line of every key and item.
 
-Validation errors must name the line; PyYAML's composed node tree has the marks, so we walk it
-ourselves instead of using ``safe_load``.
+Validation errors must name the line, so we do not use ``safe_load``. We read libyaml's event
+stream (the same C parser ``safe_load`` uses, so the same syntax errors) and build the data and
+the lines from it directly: no node tree is composed, which made loading a 10,000-point device
+file several times slower. Scalars are resolved and constructed the way PyYAML's SafeLoader
+does (YAML 1.1: ``yes`` is True, ``0x1f`` is 31, ``2024-05-01`` a date), memoised per value since
+device files repeat the same values thousands of times.
 
 Scene and device files are untrusted input (R19): an alias (``*name``) to a list or mapping is
 refused, since aliases are how a "billion laughs" file expands a few lines into gigabytes and
-how a recursive anchor loops forever; nesting deeper than MAX_DEPTH and more than MAX_NODES
-values are refused too. Each is a SceneError naming the line, never a hang or a traceback.
+how a recursive anchor loops forever; a list or mapping as a key is refused for the same reason;
+nesting deeper than MAX_DEPTH and more than MAX_NODES values are refused too. Explicit tags are
+constructed by the SafeLoader's constructor, which refuses every ``!!python/...`` tag. Each is a
+SceneError naming the line, never a hang or a traceback.
+
+When a file has several problems, the one reported is the one the composing loader this replaced
+reported: YAML syntax and anchor errors anywhere in the file win over the first problem with the
+data, so the rest of the file is still parsed after a problem with the data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import ScalarNode
 
 from runtime.scene.errors import SceneError
 
@@ -29,10 +52,49 @@ MAX_NODES = 2_000_000
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML was built with it: same marks, several times faster."""
 _STR_TAG = "tag:yaml.org,2002:str"
+_MISSING = object()
+
+
+class _Every:
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_EVERY_CHARACTER = _Every()
+_ALIAS_REFUSED = ("YAML aliases (*name) to lists or mappings are not allowed in scene files: "
+                  "write the value out")
+_KEY_REFUSED = "bad key: a list or mapping cannot be a key"
+_CONSTRUCT_ERRORS = (yaml.YAMLError, ValueError, OverflowError)
+"""What constructing a scalar raises: ValueError for ``2024-02-30``, ``0x_`` or a 5,000-digit
+integer (the composing loader let those through as tracebacks)."""
+
+Anchor = tuple[int, ScalarEvent | None]
+"""Line of an anchored node, and its event when it is a scalar (None for a list or mapping)."""
 
 
 def load_located(path: Path) -> tuple[Any, Lines]:
     """Parse ``path`` and return (data, lines). Raises SceneError for unreadable or bad YAML."""
+    text = _read_text(path)
+    loader = _LOADER(text)
+    anchors: dict[str, Anchor] = {}
+    try:
+        try:
+            return _build(loader.get_event, path, anchors)
+        except _RefusedError as refused:
+            _drain(loader.get_event, path, anchors)
+            raise refused.error from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or exc.context or "syntax error"
+        raise SceneError(path, line, "", f"YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise SceneError(path, None, "", f"YAML error: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -42,87 +104,279 @@ def load_located(path: Path) -> tuple[Any, Lines]:
     if len(raw) > _MAX_FILE_BYTES:
         raise SceneError(path, None, "", f"file is larger than {_MAX_FILE_BYTES} bytes")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SceneError(path, None, "", f"not UTF-8 text (byte {exc.start})") from None
-    try:
-        node = yaml.compose(text, Loader=_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        problem = exc.problem or exc.context or "syntax error"
-        raise SceneError(path, line, "", f"YAML syntax error: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise SceneError(path, None, "", f"YAML error: {exc}") from None
-    except RecursionError:
-        raise SceneError(path, None, "", f"nested deeper than {MAX_DEPTH} levels") from None
+
+
+class _RefusedError(Exception):
+    """A problem with the data; reported once the rest of the file has parsed."""
+
+    def __init__(self, error: SceneError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _syntax(path: Path, event: Event, problem: str) -> SceneError:
+    """What the composing loader reported for an anchor or document problem at ``event``."""
+    return SceneError(path, event.start_mark.line + 1, "", f"YAML syntax error: {problem}")
+
+
+def _build(  # one flat loop on purpose: it runs for every event of the file
+    get_event: Callable[[], Event], path: Path, anchors: dict[str, Anchor]
+) -> tuple[Any, Lines]:
+    """Read one document from ``get_event`` into (data, lines), registering its anchors."""
+    get_event()  # StreamStartEvent
+    event = get_event()
+    if type(event) is StreamEndEvent:
+        return None, {}
+    # DocumentStartEvent
     lines: Lines = {}
-    if node is None:
-        return None, lines
-    constructor = yaml.SafeLoader("")
-    return _convert(node, (), lines, constructor, path, _Budget()), lines
+    scalars = _Scalars(path)
+    values = scalars.values
+    keys = scalars.keys
+    count = 0
+    stack: list[tuple[Any, tuple[str | int, ...], bool]] = []
+    cont: Any = None  # the dict or list being filled; None at the root
+    at: tuple[str | int, ...] = ()
+    is_map = False
+    key: str | None = None  # in a mapping: the key whose value comes next
+    root: Any = None
+    value: Any
+    max_nodes, str_tag = MAX_NODES, _STR_TAG  # locals: read for every value
+    scalar_event, mapping_end, sequence_end = ScalarEvent, MappingEndEvent, SequenceEndEvent
+    while True:
+        event = get_event()
+        kind = type(event)
+        if kind is scalar_event:
+            anchor = event.anchor
+            if anchor is not None:
+                if anchor in anchors:
+                    raise _syntax(path, event, "second occurrence")
+                anchors[anchor] = (event.start_mark.line + 1, event)
+            if is_map:
+                if key is None:
+                    tag = event.tag
+                    if tag is None:
+                        if event.implicit[0]:
+                            key = keys.get(event.value)
+                            if key is None:
+                                key = scalars.plain_key(event)
+                        else:
+                            key = event.value
+                    elif tag == str_tag:
+                        key = event.value
+                    else:
+                        key = scalars.tagged_key(event)
+                    if key in cont:
+                        raise _refused(path, event.start_mark.line + 1, _dotted(at + (key,)),
+                                       "key appears twice")
+                    continue
+                here = at + (key,)
+            elif cont is not None:
+                here = at + (len(cont),)
+            else:
+                here = ()
+            lines[here] = event.start_mark.line + 1
+            count += 1
+            if count > max_nodes:
+                raise _too_many(path, event, here)
+            tag = event.tag
+            if tag is None:
+                if event.implicit[0]:
+                    value = values.get(event.value, _MISSING)
+                    if value is _MISSING:
+                        value = scalars.plain_value(event, here)
+                else:
+                    value = event.value
+            elif tag == str_tag:
+                value = event.value
+            else:
+                value = scalars.tagged_value(event, here)
+        elif kind is mapping_end or kind is sequence_end:
+            cont, at, is_map = stack.pop()
+            key = None
+            if cont is None:
+                break
+            continue
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            line = event.start_mark.line + 1
+            anchor = event.anchor
+            if anchor is not None:
+                if anchor in anchors:
+                    raise _syntax(path, event, "second occurrence")
+                anchors[anchor] = (line, None)
+            if is_map:
+                if key is None:
+                    raise _refused(path, line, "", _KEY_REFUSED)
+                here = at + (key,)
+            elif cont is not None:
+                here = at + (len(cont),)
+            else:
+                here = ()
+            lines[here] = line
+            count += 1
+            if count > max_nodes:
+                raise _too_many(path, event, here)
+            if len(here) >= MAX_DEPTH:
+                raise _refused(path, line, _dotted(here), f"nested deeper than {MAX_DEPTH} levels")
+            value = {} if kind is MappingStartEvent else []
+            if is_map:
+                cont[key] = value
+            elif cont is not None:
+                cont.append(value)
+            else:
+                root = value
+            stack.append((cont, at, is_map))
+            cont, at, is_map, key = value, here, kind is MappingStartEvent, None
+            continue
+        elif kind is AliasEvent:
+            target = anchors.get(event.anchor)
+            if target is None:
+                raise _syntax(path, event, "found undefined alias")
+            line, anchored = target
+            if is_map:
+                if key is None:
+                    if anchored is None:
+                        raise _refused(path, event.start_mark.line + 1, "", _KEY_REFUSED)
+                    key = scalars.key_of(anchored)
+                    if key in cont:
+                        raise _refused(path, line, _dotted(at + (key,)), "key appears twice")
+                    continue
+                here = at + (key,)
+            elif cont is not None:
+                here = at + (len(cont),)
+            else:
+                here = ()
+            lines[here] = line
+            count += 1
+            if count > max_nodes:
+                raise _refused(path, line, _dotted(here),
+                               f"more than {MAX_NODES} values in one file")
+            if anchored is None:
+                raise _refused(path, line, _dotted(here), _ALIAS_REFUSED)
+            value = scalars.value_of(anchored, here)
+        else:  # pragma: no cover - the parser yields only node events inside a document
+            raise yaml.YAMLError(f"unexpected YAML event {event!r}")
+        if is_map:
+            cont[key] = value
+            key = None
+        elif cont is not None:
+            cont.append(value)
+        else:
+            root = value
+            break
+    get_event()  # DocumentEndEvent
+    _single_document(get_event, path)
+    return root, lines
 
 
-class _Budget:
-    """What one document may still hold, and the collections already seen (aliases)."""
+def _drain(get_event: Callable[[], Event], path: Path, anchors: dict[str, Anchor]) -> None:
+    """Parse the rest of the file after a problem with the data: its syntax and anchor errors
+    are the ones to report, as the composing loader found them before looking at the data."""
+    while True:
+        event = get_event()
+        kind = type(event)
+        if kind is AliasEvent:
+            if event.anchor not in anchors:
+                raise _syntax(path, event, "found undefined alias")
+        elif kind is ScalarEvent or kind is MappingStartEvent or kind is SequenceStartEvent:
+            anchor = event.anchor
+            if anchor is not None:
+                if anchor in anchors:
+                    raise _syntax(path, event, "second occurrence")
+                anchors[anchor] = (0, None)
+        elif kind is DocumentEndEvent:
+            break
+    _single_document(get_event, path)
 
-    __slots__ = ("nodes", "seen")
 
-    def __init__(self) -> None:
-        self.nodes = MAX_NODES
-        self.seen: set[int] = set()
+def _single_document(get_event: Callable[[], Event], path: Path) -> None:
+    event = get_event()
+    if type(event) is not StreamEndEvent:
+        raise _syntax(path, event, "but found another document")
 
 
-def _convert(
-    node: yaml.Node,
-    at: tuple[str | int, ...],
-    lines: Lines,
-    constructor: yaml.SafeLoader,
-    path: Path,
-    budget: _Budget,
-) -> Any:
-    line = node.start_mark.line + 1
-    lines[at] = line
-    budget.nodes -= 1
-    if budget.nodes < 0:
-        raise SceneError(path, line, _dotted(at), f"more than {MAX_NODES} values in one file")
-    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
-        if id(node) in budget.seen:
-            raise SceneError(path, line, _dotted(at), "YAML aliases (*name) to lists or "
-                             "mappings are not allowed in scene files: write the value out")
-        budget.seen.add(id(node))
-        if len(at) >= MAX_DEPTH:
-            raise SceneError(path, line, _dotted(at), f"nested deeper than {MAX_DEPTH} levels")
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            try:
-                key = (key_node.value if key_node.tag == _STR_TAG
-                       else constructor.construct_object(key_node, deep=True))
-            except yaml.YAMLError as exc:
-                raise SceneError(
-                    path, key_node.start_mark.line + 1, "", f"bad key: {exc}"
-                ) from None
-            if not isinstance(key, str):
-                key = str(key)
-            if key in out:
-                raise SceneError(
-                    path, key_node.start_mark.line + 1, _dotted(at + (key,)), "key appears twice"
-                )
-            lines[at + (key,)] = key_node.start_mark.line + 1
-            out[key] = _convert(value_node, at + (key,), lines, constructor, path, budget)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _convert(child, at + (i,), lines, constructor, path, budget)
-            for i, child in enumerate(node.value)
-        ]
-    if node.tag == _STR_TAG:  # most scalars: what SafeConstructor would return, 3x sooner
-        return node.value
-    try:
-        return constructor.construct_object(node, deep=True)
-    except yaml.YAMLError as exc:
-        raise SceneError(path, node.start_mark.line + 1, _dotted(at), f"bad value: {exc}") from None
+def _too_many(path: Path, event: Event, here: tuple[str | int, ...]) -> _RefusedError:
+    return _refused(path, event.start_mark.line + 1, _dotted(here),
+                    f"more than {MAX_NODES} values in one file")
+
+
+def _refused(path: Path, line: int, key: str, message: str) -> _RefusedError:
+    return _RefusedError(SceneError(path, line, key, message))
+
+
+class _Scalars:
+    """Resolves and constructs scalars as PyYAML's SafeLoader does, memoising plain values."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.values: dict[str, Any] = {}
+        """Plain (unquoted, untagged) scalar text -> its value."""
+        self.keys: dict[str, str] = {}
+        """Plain scalar text -> the key it makes (the value as a string)."""
+        self._loader = yaml.SafeLoader("")
+        resolvers = self._loader.yaml_implicit_resolvers
+        self._first = set(resolvers) if None not in resolvers else _EVERY_CHARACTER
+        """First characters some implicit resolver (int, bool, null, ...) looks at."""
+
+    def plain_value(self, event: ScalarEvent, here: tuple[str | int, ...]) -> Any:
+        text = event.value
+        if text and text[0] not in self._first:
+            value = text  # no implicit resolver starts with that character: a string
+        elif text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1) and len(
+                text) < 1000:
+            value = int(text)  # what the int resolver and construct_yaml_int make of it
+        else:
+            value = self._value(event, here)
+        self.values[text] = value
+        return value
+
+    def tagged_value(self, event: ScalarEvent, here: tuple[str | int, ...]) -> Any:
+        return self._value(event, here)
+
+    def value_of(self, event: ScalarEvent, here: tuple[str | int, ...]) -> Any:
+        """The value of an anchored scalar, met again through an alias."""
+        if event.tag == _STR_TAG or (event.tag is None and not event.implicit[0]):
+            return event.value
+        return self._value(event, here)
+
+    def plain_key(self, event: ScalarEvent) -> str:
+        key = self._key(event)
+        self.keys[event.value] = key
+        return key
+
+    def tagged_key(self, event: ScalarEvent) -> str:
+        return self._key(event)
+
+    def key_of(self, event: ScalarEvent) -> str:
+        """The key an anchored scalar makes, met again through an alias."""
+        if event.tag == _STR_TAG or (event.tag is None and not event.implicit[0]):
+            return event.value
+        return self._key(event)
+
+    def _value(self, event: ScalarEvent, here: tuple[str | int, ...]) -> Any:
+        try:
+            return self._construct(event)
+        except _CONSTRUCT_ERRORS as exc:
+            raise _refused(self.path, event.start_mark.line + 1, _dotted(here),
+                           f"bad value: {exc}") from None
+
+    def _key(self, event: ScalarEvent) -> str:
+        try:
+            key = self._construct(event)
+        except _CONSTRUCT_ERRORS as exc:
+            raise _refused(self.path, event.start_mark.line + 1, "", f"bad key: {exc}") from None
+        return key if isinstance(key, str) else str(key)
+
+    def _construct(self, event: ScalarEvent) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self._loader.resolve(ScalarNode, event.value, event.implicit)
+        if tag == _STR_TAG:
+            return event.value
+        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+        return self._loader.construct_object(node, deep=True)
 
 
 def _dotted(at: tuple[str | int, ...]) -> str:

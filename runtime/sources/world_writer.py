@@ -39,9 +39,10 @@ class WorldWriter:
               seq: int | np.ndarray = -1) -> np.ndarray:
         """Store one batch received at virtual ``t_receive_ns``; returns the world columns
         written (empty when the scene knows none of its points)."""
-        mapped = self._layouts.get(cols.layout)
+        layout = cols.layout
+        mapped = self._layouts.get(layout)
         if mapped is None:
-            mapped = self._map_layout(cols.layout)
+            mapped = self._map_layout(layout) if not layout.parts else self._map_joined(layout)
         world_cols, keep, unknown = mapped
         if unknown:
             self.unknown += unknown
@@ -62,7 +63,7 @@ class WorldWriter:
         """The world columns of the points of ``layout`` the scene declares."""
         mapped = self._layouts.get(layout)
         if mapped is None:
-            mapped = self._map_layout(layout)
+            mapped = self._map_layout(layout) if not layout.parts else self._map_joined(layout)
         return mapped[0]
 
     @property
@@ -87,6 +88,21 @@ class WorldWriter:
         self._layouts[layout] = mapped
         self._layout_entries += len(names)
         return mapped
+
+    def _map_joined(self, layout: PointLayout) -> tuple[np.ndarray, np.ndarray | None, int]:
+        """A coalesced message's layout: its parts' mappings (each remembered), joined; the
+        combination itself is not remembered (it rarely repeats)."""
+        get = self._layouts.get
+        maps = [get(p) or self._map_layout(p) for p in layout.parts]
+        world_cols = np.concatenate([m[0] for m in maps])
+        unknown = sum(m[2] for m in maps)
+        if not unknown:
+            return world_cols, None, 0
+        offsets = layout.offsets  # type: ignore[attr-defined]
+        keep = np.concatenate([
+            np.arange(offsets[i], offsets[i + 1]) if m[1] is None else m[1] + offsets[i]
+            for i, m in enumerate(maps)])
+        return world_cols, keep, unknown
 
     def _note_unknown(self, points: Iterable[str]) -> None:
         """The bus is untrusted: a flood of made-up names must not grow memory."""
