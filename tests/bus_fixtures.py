@@ -28,17 +28,12 @@ def running_bus(**kwargs: Any) -> Iterator[BusServer]:
         assert not thread.is_alive(), "bus thread did not stop"
 
 
-def free_base_port(count: int = 5, attempts: int = 50) -> int:
-    """A port P with P..P+count-1 all free on 127.0.0.1 right now (for `twinstage bus --bind`)."""
-    for _ in range(attempts):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + count > 65535:
-            continue
-        if all(port_is_free(base + i) for i in range(count)):
-            return base
-    raise RuntimeError("no block of free ports found")
+def free_base_port(count: int = 5) -> int:
+    """A port P with P..P+count-1 all free on 127.0.0.1 right now (for `twinstage bus --bind`);
+    drawn below the ephemeral range, as plant_fixtures.free_port_block explains."""
+    from plant_fixtures import free_port_block
+
+    return free_port_block(count)
 
 
 def port_is_free(port: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import socket
 from pathlib import Path
 from typing import Any
@@ -28,18 +29,21 @@ def with_params(scene: Scene, changes: dict[str, dict[str, Any]]) -> Scene:
 
 
 def free_port_block(count: int) -> int:
-    """A base port such that base .. base+count-1 were all free a moment ago (loopback)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + count > 65000:
-            continue
+    """A base port such that base .. base+count-1 were all free a moment ago (loopback).
+
+    Drawn at random below Linux's ephemeral range (32768+), where outgoing connections never
+    take ports: a machine busy with benches can hold that whole range in TIME_WAIT and
+    ESTABLISHED sockets. Probed as the servers bind (SO_REUSEADDR, as asyncio and pymodbus do).
+    """
+    rng = random.Random()
+    for _ in range(500):
+        base = rng.randrange(20000, 32700 - count)
         socks = []
         try:
             for k in range(count):
                 t = socket.socket()
                 socks.append(t)
+                t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 t.bind(("127.0.0.1", base + k))
             return base
         except OSError:

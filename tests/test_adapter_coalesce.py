@@ -104,3 +104,79 @@ def test_batches_of_one_pass_go_out_as_one_message() -> None:
     latest = {r.point: r for b in received for r in b.readings}
     assert {p: r.value for p, r in latest.items() if r.quality == 0} == pytest.approx(
         {f"D{i}/{n}": v for i in range(n_devices) for n, v in (("a_m", 100 + i), ("b_m", 7))})
+
+
+def _run_devices(faults: dict[int, tuple[str, float]], n_devices: int, period_ms: int,
+                 timeout_ms: int, n_messages: int) -> list[tuple[int, list, object]]:
+    """Poll ``n_devices`` fault servers (``faults``: device -> (mode, delay_s)) through one
+    coalescer, all started together; (receipt time_ns, points form, batch) per message."""
+    import time
+
+    port = _free_port()
+    endpoints = BusEndpoints.from_address(f"tcp://127.0.0.1:{port}")
+    context = zmq.Context()
+    sub = context.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.bind(endpoints.pub_in)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+
+    async def main() -> list:
+        servers = [FaultServer() for _ in range(n_devices)]
+        ports = [await s.start() for s in servers]
+        for i, (mode, delay_s) in faults.items():
+            servers[i].fault.mode = mode
+            servers[i].fault.delay_s = delay_s
+        publisher = Publisher(endpoints, "coalesce-test", context=context)
+        coalescer = TickCoalescer(publisher)
+        pollers = [DevicePoller(device(p, [point(f"D{i}/a_m", "holding", 0, "uint16")],
+                                       device_id=f"D{i}", poll_period_ms=period_ms,
+                                       timeout_ms=timeout_ms), coalescer.sink_for)
+                   for i, p in enumerate(ports)]
+        tasks = [asyncio.create_task(p.run()) for p in pollers]
+        got = []
+        deadline = asyncio.get_running_loop().time() + 30.0
+        try:
+            while len(got) < n_messages and asyncio.get_running_loop().time() < deadline:
+                while sub.poll(0):
+                    frames = sub.recv_multipart()
+                    batch = decode_batch(frames)
+                    if batch.kind == KIND_READINGS:
+                        form = msgpack.unpackb(frames[1])[6][0]
+                        got.append((time.time_ns(), form if type(form) is list else [form],
+                                    batch))
+                await asyncio.sleep(0.001)
+        finally:
+            for p in pollers:
+                p.stop()
+            await asyncio.gather(*tasks)
+            publisher.close()
+            for s in servers:
+                await s.stop()
+        return got
+
+    try:
+        return asyncio.run(main())
+    finally:
+        sub.close()
+        context.term()
+
+
+def test_the_batches_of_one_tick_travel_together() -> None:
+    # D3 answers 3 ms after the others (less than the hold): its batch still joins theirs,
+    # where a send at the end of each loop pass would part them.
+    got = _run_devices({3: ("late", 0.003)}, 4, period_ms=100, timeout_ms=500, n_messages=25)
+    steady = got[5:]
+    assert len(steady) >= 20
+    whole = [parts for _, parts, _ in steady if len(parts) == 4]
+    assert len(whole) >= len(steady) // 2, [parts for _, parts, _ in steady]
+
+
+def test_a_slow_device_does_not_hold_the_others_back() -> None:
+    # D2 answers every read 150 ms late (within its 250 ms timeout, so it stays connected): the
+    # others' batches must not wait for it beyond the coalescer's few-ms hold.
+    got = _run_devices({2: ("late", 0.15)}, 3, period_ms=300, timeout_ms=250, n_messages=30)
+    ages_ms = [(t - r.t_source_ns) / 1e6 for t, _, batch in got[3:] for r in batch.readings
+               if r.point == "D0/a_m" and r.quality == 0]
+    assert len(ages_ms) >= 8
+    old = [a for a in ages_ms if a > 100.0]  # waiting for D2 would make them ~150 ms old
+    assert len(old) <= len(ages_ms) // 5, sorted(ages_ms)

@@ -82,3 +82,16 @@ def test_inspector_lines_and_tab_order() -> None:
     sel = Selection(["A", "B", "C"])
     assert sel.cycle(1) == "A" and sel.cycle(1) == "B" and sel.cycle(-1) == "A"
     assert sel.cycle(-1) == "C" and sel.clear() and not sel.clear()
+
+
+def test_frame_timings_count_frames_and_cpu_per_second() -> None:
+    timings = FrameTimings(capacity=100)
+    t0 = 5_000_000_000
+    for k in range(25):  # 10 frames in the first second, 15 in the next, 0 in the third
+        t = t0 + (k * 100_000_000 if k < 10 else 1_000_000_000 + (k - 10) * 60_000_000)
+        timings.end_frame(t)
+    timings.end_frame(t0 + 3_100_000_000)
+    per_second = timings.summary()["per_second"]
+    assert [s["frames"] for s in per_second] == [10, 15, 0, 1]
+    assert all(s["cpu_ms"] >= 0 for s in per_second)
+    assert per_second[1]["t_s"] - per_second[0]["t_s"] == 1.0

@@ -89,3 +89,44 @@ def test_hidden_cards_take_their_new_status_when_shown_again() -> None:
     assert not target.text.get_text().endswith("7 s")  # deferred while hidden
     assert target.card_actual()  # measured when needed: the new text first
     assert target.text.get_text() == f"{target.title}\nUNCERTAIN stale - 7 s"
+
+
+def test_sync_words_only_cards_on_screen_and_a_card_shown_again_gets_its_words() -> None:
+    from runtime.quality import Quality, Reason
+    from runtime.render.sync import RenderSync
+
+    layer, scene_root = _layer(MAX_SHOWN + 50)  # more than are ever placed
+    layer.update(scene_root)
+    ids = [lb.entity_id for lb in layer.labels]
+    n = len(ids)
+    sync = RenderSync(ids, [None] * n, fill_band_m=[0.0] * n, stem_travel_m=[0.0] * n,
+                      labels=layer)
+    hidden = [i for i, lb in enumerate(layer.labels) if not lb.shown]
+    shown = [i for i, lb in enumerate(layer.labels) if lb.shown]
+    assert hidden and shown, "the crowd hides some cards"
+    quality = np.full(n, int(Quality.BAD), dtype=np.uint8)
+    reason = np.full(n, int(Reason.NO_COMMUNICATION), dtype=np.uint8)
+    sync.sync(quality=quality, reason=reason, age_s=np.full(n, 12.0, dtype=np.float32))
+    sync.apply()
+    words = "BAD no communication - 12 s"
+    assert all(layer.labels[i].status == words for i in shown)
+    assert all(layer.labels[i].status == "" for i in hidden), "hidden cards cost nothing"
+    assert all(sync.status_text[i] == words for i in range(n)), "status_text is current"
+    card = layer.labels[hidden[0]]
+    layer.on_show(card)  # what update() does before placing a hidden card again
+    assert card.status == words and card.card_actual()
+    assert card.text.get_text().endswith(words)
+    sync.sync(age_s=np.full(n, 13.0, dtype=np.float32))
+    sync.apply()  # the next second: only the shown cards are worded again
+    assert layer.labels[shown[0]].status.endswith("13 s") and card.status.endswith("12 s")
+    from runtime.render.sync import AGE_WORDS_PER_FRAME
+
+    ticked = sum(layer.labels[i].status.endswith("13 s") for i in shown)
+    assert ticked == min(len(shown), AGE_WORDS_PER_FRAME), "ages catch up a few a frame"
+    for _ in range(len(shown) // AGE_WORDS_PER_FRAME + 1):
+        sync.apply()
+    assert all(layer.labels[i].status.endswith("13 s") for i in shown)
+    quality[shown[-1]] = Quality.UNCERTAIN
+    sync.sync(quality=quality)
+    sync.apply()  # a change of quality is written at once
+    assert layer.labels[shown[-1]].status.startswith("UNCERTAIN")

@@ -110,3 +110,31 @@ def test_quality_signs_live_in_their_far_field_cell(tmp_path: Path) -> None:
             holder = sign.get_parent()
             assert holder.get_name() == "quality-icons"
             assert (holder.get_parent().get_name() == "near") == in_cell
+
+
+def test_sync_moves_only_models_near_the_camera(tmp_path: Path) -> None:
+    from runtime.quality import Quality
+
+    write_generated_plant(tmp_path, 150, devices=1)
+    scene = load_scene(tmp_path)
+    view = build_scene_graph(scene, NodePath("top"), far_field_min=10)
+    sync = view.sync
+    assert sync.near_cells is not None
+    row = sync.row["FV-00000"]
+    stem = view.visuals["FV-00000"].parts["stem"]
+    root = view.visuals["FV-00000"].root
+    z0 = stem.get_z()
+    fraction = sync.stem_fraction.copy()
+    fraction[row] = 0.0 if sync.stem_fraction[row] > 0.5 else 1.0
+    quality = np.zeros(len(scene.entities), dtype=np.uint8)
+    quality[row] = Quality.BAD
+    sync.sync(stem_fraction=fraction, quality=quality)
+    sync.eye_m = (1e5, 1e5, 1e4)  # every cell far: drawn as boxes
+    sync.apply()
+    assert not sync.drawn_rows().any()
+    assert stem.get_z() == z0 and not root.has_color_scale(), "a far model is left as it was"
+    x, y, _z = scene.entities[row].position_m
+    sync.eye_m = (x, y - 30.0, 20.0)  # its cell comes near
+    sync.apply()
+    assert sync.drawn_rows()[row]
+    assert stem.get_z() != z0 and root.has_color_scale(), "it catches up when near"

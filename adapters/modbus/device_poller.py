@@ -73,8 +73,8 @@ _INITIAL = int(Reason.INITIAL)
 
 
 
-TICK_GRID_S = 0.005
-"""Poll ticks are aligned to this grid (at most 1/20 of the poll period)."""
+TICK_GRID_S = 0.010
+"""Poll ticks are aligned to this grid (at most 1/10 of the poll period)."""
 MIN_MISS_S = 0.005
 """A reply is not counted missed sooner than this after its request: below a few ms a loaded
 machine's scheduler, not the device, decides when a reply is read (1 ms polls)."""
@@ -245,16 +245,19 @@ class DevicePoller:
         # Ticks sit on a grid shared by every poller, so devices that are due at about the same
         # time are polled in the same event-loop pass and their replies are read in one wakeup
         # (100 devices: a few hundred loop passes a second instead of thousands).
-        quantum = min(TICK_GRID_S, self.period_s / 20)
+        quantum = min(TICK_GRID_S, self.period_s / 10)
         next_tick = math.ceil(self._loop.time() / quantum) * quantum
+        begin = getattr(self._sink, "begin", None)  # a coalescer waits for this tick's batch
         try:
             while not self._stopping:
+                if begin is not None:
+                    begin(self.period_s)
                 await self._tick()
                 self.publish()
                 next_tick += self.period_s
                 now = self._loop.time()
-                if next_tick < now:  # overran (slow device): poll again now, do not burst
-                    next_tick = now
+                if next_tick < now:  # overran (slow device): poll again at the next grid
+                    next_tick = math.ceil(now / quantum) * quantum  # point, do not burst
                 wake_at = next_tick
                 if self._client is None:
                     wake_at = min(wake_at, max(now, self._next_connect_at))

@@ -13,8 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "suites",
         nargs="*",
         help="suites to run (default: all): render, scene, sim, plant, bus, adapter, latency, "
-        "live, recording, replay, scale, alarms, alarm-latency, models, history, whatif, walk, "
-        "hosts",
+        "live, recording, replay, scale, live10k, alarms, alarm-latency, models, history, "
+        "whatif, walk, hosts",
     )
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: tiny sizes, seconds not minutes"

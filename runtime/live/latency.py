@@ -8,14 +8,13 @@ clock stamp (``t_source_ns``, set by the adapter when it read the device) the le
 computes device-to-pixel latency as ``t_frame_done_wall_ns - t_source_ns`` (same host, or hosts
 with synchronised clocks) and viewer-internal latency from the two monotonic stamps.
 
-The record list is bounded (a ring: the newest ``capacity`` records are kept) so a long run
+The records are bounded (a ring: the newest ``capacity`` records are kept) so a long run
 cannot grow memory; ``dropped`` counts what fell off the front.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from typing import NamedTuple
 
 import numpy as np
@@ -42,15 +41,24 @@ FIELDS = LatencyRecord._fields
 
 class LatencyProbe:
     """Collects :class:`LatencyRecord` s; call :meth:`applied` after ingest, :meth:`frame_done`
-    after the render."""
+    after the render.
+
+    Records are kept as columns in a ring (one numpy store per frame, whatever the number of
+    points shown): a plant of 10,000 points closes thousands of records a frame.
+    """
 
     def __init__(self, world: World, capacity: int = DEFAULT_CAPACITY) -> None:
         self.world = world
-        self.records: deque[LatencyRecord] = deque(maxlen=capacity)
+        self.capacity = capacity
         self.dropped = 0
         self._pending = np.zeros(len(world.points), dtype=bool)
         self._t_applied = np.full(len(world.points), -1, dtype=np.int64)
         self._t_source = np.full(len(world.points), -1, dtype=np.int64)
+        self._ring = np.zeros((capacity, 5), dtype=np.int64)
+        """Per record: point column, t_source, t_applied, t_done monotonic, t_done wall."""
+        self._frame = np.zeros(capacity, dtype=np.int64)
+        self._count = 0
+        """Records closed since start (the ring holds the newest ``capacity``)."""
 
     def applied(self, t_applied_ns: int) -> int:
         """Mark the points ingest wrote at ``t_applied_ns`` (its ``now``); returns how many.
@@ -70,18 +78,34 @@ class LatencyProbe:
                    t_monotonic_ns: int | None = None) -> int:
         """Close a record for each pending point; returns how many."""
         cols = np.flatnonzero(self._pending)
-        if len(cols) == 0:
+        n = len(cols)
+        if n == 0:
             return 0
         wall = time.time_ns() if t_wall_ns is None else t_wall_ns
         mono = time.monotonic_ns() if t_monotonic_ns is None else t_monotonic_ns
-        ids = self.world.points.ids
-        room = self.records.maxlen - len(self.records)  # type: ignore[operator]
-        self.dropped += max(0, len(cols) - room)
-        for c in cols.tolist():
-            self.records.append(LatencyRecord(ids[c], int(self._t_source[c]),
-                                              int(self._t_applied[c]), mono, wall, frame))
+        self.dropped += max(0, min(self._count, self.capacity) + n - self.capacity)
+        keep = cols[-self.capacity:]
+        slots = (self._count + n - len(keep) + np.arange(len(keep))) % self.capacity
+        ring = self._ring
+        ring[slots, 0] = keep
+        ring[slots, 1] = self._t_source[keep]
+        ring[slots, 2] = self._t_applied[keep]
+        ring[slots, 3] = mono
+        ring[slots, 4] = wall
+        self._frame[slots] = frame
+        self._count += n
         self._pending[cols] = False
-        return len(cols)
+        return n
+
+    @property
+    def records(self) -> list[LatencyRecord]:
+        """The kept records, oldest first (built on each call)."""
+        kept = min(self._count, self.capacity)
+        order = (self._count - kept + np.arange(kept)) % self.capacity
+        ids = self.world.points.ids
+        rows = self._ring[order].tolist()
+        return [LatencyRecord(ids[c], ts, ta, tm, tw, f) for (c, ts, ta, tm, tw), f
+                in zip(rows, self._frame[order].tolist(), strict=True)]
 
     def to_json(self) -> dict:
         """``{"fields": [...], "records": [[...], ...], "dropped": n}`` for the stats file."""

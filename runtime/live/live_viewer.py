@@ -499,10 +499,11 @@ class LiveViewer:
         data.update(world_snapshot(self.world, self.session.time.now_ns, observer=self.observer,
                                    visual_quality=self.visual_quality))
         sync = self.viewer.view.sync
+        icons = self.icons.shown()
         for eid, entry in data["entities"].items():
             r = self.world.entity_row[eid]
             entry["status"] = sync.status_text[r]
-            entry["icon"] = self.icons.shown().get(r)
+            entry["icon"] = icons.get(r)
         source = self.source
         if source is not None:
             writer = source.writer

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ class FrameTimings:
         self.capacity = capacity
         self._ns = np.zeros((capacity, len(PHASES)), dtype=np.int64)
         self._interval_ns = np.zeros(capacity, dtype=np.int64)
+        self._end_ns = np.zeros(capacity, dtype=np.int64)
+        self._cpu_ns = np.zeros(capacity, dtype=np.int64)
+        """Process CPU time (every thread) at each frame's end."""
         self.frames = 0
         self._current = np.zeros(len(PHASES), dtype=np.int64)
         self._last_frame_end_ns = -1
@@ -50,6 +54,8 @@ class FrameTimings:
         self._interval_ns[i] = now_ns - self._last_frame_end_ns if self._last_frame_end_ns >= 0 \
             else 0
         self._last_frame_end_ns = now_ns
+        self._end_ns[i] = now_ns
+        self._cpu_ns[i] = time.process_time_ns()
         self._current[:] = 0
         self.frames += 1
 
@@ -68,6 +74,26 @@ class FrameTimings:
         if len(intervals):
             out["frame_interval"] = _pcts(intervals)
             out["fps_mean"] = round(1000.0 / float(intervals.mean()), 2)
+        out["per_second"] = self.per_second()
+        return out
+
+    def per_second(self) -> list[dict[str, float]]:
+        """Frames and process CPU (ms, every thread) per whole second of the kept frames, in
+        order: ``t_s`` is the second's start on the monotonic clock. The last is partial."""
+        n = min(self.frames, self.capacity)
+        if n < 2:
+            return []
+        start = self.frames - n
+        order = np.arange(start, self.frames) % self.capacity
+        end, cpu = self._end_ns[order], self._cpu_ns[order]
+        second = (end - end[0]) // 1_000_000_000
+        bounds = np.searchsorted(second, np.arange(int(second[-1]) + 2))
+        out = []
+        for k in range(len(bounds) - 1):
+            lo, hi = int(bounds[k]), int(bounds[k + 1])
+            cpu_ms = (int(cpu[hi - 1]) - int(cpu[max(lo - 1, 0)])) / 1e6 if hi > lo else 0.0
+            out.append({"t_s": round(end[0] / 1e9 + k, 3), "frames": hi - lo,
+                        "cpu_ms": round(cpu_ms, 3)})
         return out
 
 

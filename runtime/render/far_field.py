@@ -112,6 +112,45 @@ def near_nodes(root: NodePath) -> dict[tuple[int, int], NodePath]:
     return out
 
 
+NEAR_MARGIN_M = CELL_M
+"""Render sync updates the models of cells within SWITCH_M + this of the camera: a camera that
+moves less than this between the sync and the render never shows a model not yet updated."""
+
+
+class NearCells:
+    """Which entity rows stand in a cell near enough to be drawn with their real models.
+
+    Render sync pushes values only to those rows' nodes; the others keep what they showed and
+    are brought up to date when their cell comes near (their wanted values stay in the arrays).
+    """
+
+    def __init__(self, centres_m: np.ndarray, row_cell: np.ndarray) -> None:
+        self.centres_m = np.asarray(centres_m, dtype=np.float64).reshape(-1, 3)
+        """(C, 3) centre of each cell's LOD switch, in the scene root's frame."""
+        self.row_cell = np.asarray(row_cell, dtype=np.int64)
+        """(N,) cell index of each entity row; -1: not in a cell (always updated)."""
+        self._radius_m = SWITCH_M + NEAR_MARGIN_M
+
+    def rows_mask(self, eye_m: tuple[float, float, float]) -> np.ndarray:
+        """bool (N,): rows whose nodes are (or may be by the render) drawn as models."""
+        d = np.linalg.norm(self.centres_m - np.asarray(eye_m, dtype=np.float64), axis=1)
+        near = np.append(d < self._radius_m, True)  # index -1: rows outside every cell
+        return near[self.row_cell]
+
+    @classmethod
+    def of(cls, cells: list[NodePath], roots: list[NodePath | None]) -> NearCells:
+        """From the cells :func:`add_far_field` made and each entity row's root node."""
+        index = {}
+        centres = []
+        for k, cell in enumerate(cells):
+            c = cell.node().get_center()
+            centres.append((c.x, c.y, c.z))
+            index[cell.find("near").node()] = k
+        row_cell = [-1 if r is None or not r.has_parent()
+                    else index.get(r.get_parent().node(), -1) for r in roots]
+        return cls(np.array(centres), np.array(row_cell))
+
+
 def add_far_field(root: NodePath, items: list[FarItem]) -> list[NodePath]:
     """Move ``items``' nodes under per-cell LOD nodes below ``root``; returns the cells."""
     cells: dict[tuple[int, int], list[FarItem]] = defaultdict(list)

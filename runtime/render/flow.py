@@ -84,8 +84,11 @@ class FlowMarkers:
     def bead_count(self) -> int:
         return len(self._bead_pipe)
 
-    def advance(self, flow_m3_h: np.ndarray, dt_s: float) -> None:
-        """Move beads by one frame. ``flow_m3_h`` is RenderSync's (N,) array (NaN: unknown)."""
+    def advance(self, flow_m3_h: np.ndarray, dt_s: float,
+                drawn: np.ndarray | None = None) -> None:
+        """Move beads by one frame. ``flow_m3_h`` is RenderSync's (N,) array (NaN: unknown);
+        ``drawn`` (bool (N,), RenderSync's rows drawn as models) leaves out the beads of pipes
+        drawn as far-field boxes: a 10,000-asset site has tens of thousands of beads."""
         flow = flow_m3_h[self.rows] if len(flow_m3_h) else np.full(len(self.rows), np.nan)
         known = np.isfinite(flow)
         v = np.where(known, flow, 0.0) / 3600.0 / self._area
@@ -93,17 +96,27 @@ class FlowMarkers:
                            np.sign(v) * np.maximum(np.abs(v), MIN_VISIBLE_M_S))
         self.velocity_m_s[:] = v
         self.phase_m = np.mod(self.phase_m + shown_v * dt_s, self._spacing)
-        s = self.phase_m[self._bead_pipe] + self._bead_k * self._spacing[self._bead_pipe]
-        s = np.minimum(s, self.length_m[self._bead_pipe] - 1e-6) + self._base[self._bead_pipe]
+        if drawn is None or bool(drawn[self.rows].all()):
+            beads = None
+            pipe, k = self._bead_pipe, self._bead_k
+        else:
+            beads = drawn[self.rows][self._bead_pipe]
+            pipe, k = self._bead_pipe[beads], self._bead_k[beads]
+        s = self.phase_m[pipe] + k * self._spacing[pipe]
+        s = np.minimum(s, self.length_m[pipe] - 1e-6) + self._base[pipe]
         seg = np.clip(np.searchsorted(self._seg_s0, s, side="right") - 1, 0, len(self._seg_s0) - 1)
         pos = self._seg_a[seg] + self._seg_dir[seg] * (s - self._seg_s0[seg])[:, None]
-        moving = (shown_v != 0.0)[self._bead_pipe]
-        visible = known[self._bead_pipe]
+        moving = (shown_v != 0.0)[pipe]
+        visible = known[pipe]
+        if beads is not None:
+            at = np.cumsum(beads) - 1  # bead index -> its place among the drawn beads
         for renderer, members in self._groups:
-            renderer.position_m[: len(members)] = pos[members]
-            renderer.rgba[: len(members)] = np.where(moving[members, None], MOVING_RGBA,
-                                                     STILL_RGBA)
-            renderer.rgba[: len(members), 3] = visible[members]
+            if beads is not None:
+                members = at[members[beads[members]]]
+            n = len(members)
+            renderer.position_m[:n] = pos[members]
+            renderer.rgba[:n] = np.where(moving[members, None], MOVING_RGBA, STILL_RGBA)
+            renderer.rgba[:n, 3] = visible[members]
             # Hidden beads are parked far below the ground rather than re-sorted.
-            renderer.position_m[: len(members), 2] -= np.where(visible[members], 0.0, 1e4)
-            renderer.upload(len(members))
+            renderer.position_m[:n, 2] -= np.where(visible[members], 0.0, 1e4)
+            renderer.upload(n)

@@ -20,11 +20,12 @@ changed, so a still camera over 5,000 labels costs one matrix comparison a frame
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from panda3d.core import LineSegs, NodePath, Point2, Point3, TextNode
+from panda3d.core import CullBinManager, LineSegs, NodePath, Point2, Point3, TextNode
 
 TEXT_SCALE = 0.036
 """Height of one text line in aspect2d units (the window is 2 units tall): ~13 px at 720p."""
@@ -50,9 +51,16 @@ GREY_RGBA = (0.72, 0.74, 0.76, 1.0)
 """Text of a badge whose values are not Good: greyed, and marked ``?``/``!`` in the text."""
 LEADER_RGBA = (0.9, 0.92, 0.95, 0.8)
 TEXT_RELAYOUT_FRAMES = 12
+TEXT_RELAYOUT_S = 1.0
 """Changed badge texts (values tick every refresh) re-place the cards at most every this many
-frames; a camera or panel change re-places them at once. Between layouts a card keeps its
-place and shows its new text."""
+frames and seconds; a camera or panel change re-places them at once. Between layouts a card
+keeps its place and shows its new text (placing 400 cards takes tens of milliseconds)."""
+
+LABEL_BIN = "labels"
+"""An unsorted cull bin between the transparent (30) and fixed (40) bins: the cards draw in
+scene-graph order (leaders, then each card and its text), under the fixed-bin panels. A card
+as a decal of its text costs several times more to draw in software rendering."""
+LABEL_BIN_SORT = 35
 
 Rect = tuple[float, float, float, float]
 """(left, right, bottom, top) in aspect2d units."""
@@ -113,6 +121,10 @@ class LabelLayer:
     def __init__(self, overlay: NodePath, camera: NodePath, lens_node: NodePath,
                  aspect_ratio: float) -> None:
         self._root = overlay.attach_new_node("labels")
+        bins = CullBinManager.get_global_ptr()
+        if bins.find_bin(LABEL_BIN) < 0:
+            bins.add_bin(LABEL_BIN, CullBinManager.BT_unsorted, LABEL_BIN_SORT)
+        self._root.set_bin(LABEL_BIN, 0)
         self._camera = camera
         self._lens_node = lens_node
         self._aspect = aspect_ratio
@@ -134,7 +146,14 @@ class LabelLayer:
         self.layouts = 0
         """How many times the cards were laid out (a still camera lays out nothing)."""
         self._frames_since_layout = 0
+        self._layout_at_s = 0.0
         self.text_relayout_frames = TEXT_RELAYOUT_FRAMES
+        self.text_relayout_s = TEXT_RELAYOUT_S
+        self.shown_mask = np.zeros(0, dtype=bool)
+        """bool (labels,): whether each card is shown (same order as :attr:`labels`)."""
+        self.on_show: Callable[[Label], None] | None = None
+        """Called with a hidden card about to be placed again, before it is measured: render
+        sync gives it the status words it did not write while the card was hidden."""
 
     def add(self, entity_id: str, title: str, anchor_m: tuple[float, float, float],
             box_m: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
@@ -147,11 +166,11 @@ class LabelLayer:
             tn.set_font(self.font)
         tn.set_card_color(CARD_RGBA)
         tn.set_card_as_margin(0.35, 0.35, 0.2, 0.15)
-        tn.set_card_decal(True)
         np_ = self._root.attach_new_node(tn)
         np_.set_scale(TEXT_SCALE)
         label = Label(entity_id, Point3(*anchor_m), tn, np_, title, box_m=box_m)
         self.labels.append(label)
+        self.shown_mask = np.append(self.shown_mask, True)
         self.by_id[entity_id] = label
         self._version += 1
         return label
@@ -224,9 +243,11 @@ class LabelLayer:
                 and last[4] == reserved):
             if last[0] == self._version:
                 return  # nothing moved and no text changed: the cards stand where they are
-            if self._frames_since_layout < self.text_relayout_frames:
+            if (self._frames_since_layout < self.text_relayout_frames
+                    or time.monotonic() - self._layout_at_s < self.text_relayout_s):
                 return  # only texts changed: they show in place; re-place them a bit later
         self._frames_since_layout = 0
+        self._layout_at_s = time.monotonic()
         depth, on_screen = self._project(to_cam, projection)
         for label, d in zip(self.labels, depth.tolist(), strict=True):
             level = "near" if d < self.near_m else "far"
@@ -259,6 +280,8 @@ class LabelLayer:
         leaders.set_thickness(1.0)
         for i in order[:MAX_SHOWN].tolist():
             label = self.labels[i]
+            if not label.shown and self.on_show is not None:
+                self.on_show(label)
             # Panda's own float32 projection for the cards placed: the same pixels as always.
             p_cam = self._camera.get_relative_point(scene_root, label.anchor_m)
             p2 = Point2()
@@ -278,16 +301,18 @@ class LabelLayer:
             if not label.shown:
                 label.node.show()
                 label.shown = True
+                self.shown_mask[i] = True
             label.node.set_pos(x, 0, yb - bottom * TEXT_SCALE)
             index = len(placed)
             placed.append((x, yb, w, h))
             owners.append(-1)
             for cell in _cells(x - w / 2, x + w / 2, yb, yb + h):
                 cells.setdefault(cell, []).append(index)
-        for label, on in zip(self.labels, show.tolist(), strict=True):
-            if label.shown and not on:
-                label.node.hide()
-                label.shown = False
+        for i in np.flatnonzero(self.shown_mask & ~show).tolist():
+            label = self.labels[i]
+            label.node.hide()
+            label.shown = False
+        self.shown_mask &= show
         self._leaders.remove_node()
         self._leaders = self._root.attach_new_node(leaders.create(), -1)  # under the cards
 

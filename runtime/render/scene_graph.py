@@ -15,7 +15,7 @@ from direct.showbase.Loader import Loader
 from panda3d.core import NodePath
 
 from runtime.render.far_field import MIN_MODELS as FAR_MIN_MODELS
-from runtime.render.far_field import TYPE_RGB, FarItem, add_far_field, pipe_boxes
+from runtime.render.far_field import TYPE_RGB, FarItem, NearCells, add_far_field, pipe_boxes
 from runtime.render.materials import PIPE_SERVICE_FINISH, Materials
 from runtime.render.model_file import ModelFiles, anchor_port
 from runtime.render.procedural import BUILDERS, port_for
@@ -100,8 +100,7 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
         visuals[conn.id] = AssetVisual(root=pipe_root, height_m=0.0)
         far_items.append(FarItem(pipe_root, *pipe_boxes(points, conn.diameter_m),
                                  TYPE_RGB["pipe"], top_only=True))
-    if models >= far_field_min:
-        add_far_field(root, far_items)
+    cells = add_far_field(root, far_items) if models >= far_field_min else []
 
     anchors = {}
     for entity in scene.entities:
@@ -117,6 +116,9 @@ def build_scene_graph(scene: Scene, parent: NodePath, *, loader: Loader | None =
     travel = [v.stem_travel_m if v is not None else 0.0 for v in ordered]
     sync = RenderSync([e.id for e in scene.entities], ordered, fill_band_m=band,
                       stem_travel_m=travel, materials=mats)
+    if cells:
+        sync.near_cells = NearCells.of(cells, [v.root if v is not None else None
+                                               for v in ordered])
     if lows:
         lo3, hi3 = np.min(lows, axis=0), np.max(highs, axis=0)
         bounds = (*map(float, lo3), *map(float, hi3))

@@ -34,11 +34,12 @@ import numpy as np
 from panda3d.core import NodePath
 
 from runtime.quality import Quality, Reason
-from runtime.render.labels import LabelLayer
+from runtime.render.labels import Label, LabelLayer
 from runtime.render.procedural.base import AssetVisual
 
 if TYPE_CHECKING:
     from runtime.render.cues import QualityIcons
+    from runtime.render.far_field import NearCells
     from runtime.render.flow import FlowMarkers
     from runtime.render.materials import Materials
 
@@ -55,6 +56,9 @@ BEACON_FLASH_S = (0.7, 0.3)
 _SPIN_SETTER = {"x": NodePath.set_p, "y": NodePath.set_r, "z": NodePath.set_h}
 """Rotor axis -> the NodePath setter turning about it (pitch is about X, roll about Y)."""
 """A tripped pump's beacon is lit, then dark, this long (s): movement, not just red."""
+AGE_WORDS_PER_FRAME = 24
+"""Cards on screen whose status changed only in its age are rewritten this many a frame at
+most (a change of quality, reason or TRIP is written at once): 400 cards in ~0.5 s at 30 fps."""
 
 
 class RenderSync:
@@ -84,6 +88,12 @@ class RenderSync:
         """Pipe flow markers; the live viewer sets it."""
         self._materials = materials
         self._time_s = 0.0
+        self.near_cells: NearCells | None = None
+        """A far-field scene's cells (:mod:`runtime.render.far_field`): only rows drawn as
+        models near the camera get their nodes updated; None updates every row."""
+        self.eye_m: tuple[float, float, float] | None = None
+        """The camera in the scene root's frame, set by the viewer before :meth:`apply`."""
+        self._all = np.ones(n, dtype=bool)
 
         self._roots = [v.root if v is not None else None for v in visuals]
         self._fill = [v.parts.get("fill") if v else None for v in visuals]
@@ -115,8 +125,14 @@ class RenderSync:
         self._shown_running = self.running.copy()
         self._shown_beacon = np.zeros(n, dtype=np.int8)
         self._shown_status = np.full(n, -1, dtype=np.int64)
-        self.status_text: list[str] = [""] * n
-        """Per row: the label's status line as last written (tests and the inspector read it)."""
+        self._status_key = np.zeros(n, dtype=np.int64)
+        self._shown_words = np.full(n, -1, dtype=np.int64)
+        self._age_cursor = 0
+        self._label_of: np.ndarray | None = None
+        self._label_count = -1
+        self.status_text: Sequence[str] = _StatusWords(self)
+        """Per row: the label's status line for the current state (tests and the inspector
+        read it; worded on reading, so rows whose cards are hidden cost nothing a frame)."""
         self._quiet_no_comm = False
 
     def set_quiet_no_comm(self, quiet: bool) -> None:
@@ -126,6 +142,7 @@ class RenderSync:
             self._quiet_no_comm = quiet
             self._shown_quality[:] = 255  # every cue again
             self._shown_status[:] = -1
+            self._shown_words[:] = -1
 
     # -- writers ---------------------------------------------------------------------------
 
@@ -177,22 +194,32 @@ class RenderSync:
         np.mod(self.rotor_angle_deg, 360.0, out=self.rotor_angle_deg)
         self._time_s += dt_s
         if self.flow is not None:
-            self.flow.advance(self.flow_m3_h, dt_s)
+            drawn = self.drawn_rows() if self.near_cells is not None else None
+            self.flow.advance(self.flow_m3_h, dt_s, drawn)
 
     # -- push to the scene graph -------------------------------------------------------------
 
+    def drawn_rows(self) -> np.ndarray:
+        """bool (N,): rows whose models may be drawn this frame. In a far-field scene, rows of
+        distant cells (drawn as boxes) are left out: their nodes catch up when they come near,
+        since what they show is compared with what is wanted then."""
+        if self.near_cells is None or self.eye_m is None:
+            return self._all
+        return self.near_cells.rows_mask(self.eye_m)
+
     def apply(self) -> None:
         """Push changed values to their nodes (a few dozen Python calls at most per frame)."""
-        for i in _changed(self.fill_rows, self.fill_fraction, self._shown_fill):
+        drawn = self.drawn_rows()
+        for i in _changed(self.fill_rows, self.fill_fraction, self._shown_fill, drawn):
             f = float(self.fill_fraction[i])
             self._fill[i].set_sz(max(f, 1e-3) * float(self._band_m[i]))
-        for i in _changed(self.rotor_rows, self.rotor_angle_deg, self._shown_angle):
+        for i in _changed(self.rotor_rows, self.rotor_angle_deg, self._shown_angle, drawn):
             self._spin[i](self._rotor[i], float(self.rotor_angle_deg[i]))
-        for i in _changed(self.stem_rows, self.stem_fraction, self._shown_stem):
+        for i in _changed(self.stem_rows, self.stem_fraction, self._shown_stem, drawn):
             self._stem[i].set_z(float(self.stem_fraction[i]) * float(self._travel_m[i]))
-        self._apply_cues()
+        self._apply_cues(drawn)
 
-    def _apply_cues(self) -> None:
+    def _apply_cues(self, drawn: np.ndarray) -> None:
         """Colour scale, lamps, beacons, icons and label status for state and quality changes.
 
         This is the one place where data quality becomes visible: a grey/khaki colour scale, a
@@ -201,8 +228,8 @@ class RenderSync:
         """
         tint_changed = np.any(self.tint_rgba != self._shown_tint, axis=1)
         quality_changed = self.quality != self._shown_quality
-        changed = np.flatnonzero(tint_changed | quality_changed
-                                 | (self.highlight != self._shown_highlight))
+        changed = np.flatnonzero((tint_changed | quality_changed
+                                  | (self.highlight != self._shown_highlight)) & drawn)
         for i in changed:
             root = self._roots[i]
             q = int(self.quality[i])
@@ -217,36 +244,76 @@ class RenderSync:
             self._shown_tint[i] = self.tint_rgba[i]
             self._shown_quality[i] = q
             self._shown_highlight[i] = self.highlight[i]
-        self._apply_lamps()
+        self._apply_lamps(drawn)
         if self.labels is None:
             return
         not_good = self.quality != Quality.GOOD
         age = np.where(self.age_s < 0, -1, self.age_s.astype(np.int64))
-        # One integer per row that changes whenever the status words would.
-        key = np.where(not_good, 1 + self.quality.astype(np.int64) * 256 + self.reason
-                       + (age + 1) * 65536, 0) + (self.tripped == 1) * (1 << 40)
-        for i in np.flatnonzero(key != self._shown_status):
-            self._shown_status[i] = key[i]
-            q = int(self.quality[i])
-            if self._quiet_no_comm and self.reason[i] == Reason.NO_COMMUNICATION:
-                q = int(Quality.GOOD)
-            text = status_words(q, int(self.reason[i]), float(self.age_s[i]),
-                                tripped=bool(self.tripped[i] == 1))
-            self.status_text[i] = text
-            eid = self.entity_ids[i]
-            if eid in self.labels.by_id:
-                self.labels.set_status(eid, text)
+        # One integer per row that changes whenever the status words would: the quality,
+        # reason and TRIP part, and the age part (whole seconds).
+        words = np.where(not_good, 1 + self.quality.astype(np.int64) * 256 + self.reason, 0) \
+            + (self.tripped == 1) * (1 << 40)
+        self._status_key = words + np.where(not_good, age + 1, 0) * 65536
+        # Only cards on screen take their words now; a hidden card takes them when it is
+        # next shown (LabelLayer.on_show): thousands of Bad assets age every second.
+        label_of = self._label_rows()
+        on_screen = (label_of >= 0) & self.labels.shown_mask[np.maximum(label_of, 0)]
+        stale = on_screen & (self._status_key != self._shown_status)
+        now = stale & (words != self._shown_words)
+        rows = np.flatnonzero(now).tolist()
+        # A card whose words only age catches up a few a frame, round robin (each rewrite
+        # lays the text out again: hundreds of Bad cards ticking together cost a frame).
+        aged = np.flatnonzero(stale & ~now)
+        if len(aged):
+            start = int(np.searchsorted(aged, self._age_cursor))
+            aged = np.concatenate([aged[start:], aged[:start]])[:AGE_WORDS_PER_FRAME]
+            self._age_cursor = int(aged[-1]) + 1
+            rows += aged.tolist()
+        for i in rows:
+            self._label_status(i)
 
-    def _apply_lamps(self) -> None:
+    def _label_rows(self) -> np.ndarray:
+        """int (N,): each row's index in the label layer, -1 for a row without a label."""
+        labels = self.labels
+        assert labels is not None
+        if self._label_of is None or len(labels.labels) != self._label_count:
+            index = {label.entity_id: k for k, label in enumerate(labels.labels)}
+            self._label_of = np.array([index.get(eid, -1) for eid in self.entity_ids],
+                                      dtype=np.int64)
+            self._label_count = len(labels.labels)
+            labels.on_show = self._on_label_shown
+        return self._label_of
+
+    def _on_label_shown(self, label: Label) -> None:
+        i = self.row.get(label.entity_id)
+        if i is not None and self._shown_status[i] != self._status_key[i]:
+            self._label_status(i)
+
+    def _label_status(self, i: int) -> None:
+        """Write row ``i``'s status words on its label."""
+        assert self.labels is not None
+        self._shown_status[i] = self._status_key[i]
+        self._shown_words[i] = self._status_key[i] % 65536 + (self._status_key[i] >> 40 << 40)
+        self.labels.set_status(self.entity_ids[i], self.status_of(i))
+
+    def status_of(self, i: int) -> str:
+        """Row ``i``'s status words as its label shows them (quality, reason, age, TRIP)."""
+        q = int(self.quality[i])
+        if self._quiet_no_comm and self.reason[i] == Reason.NO_COMMUNICATION:
+            q = int(Quality.GOOD)
+        return status_words(q, int(self.reason[i]), float(self.age_s[i]),
+                            tripped=bool(self.tripped[i] == 1))
+
+    def _apply_lamps(self, drawn: np.ndarray) -> None:
         """Run lamp material on change; trip beacon shown, flashing while tripped."""
         if self._materials is not None:
-            rows = self.lamp_rows
+            rows = self.lamp_rows[drawn[self.lamp_rows]]
             diff = rows[self.running[rows] != self._shown_running[rows]]
             for i in diff:
                 name = "lamp_run" if self.running[i] == 1 else "lamp_off"
                 self._lamp[i].set_material(self._materials.get(name), 2)
                 self._shown_running[i] = self.running[i]
-        rows = self.beacon_rows
+        rows = self.beacon_rows[drawn[self.beacon_rows]]
         lit = self._time_s % sum(BEACON_FLASH_S) < BEACON_FLASH_S[0]
         want = ((self.tripped[rows] == 1) & lit).astype(np.int8)
         for i in rows[want != self._shown_beacon[rows]]:
@@ -259,6 +326,21 @@ class RenderSync:
     def root(self, entity_id: str) -> NodePath | None:
         """The entity's root node (None for an entity drawn without a model)."""
         return self._roots[self.row[entity_id]]
+
+
+class _StatusWords(Sequence[str]):
+    """``RenderSync.status_text``: row -> its status words, worded when read."""
+
+    def __init__(self, sync: RenderSync) -> None:
+        self._sync = sync
+
+    def __len__(self) -> int:
+        return len(self._sync.quality)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self._sync.status_of(k) for k in range(len(self))[i]]  # type: ignore
+        return self._sync.status_of(int(i))
 
 
 def format_age(age_s: float) -> str:
@@ -289,8 +371,10 @@ def _rows_with(parts: list[NodePath | None]) -> np.ndarray:
     return np.array([i for i, p in enumerate(parts) if p is not None], dtype=np.int64)
 
 
-def _changed(rows: np.ndarray, wanted: np.ndarray, shown: np.ndarray) -> np.ndarray:
-    """Rows whose wanted value differs from what is on screen; marks them shown."""
+def _changed(rows: np.ndarray, wanted: np.ndarray, shown: np.ndarray,
+             drawn: np.ndarray) -> np.ndarray:
+    """Drawn rows whose wanted value differs from what is on screen; marks them shown."""
+    rows = rows[drawn[rows]]
     diff = rows[wanted[rows] != shown[rows]]
     shown[diff] = wanted[diff]
     return diff

@@ -102,6 +102,9 @@ class Viewer:
         dt = self.frame_dt_s()
         for writer in self.sync_writers:
             writer(dt)
+        if sync.near_cells is not None:
+            eye = self.app.camera.get_pos(self.view.root)
+            sync.eye_m = (eye.x, eye.y, eye.z)
         sync.advance(dt)
         sync.apply()
         self.sync_ns = time.perf_counter_ns() - t0

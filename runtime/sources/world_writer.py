@@ -9,7 +9,7 @@ live and replay write the world the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import islice
+from itertools import islice, repeat
 
 import numpy as np
 
@@ -75,13 +75,16 @@ class WorldWriter:
     def _map_layout(self, layout: PointLayout) -> tuple[np.ndarray, np.ndarray | None, int]:
         index = self.world.point_column
         names = layout.names
-        found = [index.get(p, -1) for p in names]
-        keep = [i for i, c in enumerate(found) if c >= 0]
-        unknown = len(names) - len(keep)
+        # C-level map: a coalesced message is a new layout of thousands of names, many a second.
+        found = np.fromiter(map(index.get, names, repeat(-1)), dtype=np.int64, count=len(names))
+        known = found >= 0
+        unknown = len(names) - int(known.sum())
         if unknown:
-            self._note_unknown(p for p, c in zip(names, found, strict=True) if c < 0)
-        world_cols = np.array([found[i] for i in keep], dtype=np.int64)
-        mapped = (world_cols, None if not unknown else np.array(keep, dtype=np.intp), unknown)
+            self._note_unknown(names[i] for i in np.flatnonzero(~known).tolist())
+            keep = np.flatnonzero(known).astype(np.intp)
+            mapped = (found[keep], keep, unknown)
+        else:
+            mapped = (found, None, 0)
         if self._layout_entries + len(names) > MAX_LAYOUT_ENTRIES:
             self._layouts.clear()
             self._layout_entries = 0

@@ -17,7 +17,6 @@ costs.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,23 +51,13 @@ pub.close()
 
 
 def _free_base() -> int:
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + 5 > 65535:
-            continue
-        ok = True
-        for i in range(5):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", base + i))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no block of 5 free ports")
+    import random
+
+    from runtime.supervisor import free_port_block
+
+    # Below the ephemeral range (32768+): benches that open many connections can fill that
+    # range with TIME_WAIT ports; a random start keeps concurrent benches apart.
+    return free_port_block(5, start=random.randrange(20000, 32000))
 
 
 def _measure(addr: str, batch: int, count: int, keys: Path | None) -> tuple[float, float]:

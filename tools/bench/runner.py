@@ -22,6 +22,7 @@ SUITES: dict[str, str] = {
     "recording": "tools.bench.recording",
     "replay": "tools.bench.replay",
     "scale": "tools.bench.scale",
+    "live10k": "tools.bench.live10k",
     "models": "tools.bench.models",
     "alarms": "tools.bench.alarms",
     "alarm-latency": "tools.bench.alarm_banner",
