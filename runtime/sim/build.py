@@ -17,6 +17,7 @@ from runtime.scene.errors import SceneError
 from runtime.scene.model import Connection, Entity, Scene
 from runtime.sim import tables as T  # noqa: N812
 from runtime.sim.kernels_valve import k_open_s2_m5
+from runtime.sim.network_batched import N_BRANCH_ROWS, N_COMP_ROWS, N_JUNCTION_ROWS
 
 G_M_S2 = 9.80665
 _RPM_TO_RAD_S = 2.0 * math.pi / 60.0
@@ -238,6 +239,8 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
     cb_start = np.cumsum([0] + [len(x) for x in comp_branches]).astype(T.I8)
     max_nj = max([len(x) for x in comp_junctions] + [1])
 
+    batch = _batch_groups(comp_junctions, comp_branches, br_from, br_to, br_pump, node_local)
+
     node_tank = [-1] * n_node
     node_junction = [-1] * n_node
     for i, e in enumerate(tanks):
@@ -262,6 +265,7 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         comp_junctions=_arr([n for x in comp_junctions for n in x], T.I8),
         comp_branch_start=cb_start,
         comp_branches=_arr([b for x in comp_branches for b in x], T.I8),
+        **batch,
     )
     head0 = np.zeros(n_node)
     for e in tanks:
@@ -278,6 +282,13 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         rhs=np.zeros(max_nj),
         work=np.zeros((max_nj, 2)),
         branch_work=np.zeros((n_branch, 4)),
+        batch_work=np.zeros((N_BRANCH_ROWS, len(batch["batch_branches"]))),
+        batch_cwork=np.zeros((N_COMP_ROWS, len(batch["batch_comps"]))),
+        # padded by the largest group: a tank end reads a junction slot (weighted by 0)
+        batch_jwork=np.zeros((N_JUNCTION_ROWS, len(batch["batch_junctions"])
+                              + int(np.diff(batch["batch_start"]).max(initial=0)))),
+        comp_fast_it=np.zeros(len(comp_branches), T.I8),
+        batch_failed=np.zeros(len(batch["batch_comps"]), T.I8),
         stats=np.zeros(3, T.I8),
     )
 
@@ -345,6 +356,7 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
             / (e.params["rated_flow_m3_h"] / 3600.0) ** 2 for e in pumps
         ]),
         rated_flow_m3_s=_arr([e.params["rated_flow_m3_h"] / 3600.0 for e in pumps]),
+        inv_rated_flow_s_m3=_arr([3600.0 / e.params["rated_flow_m3_h"] for e in pumps]),
         rated_speed_rpm=_arr([e.params["rated_speed_rpm"] for e in pumps]),
         rated_shaft_w=_arr([
             RHO_KG_M3 * G_M_S2 * e.params["rated_flow_m3_h"] / 3600.0 * e.params["rated_head_m"]
@@ -388,6 +400,10 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
                               / (e.params["rated_speed_rpm"] * _RPM_TO_RAD_S) for e in motors]),
         inv_inertia=_arr([1.0 / e.params["inertia_kg_m2"] for e in motors]),
         inv_rated_power_w=_arr([1.0 / (e.params["rated_power_kw"] * 1000.0) for e in motors]),
+        inv_rated_omega_rad_s=_arr([1.0 / (e.params["rated_speed_rpm"] * _RPM_TO_RAD_S)
+                                    for e in motors]),
+        inv_thermal_tau_s=_arr([1.0 / e.params.get("thermal_time_constant_s", 900.0)
+                                for e in motors]),
     )
     motor_s = T.MotorState(
         speed_rpm=_arr([sp0[p] * run0[p] if p >= 0 else 0.0 for p in motor_pump]),
@@ -540,6 +556,65 @@ def _order_rows(by_type: dict[str, list[Entity]], ent: dict[str, Entity]) -> Non
 
     if "transmitter" in by_type:
         by_type["transmitter"] = sorted(by_type["transmitter"], key=kind)
+
+
+MAX_BATCH_JUNCTIONS = 2
+"""Components with up to this many junctions solve in batch groups (closed-form systems)."""
+MIN_BATCH = 8
+"""Fewer components of one shape than this solve one at a time (a batch's gather and scatter
+would cost more than it saves)."""
+
+
+def _batch_groups(comp_junctions: list[list[int]], comp_branches: list[list[int]],
+                  br_from: list[int], br_to: list[int], br_pump: list[int],
+                  node_local: list[int]) -> dict[str, np.ndarray]:
+    """Group components of the same shape for the batched fast path
+    (:mod:`runtime.sim.network_batched`): same junction count (at most two), and per branch
+    position the same local junction at each end and pump or not. Slots are position-major
+    (slot = group start + position * components + component), so a loop over one position's
+    components reads contiguous scratch."""
+    groups: dict[tuple, list[int]] = {}
+    for c, (js, bs) in enumerate(zip(comp_junctions, comp_branches, strict=True)):
+        if len(js) > MAX_BATCH_JUNCTIONS:
+            continue
+        shape = (len(js), tuple((node_local[br_from[b]], node_local[br_to[b]],
+                                 1 if br_pump[b] >= 0 else 0) for b in bs))
+        groups.setdefault(shape, []).append(c)
+    groups = {shape: members for shape, members in groups.items() if len(members) >= MIN_BATCH}
+    max_nb = max([len(shape[1]) for shape in groups] + [1])
+    local = np.full((len(groups), max_nb, 3), -1, T.I8)
+    comps: list[int] = []
+    starts = [0]
+    branches: list[int] = []
+    branch_starts = [0]
+    junctions: list[int] = []
+    junction_starts = [0]
+    for g, (shape, members) in enumerate(groups.items()):
+        nj, tmpl = shape
+        local[g, :len(tmpl)] = tmpl
+        comps += members
+        starts.append(len(comps))
+        for p in range(len(tmpl)):
+            branches += [comp_branches[c][p] for c in members]
+        branch_starts.append(len(branches))
+        for i in range(nj):
+            junctions += [comp_junctions[c][i] for c in members]
+        junction_starts.append(len(junctions))
+    batched = np.zeros(len(comp_branches), T.U1)
+    batched[comps] = 1
+    return {
+        "comp_batched": batched,
+        "comp_unbatched": np.flatnonzero(batched == 0).astype(T.I8),
+        "batch_start": _arr(starts, T.I8),
+        "batch_comps": _arr(comps, T.I8),
+        "batch_nj": _arr([shape[0] for shape in groups], T.I8),
+        "batch_nb": _arr([len(shape[1]) for shape in groups], T.I8),
+        "batch_local": local,
+        "batch_branch_start": _arr(branch_starts, T.I8),
+        "batch_branches": _arr(branches, T.I8),
+        "batch_junction_start": _arr(junction_starts, T.I8),
+        "batch_junctions": _arr(junctions, T.I8),
+    }
 
 
 def _pipe_k(params: dict) -> float:

@@ -13,6 +13,8 @@ from runtime.sim.kernels_pump import motor_step
 from runtime.sim.kernels_tank import tank_integrate
 from runtime.sim.kernels_transmitter import transmitter_step
 from runtime.sim.kernels_valve import valve_step
+from runtime.sim.network import network_solve
+from runtime.sim.step import NETWORK_TOL_M3_S
 
 
 @kernel
@@ -42,3 +44,11 @@ def transmitter_family_steps(xm, xs, tm, ts, jm, js, pm, ps, ms, vs, pipes, step
     """Transmitter sampling, lag, noise, drift and clamp (``transmitter_step``)."""
     for k in range(n_steps):
         transmitter_step(xm, xs, tm, ts, jm, js, pm, ps, ms, vs, pipes, step0 + k, dt_s)
+
+
+@kernel
+def network_family_steps(m, s, n_steps: int) -> None:
+    """The network solve (warm: the fast path, batched where components share a shape) with
+    tank heads, valves and pump speeds held as they are."""
+    for _ in range(n_steps):
+        network_solve(m.net, s.net, m.pump, s.motor, m.valve, s.valve, NETWORK_TOL_M3_S, True)

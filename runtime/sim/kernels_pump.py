@@ -20,13 +20,16 @@ def pump_head_m(q_m3_s: float, speed_ratio: float, shutoff_head_m: float, b_s2_m
 
 
 @inline_kernel
-def pump_shaft_power_w(q_m3_s: float, speed_ratio: float, rated_flow_m3_s: float,
+def pump_shaft_power_w(q_m3_s: float, speed_ratio: float, inv_rated_flow_s_m3: float,
                        rated_shaft_w: float) -> float:
-    """Shaft power: linear in flow at rated speed (radial pump, 45 % at shut-off), scaled s^3."""
-    s = max(speed_ratio, 1.0e-300)
-    qn = min(max(q_m3_s / (s * rated_flow_m3_s), 0.0), 1.6)
-    w = s * s * s * rated_shaft_w * (0.45 + 0.55 * qn)
-    return w if speed_ratio > 0.0 else 0.0
+    """Shaft power: linear in flow at rated speed (radial pump, 45 % at shut-off), scaled s^3.
+
+    P = s^3 P_r (0.45 + 0.55 qn) with qn = q / (s Q_r) clamped to 0..1.6, written as
+    s^2 P_r (0.45 s + 0.55 clamp(q / Q_r, 0, 1.6 s)) (the same for s > 0) to need no division.
+    """
+    s = max(speed_ratio, 0.0)
+    sqn = min(max(q_m3_s * inv_rated_flow_s_m3, 0.0), 1.6 * s)
+    return s * s * rated_shaft_w * (0.45 * s + 0.55 * sqn)
 
 
 @inline_kernel
@@ -36,7 +39,7 @@ def _drive(mm, ms, m, energised, load_w, sp_rpm, dt_s):
     t_rated = mm.rated_torque_nm[m]
     temp = ms.temperature_degc[m]
     t_load = load_w / max(omega, 1.0)
-    t_fric = 0.005 * t_rated * (omega / mm.rated_omega_rad_s[m] + 0.2) if omega > 0.0 else 0.0
+    t_fric = 0.005 * t_rated * (omega * mm.inv_rated_omega_rad_s[m] + 0.2) if omega > 0.0 else 0.0
     # Proportional speed loop with feed-forward of the load; 0.25 s time constant.
     t_drive = t_load + t_fric + mm.inertia_kg_m2[m] * 4.0 * (sp_rpm * RPM_TO_RAD_S - omega)
     t_drive = min(max(t_drive, 0.0), 2.0 * t_rated) if energised else 0.0
@@ -48,7 +51,7 @@ def _drive(mm, ms, m, energised, load_w, sp_rpm, dt_s):
     load = p_out * mm.inv_rated_power_w[m]
     rise = mm.rated_rise_k[m] * (load * load + (0.1 if energised else 0.0))
     target = mm.ambient_degc[m] + rise
-    ms.temperature_degc[m] = temp + (target - temp) * dt_s / mm.thermal_tau_s[m]
+    ms.temperature_degc[m] = temp + (target - temp) * (dt_s * mm.inv_thermal_tau_s[m])
 
 
 @inline_kernel
@@ -83,7 +86,7 @@ def motor_step(mm, ms, pm, ps, dt_s: float) -> None:
         ps.run_s[i] += dt_s if ps.running[i] != 0 else 0.0
     for i in range(n_pump):
         s = ms.speed_rpm[i] * pm.inv_rated_speed_rpm[i]
-        ps.shaft_w[i] = pump_shaft_power_w(ps.flow_m3_s[i], s, pm.rated_flow_m3_s[i],
+        ps.shaft_w[i] = pump_shaft_power_w(ps.flow_m3_s[i], s, pm.inv_rated_flow_s_m3[i],
                                            pm.rated_shaft_w[i])
     # Pass 2, the drives.
     for i in range(n_pump):

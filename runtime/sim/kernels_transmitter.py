@@ -8,7 +8,7 @@ loop has no serial dependency on a generator's state, so it vectorises.
 
 from __future__ import annotations
 
-from numba import uint64
+from numba import int32, uint64
 
 from runtime.sim.jit import inline_kernel
 
@@ -34,7 +34,8 @@ def noise_normal(key, step):
     z = z ^ (z >> uint64(31))
     m = uint64(0xFFFF)
     acc = (z & m) + ((z >> uint64(16)) & m) + ((z >> uint64(32)) & m) + (z >> uint64(48))
-    return (float(acc) * _U16 + 2.0 * _U16 - 2.0) * _SQRT3
+    # acc < 2^18: through int32, whose conversion to float AVX2 has (uint64's it has not).
+    return (float(int32(acc)) * _U16 + 2.0 * _U16 - 2.0) * _SQRT3
 
 
 @inline_kernel

@@ -33,15 +33,9 @@ from __future__ import annotations
 
 import math
 
-from runtime.sim.jit import inline_kernel
-from runtime.sim.kernels_pump import pump_head_m
-
-Q0_M3_S = 5.0e-3
-"""Regularisation flow (18 m3/h): losses turn linear below it, so dF/dQ stays finite at Q = 0 and
-the Newton steps do not cycle across a check valve's kink (costs 0.5 % of loss at 0.05 m3/s)."""
-
-CHECK_K_S2_M5 = 1.0e9
-"""Resistance of a closed check valve or a blocked (dry) outlet: leaks ~0.3 m3/h at 10 m."""
+from runtime.sim.branch_eq import CHECK_K_S2_M5, Q0_M3_S, branch_eval  # noqa: F401 (names)
+from runtime.sim.jit import inline_kernel, kernel
+from runtime.sim.network_batched import fast_batched
 
 MAX_HEAD_STEP_M = 500.0
 """Largest head change one Newton step may make at a junction."""
@@ -71,34 +65,8 @@ def _dh(nm, ns, br, na, nb):
 @inline_kernel
 def branch_residual(q, dh, k, has_pump, s, h0, b, sign, block):
     """F(Q) and dF/dQ of one branch (see module doc)."""
-    root = math.sqrt(q * q + Q0_M3_S * Q0_M3_S)
-    f = dh - k * q * root
-    df = -k * (root + q * q / root)
-    if has_pump:
-        qp = sign * q
-        f += sign * pump_head_m(qp, s, h0, b)
-        df -= 2.0 * b * abs(qp)
-        if qp < 0.0:  # the pump's non-return valve
-            f += sign * CHECK_K_S2_M5 * (-qp) * root
-            df -= CHECK_K_S2_M5 * (root + q * q / root)
-    if (block > 0 and q > 0.0) or (block < 0 and q < 0.0):
-        f -= CHECK_K_S2_M5 * q * root
-        df -= CHECK_K_S2_M5 * (root + q * q / root)
+    f, df, _ = branch_eval(q, dh, k, has_pump, s, h0, b, sign, block)
     return f, df
-
-
-@inline_kernel
-def branch_curvature(q, k, has_pump, b, sign, block):
-    """|d2F/dQ2| of one branch at q (for the fast path's error estimate): the regularised loss
-    k q sqrt(q^2 + q0^2) has second derivative k q (2 q^2 + 3 q0^2) / (q^2 + q0^2)^1.5."""
-    r2 = q * q + Q0_M3_S * Q0_M3_S
-    c = abs(q) * (2.0 * q * q + 3.0 * Q0_M3_S * Q0_M3_S) / (r2 * math.sqrt(r2))
-    kk = k
-    if has_pump and sign * q < 0.0:
-        kk += CHECK_K_S2_M5
-    if (block > 0 and q > 0.0) or (block < 0 and q < 0.0):
-        kk += CHECK_K_S2_M5
-    return kk * c + (2.0 * b if has_pump else 0.0)
 
 
 @inline_kernel
@@ -253,14 +221,12 @@ def _fast_component(nm, ns, pm, ms, j0, nj, b0, b1, tol_m3_s):
             nb = nm.branch_to[br]
             has_pump, s, h0, b, sign = _branch_params(br, nm, ns, pm, ms)
             q = ns.branch_flow_m3_s[br]
-            f, df = branch_residual(q, _dh(nm, ns, br, na, nb),
-                                    ns.branch_k_s2_m5[br], has_pump, s, h0, b, sign,
-                                    ns.branch_block[br])
+            f, df, curv = branch_eval(q, _dh(nm, ns, br, na, nb), ns.branch_k_s2_m5[br],
+                                      has_pump, s, h0, b, sign, ns.branch_block[br])
             g = -1.0 / df
             ns.branch_work[br, 0] = g
             ns.branch_work[br, 1] = f
-            ns.branch_work[br, 2] = 0.5 * g * branch_curvature(q, ns.branch_k_s2_m5[br], has_pump,
-                                                                b, sign, ns.branch_block[br])
+            ns.branch_work[br, 2] = 0.5 * g * curv
             la = nm.node_local[na]
             lb = nm.node_local[nb]
             if la >= 0:
@@ -306,6 +272,61 @@ def _fast_component(nm, ns, pm, ms, j0, nj, b0, b1, tol_m3_s):
     return -1
 
 
+@kernel
+def bracketed_component(nm, ns, pm, ms, j0: int, nj: int, b0: int, b1: int,
+                        tol_m3_s: float) -> int:
+    """The bracketed solve of one component (see ``network_solve``); Newton iterations taken.
+
+    A compiled function of its own rather than inlined: it runs only on the first step and
+    when the fast path gives up, and one shared copy keeps the plant step's compile shorter.
+    """
+    ss, worst = _evaluate(nm, ns, pm, ms, j0, nj, b0, b1)
+    it = 0
+    while worst > tol_m3_s and nj > 0:
+        if it == MAX_NEWTON:
+            if worst > 1.0e-7:
+                ns.stats[1] += 1
+            break
+        it += 1
+        for i in range(nj):
+            ns.rhs[i] = -ns.rhs[i]
+        if not _solve_dense(ns.jac, ns.rhs, nj):
+            ns.stats[1] += 1
+            break
+        big = 0.0
+        for i in range(nj):
+            ns.work[i, 0] = ns.node_head_m[nm.comp_junctions[j0 + i]]
+            ns.work[i, 1] = ns.rhs[i]
+            if abs(ns.rhs[i]) > big:
+                big = abs(ns.rhs[i])
+        alpha = 1.0
+        if big > MAX_HEAD_STEP_M:
+            alpha = MAX_HEAD_STEP_M / big
+        for _ in range(40):
+            for i in range(nj):
+                node = nm.comp_junctions[j0 + i]
+                ns.node_head_m[node] = ns.work[i, 0] + alpha * ns.work[i, 1]
+            ss_new, worst = _evaluate(nm, ns, pm, ms, j0, nj, b0, b1)
+            if ss_new <= ss * (1.0 - 1.0e-4 * alpha):
+                break
+            alpha *= 0.5
+        if ss_new >= ss:
+            # No decrease along the Newton direction: rounding floor reached.
+            if worst > 1.0e-7:
+                ns.stats[1] += 1
+            break
+        ss = ss_new
+    return it
+
+
+@inline_kernel
+def _bracketed(nm, ns, pm, ms, c, tol_m3_s):
+    """``bracketed_component`` for component ``c``."""
+    j0 = nm.comp_junction_start[c]
+    return bracketed_component(nm, ns, pm, ms, j0, nm.comp_junction_start[c + 1] - j0,
+                               nm.comp_branch_start[c], nm.comp_branch_start[c + 1], tol_m3_s)
+
+
 @inline_kernel
 def network_solve(nm, ns, pm, ms, vm, vs, tol_m3_s: float, warm: bool) -> None:
     """Solve every component's junction heads and branch flows (see module doc).
@@ -324,55 +345,26 @@ def network_solve(nm, ns, pm, ms, vm, vs, tol_m3_s: float, warm: bool) -> None:
         ns.branch_k_s2_m5[br] = k
     worst_iter = 0
     fell_back = False
-    for c in range(nm.comp_branch_start.shape[0] - 1):
-        j0 = nm.comp_junction_start[c]
-        nj = nm.comp_junction_start[c + 1] - j0
-        b0 = nm.comp_branch_start[c]
-        b1 = nm.comp_branch_start[c + 1]
-        if warm:
-            it = _fast_component(nm, ns, pm, ms, j0, nj, b0, b1, FAST_TOL_M3_S)
-            if it >= 0:
-                worst_iter = max(worst_iter, it)
-                continue
+    if not warm:
+        for c in range(nm.comp_branch_start.shape[0] - 1):
+            worst_iter = max(worst_iter, _bracketed(nm, ns, pm, ms, c, tol_m3_s))
+    else:
+        n_failed = 0
+        if nm.batch_start.shape[0] > 1:
+            worst_iter, n_failed = fast_batched(nm, ns, pm, ms, FAST_TOL_M3_S, MAX_FAST)
+        for k in range(n_failed):
             fell_back = True
-        ss, worst = _evaluate(nm, ns, pm, ms, j0, nj, b0, b1)
-        it = 0
-        while worst > tol_m3_s and nj > 0:
-            if it == MAX_NEWTON:
-                if worst > 1.0e-7:
-                    ns.stats[1] += 1
-                break
-            it += 1
-            for i in range(nj):
-                ns.rhs[i] = -ns.rhs[i]
-            if not _solve_dense(ns.jac, ns.rhs, nj):
-                ns.stats[1] += 1
-                break
-            big = 0.0
-            for i in range(nj):
-                ns.work[i, 0] = ns.node_head_m[nm.comp_junctions[j0 + i]]
-                ns.work[i, 1] = ns.rhs[i]
-                if abs(ns.rhs[i]) > big:
-                    big = abs(ns.rhs[i])
-            alpha = 1.0
-            if big > MAX_HEAD_STEP_M:
-                alpha = MAX_HEAD_STEP_M / big
-            for _ in range(40):
-                for i in range(nj):
-                    node = nm.comp_junctions[j0 + i]
-                    ns.node_head_m[node] = ns.work[i, 0] + alpha * ns.work[i, 1]
-                ss_new, worst = _evaluate(nm, ns, pm, ms, j0, nj, b0, b1)
-                if ss_new <= ss * (1.0 - 1.0e-4 * alpha):
-                    break
-                alpha *= 0.5
-            if ss_new >= ss:
-                # No decrease along the Newton direction: rounding floor reached.
-                if worst > 1.0e-7:
-                    ns.stats[1] += 1
-                break
-            ss = ss_new
-        if it > worst_iter:
-            worst_iter = it
+            worst_iter = max(worst_iter, _bracketed(nm, ns, pm, ms, ns.batch_failed[k], tol_m3_s))
+        for k in range(nm.comp_unbatched.shape[0]):
+            c = nm.comp_unbatched[k]
+            j0 = nm.comp_junction_start[c]
+            it = _fast_component(nm, ns, pm, ms, j0, nm.comp_junction_start[c + 1] - j0,
+                                 nm.comp_branch_start[c], nm.comp_branch_start[c + 1],
+                                 FAST_TOL_M3_S)
+            if it < 0:
+                fell_back = True
+                it = _bracketed(nm, ns, pm, ms, c, tol_m3_s)
+            worst_iter = max(worst_iter, it)
     ns.stats[0] = worst_iter
     if fell_back:
         ns.stats[2] += 1

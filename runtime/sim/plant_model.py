@@ -31,6 +31,10 @@ class PointRef:
 
 
 _FLOW = 3600.0  # m3/s -> m3/h
+SCRATCH = frozenset({"net.jac", "net.rhs", "net.work", "net.branch_work", "net.batch_work",
+                     "net.batch_cwork", "net.batch_jwork",
+                     "net.comp_fast_it", "net.batch_failed"})
+"""Solver workspace columns: not part of the plant's state (left out of ``state_hash``)."""
 
 
 def _entity_point_ref(table: str, row: int, name: str, c: Compiled, eid: str) -> PointRef | None:
@@ -240,7 +244,7 @@ class PlantModel:
         """SHA-256 over every mutable column (names, dtypes and bytes): equal runs, equal hash."""
         h = hashlib.sha256()
         for name, col in self._arrays():
-            if name in ("net.jac", "net.rhs", "net.work", "net.branch_work"):
+            if name in SCRATCH:
                 continue  # solver scratch
             h.update(name.encode())
             h.update(str(col.dtype).encode())

@@ -19,10 +19,14 @@ from runtime.sim.compile_progress import compile_progress
 
 
 def plant_kernels() -> tuple:
-    """The numba dispatchers a :class:`PlantModel` calls, in the order it first calls them."""
+    """The numba dispatchers a :class:`PlantModel` calls, in the order it first calls them
+    (the network's ``bracketed_component`` and ``fast_batched`` are compiled by
+    ``plant_init``'s compile, as functions it calls)."""
+    from runtime.sim.network import bracketed_component
+    from runtime.sim.network_batched import fast_batched
     from runtime.sim.step import plant_init, plant_steps
 
-    return (plant_init, plant_steps)
+    return (plant_init, bracketed_component, fast_batched, plant_steps)
 
 
 def ensure_compiled(*, out: TextIO | None = None) -> float:

@@ -90,6 +90,7 @@ class PumpModel(NamedTuple):
     inv_rated_speed_rpm: np.ndarray  # f8 (n_pump,) 1 / rated_speed_rpm: s = speed * this
     curve_b_s2_m5: np.ndarray  # f8 (n_pump,) b, from rated flow and head
     rated_flow_m3_s: np.ndarray  # f8 (n_pump,)
+    inv_rated_flow_s_m3: np.ndarray  # f8 (n_pump,) 1 / rated flow
     rated_speed_rpm: np.ndarray  # f8 (n_pump,)
     rated_shaft_w: np.ndarray  # f8 (n_pump,) shaft power at rated point (rho g Q H / eta)
     suction_node: np.ndarray  # i8 (n_pump,) node at the pump's inlet end, -1 when none
@@ -126,6 +127,8 @@ class MotorModel(NamedTuple):
     rated_torque_nm: np.ndarray  # f8 (n_motor,) rated power / rated omega
     inv_inertia: np.ndarray  # f8 (n_motor,) 1 / inertia, 1/(kg m2)
     inv_rated_power_w: np.ndarray  # f8 (n_motor,) 1 / rated power
+    inv_rated_omega_rad_s: np.ndarray  # f8 (n_motor,) 1 / rated angular speed
+    inv_thermal_tau_s: np.ndarray  # f8 (n_motor,) 1 / winding thermal time constant
 
 
 class MotorState(NamedTuple):
@@ -201,6 +204,18 @@ class NetworkModel(NamedTuple):
     comp_junctions: np.ndarray  # i8 (n_junction,) junction nodes of each component
     comp_branch_start: np.ndarray  # i8 (n_comp + 1,) CSR offsets into comp_branches
     comp_branches: np.ndarray  # i8 (n_branch,) branches of each component
+    comp_batched: np.ndarray  # u1 (n_comp,) 1: its fast path runs in a batch group
+    comp_unbatched: np.ndarray  # i8 (n_comp - n_batched,) components solved one at a time
+    batch_start: np.ndarray  # i8 (n_group + 1,) CSR offsets into batch_comps
+    batch_comps: np.ndarray  # i8 (n_batched,) components of each group (same shape)
+    batch_nj: np.ndarray  # i8 (n_group,) junctions per component (0..2)
+    batch_nb: np.ndarray  # i8 (n_group,) branches per component
+    batch_local: np.ndarray  # i8 (n_group, max_nb, 3) per branch position: local junction at
+    #                          the from and to end (-1 a tank), 1 if it has a pump
+    batch_branch_start: np.ndarray  # i8 (n_group + 1,) offsets into batch_branches
+    batch_branches: np.ndarray  # i8 (n_slot,) branch at slot start + position * n_c + c
+    batch_junction_start: np.ndarray  # i8 (n_group + 1,) offsets into batch_junctions
+    batch_junctions: np.ndarray  # i8 (n_jslot,) junction node at start + local * n_c + c
 
 
 class NetworkState(NamedTuple):
@@ -215,6 +230,11 @@ class NetworkState(NamedTuple):
     work: np.ndarray  # f8 (max_nj, 2) workspace: heads before the step, the step
     branch_work: np.ndarray  # f8 (n_branch, 4) workspace: conductance, residual, error
     #                    factor, flow before the step
+    batch_work: np.ndarray  # f8 (12, n_slot) workspace of the batched fast path
+    batch_cwork: np.ndarray  # f8 (9, n_batched) workspace: 2x2 system, error, flags
+    batch_jwork: np.ndarray  # f8 (1, n_jslot + largest group) workspace: junction heads
+    comp_fast_it: np.ndarray  # i8 (n_comp,) fast path iterations this step, -1 fell back
+    batch_failed: np.ndarray  # i8 (n_batched,) workspace: batched components to re-solve
     stats: np.ndarray  # i8 (3,) [max Newton iterations last step, failures since start,
     #                    steps where a component needed the bracketed fallback solve]
 

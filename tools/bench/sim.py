@@ -7,7 +7,8 @@ compiled entry in ``runtime.sim.families`` (the same inlined kernels the plant s
 tables made by tiling a compiled generated plant's rows (so parameters and states are the
 plant's, not constants). Then the full plant step (control, valves, motors, network solve,
 tanks, instruments) of a generated plant of parallel trains (runtime.sim.generate) as its own
-rows, where entities = every entity of the scene (pipes and controllers included).
+rows, where entities = every entity of the scene (pipes and controllers included), and the
+network solve alone (``families.network_family_steps``) in ns per component and step.
 entity-steps/s = entities x steps / wall time, best of a few repetitions (the machine is shared).
 """
 
@@ -130,6 +131,20 @@ def _plant_rate(n_assets: int, budget_s: float) -> tuple[float, int]:
     return _best_rate(model.step, n, budget_s), n
 
 
+def _network_ns_per_component(n_assets: int, budget_s: float) -> tuple[float, int]:
+    """Wall ns per hydraulic component and step of the network solve alone (warm)."""
+    from runtime.sim import families
+    from runtime.sim.generate import generated_scene
+    from runtime.sim.plant_model import PlantModel
+
+    model = PlantModel(generated_scene(n_assets), seed=0)
+    model.step(10)
+    n_comp = len(model.model.net.comp_branch_start) - 1
+    rate = _best_rate(lambda k: families.network_family_steps(model.model, model.state, k),
+                      n_comp, budget_s)
+    return 1e9 / rate, n_comp
+
+
 def run(quick: bool) -> list[Row]:
     sizes = (1_000, 10_000) if quick else (1_000, 10_000, 100_000)
     budget = 0.05 if quick else 0.6
@@ -144,4 +159,9 @@ def run(quick: bool) -> list[Row]:
         rate, n = _plant_rate(size, budget)
         rows.append(Row("sim", f"full plant step, generated plant of {n:,} entities", rate,
                         "entity-steps/s", PLANT_TARGET, "higher", "incl. network solve"))
+    for size in sizes:
+        ns, n_comp = _network_ns_per_component(size, budget)
+        rows.append(Row("sim", f"network solve alone, {n_comp:,} components (one per train)", ns,
+                        "ns/component-step", None, "lower",
+                        "0.2 G full step = 75 ns per 15-entity train for everything"))
     return rows
