@@ -36,7 +36,7 @@ precompile: $(STAMP)
 
 test: $(PRECOMPILED)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 bench: $(PRECOMPILED)
 	$(BIN)/twinstage bench
