@@ -102,11 +102,15 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict:
         assert run_cli("fault", "clear", "--control-port", ctl).returncode == 0
         adapter = stack.child("adapter").process.pid
         os.killpg(adapter, signal.SIGSTOP)  # the adapter falls silent: its points go Bad
-        try:
-            wait_for(lambda: time.monotonic() - started > 24, 20, "24 s of recording")
+        paused = time.monotonic()
+        try:  # silent for 5 s whatever the CLI calls above took (twice the silence threshold)
+            wait_for(lambda: time.monotonic() - paused > 5 and time.monotonic() - started > 24,
+                     30, "a 5 s silence")
         finally:
             os.killpg(adapter, signal.SIGCONT)
-        wait_for(lambda: time.monotonic() - started > RECORD_S, 40, "30 s of recording")
+        resumed = time.monotonic()
+        wait_for(lambda: time.monotonic() - started > RECORD_S
+                 and time.monotonic() - resumed > 3, 40, "30 s of recording, 3 s after resuming")
         os.killpg(rec_full.process.pid, signal.SIGINT)
         assert rec_full.process.wait(timeout=30) == 0
         sup.children.remove(rec_full)
