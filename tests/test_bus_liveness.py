@@ -14,7 +14,7 @@ from runtime.bus.subscriber import Subscriber, Update
 from runtime.bus.wire import Reading
 from runtime.quality import Quality, Reason
 
-PERIOD_MS = 100  # silence after 3 periods = 0.3 s keeps the test short
+PERIOD_MS = 250  # silence after 3 periods = 0.75 s: short, yet past a loaded machine's stalls
 
 
 def test_silence_marks_points_bad_and_recovery_good() -> None:
