@@ -91,8 +91,11 @@ def test_every_receiver_sees_both_forms_alike() -> None:
         got: list = []
         globbed: list = []
         try:
-            wait_until(lambda: sub.synced and glob.synced, timeout_s=10,
-                       between=lambda: (sub.poll_blocks(), glob.poll_blocks()))
+            # PUB drops what it sends before its connection is up: publish only once the
+            # publisher's heartbeat has come through the bus to the subscriber.
+            wait_until(lambda: sub.synced and glob.synced and "coalesced" in sub.liveness(),
+                       timeout_s=10,
+                       between=lambda: (pub.heartbeat(), sub.poll_blocks(), glob.poll_blocks()))
             sent: list[ReadingColumns] = []
             for round_ in range(3):
                 for cols in _messages(round_):
@@ -160,7 +163,9 @@ def test_historian_stores_list_form_readings(tmp_path) -> None:  # noqa: ANN001
         pub = Publisher(bus.endpoints, "coalesced")
         hist = Historian(sub, open_store(tmp_path / "hist"), HistoryConfig(), commit_every_s=0.05)
         try:
-            wait_until(lambda: sub.synced, timeout_s=30, between=hist.run_once)
+            # Publish only once the publisher's heartbeat came through (PUB drops before).
+            wait_until(lambda: sub.synced and "coalesced" in sub.liveness(), timeout_s=30,
+                       between=lambda: (pub.heartbeat(), hist.run_once()))
             sent = _messages(0) + _messages(1)
             for cols in sent:
                 pub.publish_columns(cols.layout, cols.values, cols.quality, cols.reason,
