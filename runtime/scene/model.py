@@ -7,8 +7,10 @@ Point names carry their unit (``level_m``, ``speed_rpm``); a full point id is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 ASSET_TYPES = (
@@ -188,16 +190,25 @@ class Scene:
     def point(self, point_id: str) -> PointSpec:
         return self._lookup("points", point_id)
 
+    def points_by_id(self) -> Mapping[str, PointSpec]:
+        """Point id -> its spec, as :meth:`point` answers it (for a caller asking thousands)."""
+        return MappingProxyType(self._indexed()["points"])
+
     def _lookup(self, kind: str, ident: str) -> Any:
+        return self._indexed()[kind][ident]
+
+    def _indexed(self) -> dict[str, Any]:
         if not self._index:
             # First occurrence wins, as the scan this replaces did.
             self._index["entities"] = {e.id: e for e in reversed(self.entities)}
             self._index["points"] = {p.id: p for p in reversed(self.points)}
-        return self._index[kind][ident]
+        return self._index
 
 
 DEVICE_TABLES = ("holding", "input", "coil", "discrete")
 DATA_TYPES = ("int16", "uint16", "int32", "uint32", "float32", "bool")
+REGISTERS_OF_TYPE = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "bool": 1}
+"""Registers (or bits) a value of each data type occupies."""
 WORD_ORDERS = ("big", "little")
 WRITE_ROLES = ("operator", "instructor")
 """Roles a point's ``roles:`` list may name; ``viewer`` never writes (runtime.control.roles)."""
@@ -243,7 +254,7 @@ class DevicePoint:
     @property
     def register_count(self) -> int:
         """Registers (or bits) the point occupies."""
-        return 2 if self.type in ("int32", "uint32", "float32") else 1
+        return REGISTERS_OF_TYPE.get(self.type, 1)
 
 
 @dataclass(frozen=True, slots=True)
