@@ -46,6 +46,11 @@ _POINT_KEYS = ["point", "table", "address", "type", "unit", "scale", "offset", "
 _DEVICE_KEYS = ["id", "name", "host", "port", "unit_id", "word_order", "poll_period_ms",
                 "timeout_ms", "pipeline_depth", "points", "colour"]
 _BASE = yaml.safe_load((PUMP_STATION / "devices.yaml").read_text())
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _dump(doc: dict[str, Any], flow: bool | None = None) -> str:
+    return yaml.dump(doc, Dumper=_DUMPER, sort_keys=False, default_flow_style=flow)
 
 
 def _outcome(load: Any, path: Path, scene: Any) -> tuple[str, Any]:
@@ -75,7 +80,10 @@ def _apply(doc: dict[str, Any], edit: tuple[str, int, str, Any]) -> None:
     if device is not None:
         target: Any = device
     else:
-        points = [(d, j) for d in doc["devices"] for j in range(len(d["points"]))]
+        points = [(d, j) for d in doc["devices"] if isinstance(d.get("points"), list)
+                  for j in range(len(d["points"]))]
+        if not points:
+            return
         owner, j = points[index % len(points)]
         if where == "whole point":
             owner["points"][j] = value
@@ -106,7 +114,7 @@ def test_edited_device_files_load_or_fail_as_the_reference_does(
         _apply(doc, edit)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "devices.yaml"
-        path.write_text(yaml.safe_dump(doc, sort_keys=False, default_flow_style=flow))
+        path.write_text(_dump(doc, flow))
         scene = pump_scene if with_scene else None
         assert _outcome(load_devices, path, scene) == _outcome(reference_load_devices, path,
                                                                scene)
@@ -121,7 +129,7 @@ def test_many_edits_are_errors_and_some_load(pump_scene: Any, tmp_path: Path) ->
         for value in _VALUES:
             doc = copy.deepcopy(_BASE)
             _apply(doc, ("point", 1, key, value))  # P-101/speed_sp_rpm, a writable point
-            path.write_text(yaml.safe_dump(doc, sort_keys=False))
+            path.write_text(_dump(doc))
             outcome = _outcome(load_devices, path, pump_scene)
             assert outcome == _outcome(reference_load_devices, path, pump_scene), (key, value)
             if outcome[0] == "ok":

@@ -92,13 +92,15 @@ def _load_devices(path: Path, scene: Scene | None) -> Devices:
     if fmt != DEVICES_FORMAT:
         raise doc.fail(("format",), f"unsupported format {fmt!r}; expected {DEVICES_FORMAT!r}")
     devices: list[DeviceSpec] = []
+    ids: set[str] = set()
     owners: dict[str, str] = {}
     endpoints: dict[tuple[str, int, int], str] = {}
     for i, raw in enumerate(doc.sequence(doc.required(root, (), "devices"), ("devices",))):
         at: Path_ = ("devices", i)
         device = _device(doc, doc.mapping(raw, at), at, scene)
-        if any(d.id == device.id for d in devices):
+        if device.id in ids:
             raise doc.fail(at + ("id",), f"duplicate device id {device.id!r}")
+        ids.add(device.id)
         key = (device.host, device.port, device.unit_id)
         if key in endpoints:
             raise doc.fail(
@@ -122,11 +124,13 @@ def _load_devices(path: Path, scene: Scene | None) -> Devices:
 
 def _check_feedback(doc: Doc, devices: list[DeviceSpec]) -> None:
     """A feedback point must be mapped, read-only, and in the same unit as its setpoint."""
-    mapped = {p.point: p for d in devices for p in d.points}
+    mapped: dict[str, DevicePoint] | None = None  # at the first feedback: most files have none
     for i, device in enumerate(devices):
         for j, p in enumerate(device.points):
             if p.feedback is None:
                 continue
+            if mapped is None:
+                mapped = {p.point: p for d in devices for p in d.points}
             at: Path_ = ("devices", i, "points", j, "feedback", "point")
             fb = mapped.get(p.feedback)
             if fb is None:
@@ -387,15 +391,16 @@ def _feedback(doc: Doc, raw: Any, at: Path_) -> tuple[str, float, int]:
 def _check_overlaps(doc: Doc, points: tuple[DevicePoint, ...], at: Path_) -> None:
     used: dict[tuple[str, int], int] = {}
     for j, p in enumerate(points):
-        for k in range(p.register_count):
-            slot = (p.table, p.address + k)
-            if slot in used:
-                other = points[used[slot]].point
+        table, address = p.table, p.address
+        for k in range(REGISTERS_OF_TYPE[p.type]):
+            slot = (table, address + k)
+            first = used.setdefault(slot, j)
+            if first != j:
+                other = points[first].point
                 raise doc.fail(
                     at + ("points", j, "address"),
                     f"{p.table} address {p.address + k} is already used by {other}",
                 )
-            used[slot] = j
 
 
 __all__ = ["DEVICES_FORMAT", "SceneError", "load_devices"]

@@ -21,6 +21,7 @@ data, so the rest of the file is still parsed after a problem with the data.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,12 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _MISSING = object()
 
 
-class _Every:
-    def __contains__(self, item: object) -> bool:
-        return True
-
-
-_EVERY_CHARACTER = _Every()
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_DECIMAL_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+"""Plain decimal integers: no ``_``, no base prefix, no leading zero (``017`` is octal)."""
+_DECIMAL_FLOAT = re.compile(r"[-+]?[0-9]+\.[0-9]*")
+"""Plain decimal fractions such as ``-2.5``: no ``_``, no exponent, no ``:`` (base 60)."""
 _ALIAS_REFUSED = ("YAML aliases (*name) to lists or mappings are not allowed in scene files: "
                   "write the value out")
 _KEY_REFUSED = "bad key: a list or mapping cannot be a key"
@@ -316,17 +317,29 @@ class _Scalars:
         self.keys: dict[str, str] = {}
         """Plain scalar text -> the key it makes (the value as a string)."""
         self._loader = yaml.SafeLoader("")
-        resolvers = self._loader.yaml_implicit_resolvers
-        self._first = set(resolvers) if None not in resolvers else _EVERY_CHARACTER
-        """First characters some implicit resolver (int, bool, null, ...) looks at."""
+        self._resolvers = self._loader.yaml_implicit_resolvers
+        self._wildcard = self._resolvers.get(None, [])
+
+    def _implicit_tag(self, text: str) -> str | None:
+        """The tag the implicit resolvers give plain ``text``, None for a string: the same
+        resolvers (bool, int, float, null, ...) tried in the same order as ``resolve()``."""
+        for tag, regexp in self._resolvers.get(text[0] if text else "", ()):
+            if regexp.match(text):
+                return tag
+        for tag, regexp in self._wildcard:
+            if regexp.match(text):
+                return tag
+        return None
 
     def plain_value(self, event: ScalarEvent, here: tuple[str | int, ...]) -> Any:
         text = event.value
-        if text and text[0] not in self._first:
-            value = text  # no implicit resolver starts with that character: a string
-        elif text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1) and len(
-                text) < 1000:
-            value = int(text)  # what the int resolver and construct_yaml_int make of it
+        tag = self._implicit_tag(text)
+        if tag is None:
+            value = text
+        elif tag == _INT_TAG and len(text) < 1000 and _DECIMAL_INT.fullmatch(text):
+            value = int(text)  # what construct_yaml_int makes of it
+        elif tag == _FLOAT_TAG and _DECIMAL_FLOAT.fullmatch(text):
+            value = float(text)  # what construct_yaml_float makes of it
         else:
             value = self._value(event, here)
         self.values[text] = value
@@ -342,7 +355,7 @@ class _Scalars:
         return self._value(event, here)
 
     def plain_key(self, event: ScalarEvent) -> str:
-        key = self._key(event)
+        key = event.value if self._implicit_tag(event.value) is None else self._key(event)
         self.keys[event.value] = key
         return key
 
