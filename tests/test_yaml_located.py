@@ -141,8 +141,8 @@ class _Render:
 
     def _flow(self, node: tuple) -> str:
         kind = node[0]
-        if kind == "scalar":
-            return self._props("a", node[2]) + node[1]
+        if kind == "scalar":  # "!!python/object/apply:os.system ['x']" is a list: a "c" anchor
+            return self._props("c" if node[1].endswith("]") else "a", node[2]) + node[1]
         if kind == "alias":
             return self._alias(node[1], node[2])
         if kind == "multiline":

@@ -145,43 +145,74 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
     root: Any = None
     value: Any
     max_nodes, str_tag = MAX_NODES, _STR_TAG  # locals: read for every value
-    scalar_event, mapping_end, sequence_end = ScalarEvent, MappingEndEvent, SequenceEndEvent
+    scalar_event, alias_event = ScalarEvent, AliasEvent
+    mapping_start, sequence_start = MappingStartEvent, SequenceStartEvent
+    mapping_end, sequence_end = MappingEndEvent, SequenceEndEvent
     while True:
         event = get_event()
         kind = type(event)
+        # 1. The event: a node (a scalar, the start of a list or mapping, an alias), or the end
+        #    of a list or mapping. A node in a mapping with no key yet is that key.
         if kind is scalar_event:
-            anchor = event.anchor
-            if anchor is not None:
-                if anchor in anchors:
-                    raise _syntax(path, event, "second occurrence")
-                anchors[anchor] = (event.start_mark.line + 1, event)
-            if is_map:
-                if key is None:
-                    tag = event.tag
-                    if tag is None:
-                        if event.implicit[0]:
-                            key = keys.get(event.value)
-                            if key is None:
-                                key = scalars.plain_key(event)
-                        else:
-                            key = event.value
-                    elif tag == str_tag:
-                        key = event.value
+            if event.anchor is not None:
+                _anchor(anchors, path, event, event)
+            if is_map and key is None:
+                tag = event.tag
+                if tag is None:
+                    if event.implicit[0]:
+                        key = keys.get(event.value)
+                        if key is None:
+                            key = scalars.plain_key(event)
                     else:
-                        key = scalars.tagged_key(event)
-                    if key in cont:
-                        raise _refused(path, event.start_mark.line + 1, _dotted(at + (key,)),
-                                       "key appears twice")
-                    continue
-                here = at + (key,)
-            elif cont is not None:
-                here = at + (len(cont),)
-            else:
-                here = ()
-            lines[here] = event.start_mark.line + 1
-            count += 1
-            if count > max_nodes:
-                raise _too_many(path, event, here)
+                        key = event.value
+                elif tag == str_tag:
+                    key = event.value
+                else:
+                    key = scalars.tagged_key(event)
+                if key in cont:
+                    raise _refused(path, event.start_mark.line + 1, _dotted(at + (key,)),
+                                   "key appears twice")
+                continue
+            line = event.start_mark.line + 1
+        elif kind is mapping_end or kind is sequence_end:
+            cont, at, is_map = stack.pop()
+            key = None
+            if cont is None:
+                break
+            continue
+        elif kind is mapping_start or kind is sequence_start:
+            if event.anchor is not None:
+                _anchor(anchors, path, event, None)
+            line = event.start_mark.line + 1
+            if is_map and key is None:
+                raise _refused(path, line, "", _KEY_REFUSED)
+        elif kind is alias_event:
+            target = anchors.get(event.anchor)
+            if target is None:
+                raise _syntax(path, event, "found undefined alias")
+            line, anchored = target  # an alias stands on its anchor's line
+            if is_map and key is None:
+                if anchored is None:
+                    raise _refused(path, event.start_mark.line + 1, "", _KEY_REFUSED)
+                key = scalars.key_of(anchored)
+                if key in cont:
+                    raise _refused(path, line, _dotted(at + (key,)), "key appears twice")
+                continue
+        else:  # pragma: no cover - the parser yields only node events inside a document
+            raise yaml.YAMLError(f"unexpected YAML event {event!r}")
+        # 2. A value: where it is, its line, and the budget of values.
+        if is_map:
+            here = at + (key,)
+        elif cont is not None:
+            here = at + (len(cont),)
+        else:
+            here = ()
+        lines[here] = line
+        count += 1
+        if count > max_nodes:
+            raise _refused(path, line, _dotted(here), f"more than {MAX_NODES} values in one file")
+        # 3. What it holds: a new list or mapping is filled by the events that follow it.
+        if kind is scalar_event:
             tag = event.tag
             if tag is None:
                 if event.implicit[0]:
@@ -194,34 +225,14 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
                 value = event.value
             else:
                 value = scalars.tagged_value(event, here)
-        elif kind is mapping_end or kind is sequence_end:
-            cont, at, is_map = stack.pop()
-            key = None
-            if cont is None:
-                break
-            continue
-        elif kind is MappingStartEvent or kind is SequenceStartEvent:
-            line = event.start_mark.line + 1
-            anchor = event.anchor
-            if anchor is not None:
-                if anchor in anchors:
-                    raise _syntax(path, event, "second occurrence")
-                anchors[anchor] = (line, None)
-            if is_map:
-                if key is None:
-                    raise _refused(path, line, "", _KEY_REFUSED)
-                here = at + (key,)
-            elif cont is not None:
-                here = at + (len(cont),)
-            else:
-                here = ()
-            lines[here] = line
-            count += 1
-            if count > max_nodes:
-                raise _too_many(path, event, here)
+        elif kind is alias_event:
+            if anchored is None:
+                raise _refused(path, line, _dotted(here), _ALIAS_REFUSED)
+            value = scalars.value_of(anchored, here)
+        else:
             if len(here) >= MAX_DEPTH:
                 raise _refused(path, line, _dotted(here), f"nested deeper than {MAX_DEPTH} levels")
-            value = {} if kind is MappingStartEvent else []
+            value = {} if kind is mapping_start else []
             if is_map:
                 cont[key] = value
             elif cont is not None:
@@ -229,36 +240,8 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
             else:
                 root = value
             stack.append((cont, at, is_map))
-            cont, at, is_map, key = value, here, kind is MappingStartEvent, None
+            cont, at, is_map, key = value, here, kind is mapping_start, None
             continue
-        elif kind is AliasEvent:
-            target = anchors.get(event.anchor)
-            if target is None:
-                raise _syntax(path, event, "found undefined alias")
-            line, anchored = target
-            if is_map:
-                if key is None:
-                    if anchored is None:
-                        raise _refused(path, event.start_mark.line + 1, "", _KEY_REFUSED)
-                    key = scalars.key_of(anchored)
-                    if key in cont:
-                        raise _refused(path, line, _dotted(at + (key,)), "key appears twice")
-                    continue
-                here = at + (key,)
-            elif cont is not None:
-                here = at + (len(cont),)
-            else:
-                here = ()
-            lines[here] = line
-            count += 1
-            if count > max_nodes:
-                raise _refused(path, line, _dotted(here),
-                               f"more than {MAX_NODES} values in one file")
-            if anchored is None:
-                raise _refused(path, line, _dotted(here), _ALIAS_REFUSED)
-            value = scalars.value_of(anchored, here)
-        else:  # pragma: no cover - the parser yields only node events inside a document
-            raise yaml.YAMLError(f"unexpected YAML event {event!r}")
         if is_map:
             cont[key] = value
             key = None
@@ -272,6 +255,14 @@ def _build(  # one flat loop on purpose: it runs for every event of the file
     return root, lines
 
 
+def _anchor(anchors: dict[str, Anchor], path: Path, event: Event, scalar: ScalarEvent | None
+            ) -> None:
+    """Register the anchor (``&name``) of a scalar, list or mapping; a second one is an error."""
+    if event.anchor in anchors:
+        raise _syntax(path, event, "second occurrence")
+    anchors[event.anchor] = (event.start_mark.line + 1, scalar)
+
+
 def _drain(get_event: Callable[[], Event], path: Path, anchors: dict[str, Anchor]) -> None:
     """Parse the rest of the file after a problem with the data: its syntax and anchor errors
     are the ones to report, as the composing loader found them before looking at the data."""
@@ -282,11 +273,8 @@ def _drain(get_event: Callable[[], Event], path: Path, anchors: dict[str, Anchor
             if event.anchor not in anchors:
                 raise _syntax(path, event, "found undefined alias")
         elif kind is ScalarEvent or kind is MappingStartEvent or kind is SequenceStartEvent:
-            anchor = event.anchor
-            if anchor is not None:
-                if anchor in anchors:
-                    raise _syntax(path, event, "second occurrence")
-                anchors[anchor] = (0, None)
+            if event.anchor is not None:
+                _anchor(anchors, path, event, None)
         elif kind is DocumentEndEvent:
             break
     _single_document(get_event, path)
@@ -296,11 +284,6 @@ def _single_document(get_event: Callable[[], Event], path: Path) -> None:
     event = get_event()
     if type(event) is not StreamEndEvent:
         raise _syntax(path, event, "but found another document")
-
-
-def _too_many(path: Path, event: Event, here: tuple[str | int, ...]) -> _RefusedError:
-    return _refused(path, event.start_mark.line + 1, _dotted(here),
-                    f"more than {MAX_NODES} values in one file")
 
 
 def _refused(path: Path, line: int, key: str, message: str) -> _RefusedError:
