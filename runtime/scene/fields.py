@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from math import isfinite
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from runtime.scene.errors import SceneError
 from runtime.scene.yaml_located import Lines, dotted
 
 Path_ = tuple[str | int, ...]
+_NUMBER_TYPES = (int, float)
 
 
 @dataclass
@@ -54,6 +55,9 @@ class Doc:
         return obj[key]
 
     def string(self, obj: dict[str, Any], at: Path_, key: str, default: str | None = None) -> str:
+        value = obj.get(key)
+        if type(value) is str and value.strip():  # the usual case; below names what is wrong
+            return value
         if key not in obj and default is not None:
             return default
         value = self.required(obj, at, key)
@@ -71,6 +75,10 @@ class Doc:
         minimum: float | None = None,
         positive: bool = False,
     ) -> float:
+        value = obj.get(key)
+        if type(value) is float and isfinite(value) and (not positive or value > 0) and (
+                minimum is None or value >= minimum):
+            return value  # the usual case; as_number below names what is wrong
         if key not in obj and default is not None:
             return default
         value = self.required(obj, at, key)
@@ -79,10 +87,13 @@ class Doc:
     def as_number(
         self, value: Any, at: Path_, *, minimum: float | None = None, positive: bool = False
     ) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, _NUMBER_TYPES):
             raise self.fail(at, f"expected a number, got {_kind(value)}")
-        number = float(value)
-        if not math.isfinite(number):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise self.fail(at, "expected a finite number") from None
+        if not isfinite(number):
             raise self.fail(at, "expected a finite number")
         if positive and number <= 0:
             raise self.fail(at, f"must be greater than 0, got {value}")
@@ -134,7 +145,8 @@ class Doc:
         items = self.sequence(value, at)
         if len(items) != length:
             raise self.fail(at, f"expected {length} numbers, got {len(items)}")
-        return tuple(self.as_number(v, at + (i,)) for i, v in enumerate(items))
+        return tuple(v if type(v) is float and isfinite(v) else self.as_number(v, at + (i,))
+                     for i, v in enumerate(items))
 
 
 def _kind(value: Any) -> str:

@@ -32,6 +32,12 @@ MAX_POINT_ID_LEN = 128
 characters); validate refuses what the adapter could not publish."""
 MAX_ID_LEN = 64
 _ENTITY_KEYS = {"id", "type", "name", "transform", "model", "points", "description"}
+_KEYS_OF_TYPE = {kind: _ENTITY_KEYS | {kind} for kind in ASSET_TYPES}
+"""The keys an entity of each type may have: the common ones and its own block."""
+_TRANSFORM_KEYS = {"position_m", "heading_deg"}
+_POINT_KEYS = {"name", "unit", "kind", "states"}
+_CONNECTION_KEYS = {"id", "type", "from", "to", "diameter_m", "length_m", "via_m", "from_anchor",
+                    "to_anchor"}
 
 
 def resolve_scene_dir(scene: str | Path) -> Path:
@@ -170,13 +176,13 @@ def _entity(doc: Doc, raw: dict[str, Any], at: Path_, folder: Path) -> Entity:
             at + ("type",),
             f"unknown asset type {kind!r} (known: {options}; pipes go under connections)",
         )
-    doc.only_keys(raw, at, _ENTITY_KEYS | {kind})
+    doc.only_keys(raw, at, _KEYS_OF_TYPE[kind])
     for other in ASSET_TYPES:
         if other != kind and other in raw:
             raise doc.fail(at + (other,), f"a {kind} cannot have a {other!r} block")
 
     transform = doc.mapping(raw.get("transform") or {}, at + ("transform",))
-    doc.only_keys(transform, at + ("transform",), {"position_m", "heading_deg"})
+    doc.only_keys(transform, at + ("transform",), _TRANSFORM_KEYS)
     position = doc.vector(
         transform.get("position_m", [0, 0, 0]), at + ("transform", "position_m"), 3
     )
@@ -243,7 +249,7 @@ def _params(doc: Doc, raw: Any, at: Path_, fields: dict[str, Field]) -> dict[str
 
 def _point(doc: Doc, entity_id: str, raw: Any, at: Path_) -> PointSpec:
     spec = doc.mapping(raw, at)
-    doc.only_keys(spec, at, {"name", "unit", "kind", "states"})
+    doc.only_keys(spec, at, _POINT_KEYS)
     name = doc.string(spec, at, "name")
     if not POINT_NAME_PATTERN.match(name):
         raise doc.fail(
@@ -275,8 +281,7 @@ def _point(doc: Doc, entity_id: str, raw: Any, at: Path_) -> PointSpec:
 
 
 def _connection(doc: Doc, raw: dict[str, Any], at: Path_) -> Connection:
-    doc.only_keys(raw, at, {"id", "type", "from", "to", "diameter_m", "length_m", "via_m",
-                            "from_anchor", "to_anchor"})
+    doc.only_keys(raw, at, _CONNECTION_KEYS)
     ident = doc.string(raw, at, "id")
     if not ID_PATTERN.match(ident):
         raise doc.fail(at + ("id",), f"id {ident!r} must look like L-101")
@@ -316,12 +321,19 @@ def _pipe_entity(conn: Connection, positions: dict[str, tuple[float, float, floa
     )
 
 
+_REFERENCE_FIELDS = {
+    kind: [(key, spec) for key, spec in fields.items()
+           if spec.kind.startswith("entity:") or spec.kind == "point"]
+    for kind, fields in COMPONENT_FIELDS.items()
+}
+"""Per asset type, its fields that name another entity or a point."""
+
+
 def _check_references(doc: Doc, entities: list[Entity], points: tuple[PointSpec, ...]) -> None:
     by_id = {e.id: e for e in entities}
-    point_ids = {p.id for p in points}
+    point_ids = {p.id: p for p in points}
     for i, entity in enumerate(e for e in entities if e.type != "pipe"):
-        fields = COMPONENT_FIELDS[entity.type]
-        for key, spec in fields.items():
+        for key, spec in _REFERENCE_FIELDS[entity.type]:
             value = entity.params.get(key)
             if not value or not isinstance(value, str):
                 continue
@@ -339,7 +351,7 @@ def _check_references(doc: Doc, entities: list[Entity], points: tuple[PointSpec,
                     f"refers to undeclared point {value!r} (declare it under that entity's points)",
                 )
     _check_controllers(doc, entities)
-    _check_model_bindings(doc, entities, {p.id: p for p in points})
+    _check_model_bindings(doc, entities, point_ids)
 
 
 _ACTION_UNITS = {"spin": ("rpm",), "light": ("bool",), "beacon": ("bool",)}
