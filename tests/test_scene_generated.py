@@ -35,8 +35,13 @@ def test_lookups_by_id(tmp_path: Path) -> None:
     write_generated_plant(tmp_path, 30, devices=2)
     scene = load_scene(tmp_path)
     devices = load_devices(tmp_path / "devices.yaml", scene)
+    by_id = scene.points_by_id()
     for p in scene.points:
         assert scene.point(p.id) is p
+        assert by_id[p.id] is p
+    assert len(by_id) == len(scene.points)
+    with pytest.raises(TypeError):
+        by_id["TS-00000/nope_m"] = scene.points[0]  # type: ignore[index]  # a read-only view
     for e in scene.entities:
         assert scene.entity(e.id) is e
     with pytest.raises(KeyError):
