@@ -105,7 +105,7 @@ def branch_flow(q, dh, k, has_pump, s, h0, b, sign, block):
 def _branch_params(br, nm, ns, pm, ms):
     p = nm.branch_pump[br]
     if p >= 0:
-        s = ms.speed_rpm[pm.motor[p]] / pm.rated_speed_rpm[p]
+        s = ms.speed_rpm[pm.motor[p]] * pm.inv_rated_speed_rpm[p]
         return True, s, pm.shutoff_head_m[p], pm.curve_b_s2_m5[p], pm.branch_sign[p]
     return False, 0.0, 0.0, 0.0, 1.0
 
