@@ -73,6 +73,19 @@ def _position(nm, grp, p, s0, n_c):
     return wa, wb, max(la, 0), max(lb, 0), pump, s0 + p * n_c
 
 
+@inline_kernel
+def _evaluate(qv, hav, hbv, kv, blkv, has_pump, sv, h0v, bv, signv, gv, fv, ev):
+    """One branch position's equation over its components: -1 / F' into ``gv``, F into
+    ``fv``, the error factor 0.5 |F''| / |F'| into ``ev``."""
+    for c in range(qv.shape[0]):
+        f, df, curv = branch_eval(qv[c], hav[c] - hbv[c], kv[c], has_pump, sv[c], h0v[c], bv[c],
+                                  signv[c], blkv[c])
+        g = -1.0 / df
+        gv[c] = g
+        fv[c] = f
+        ev[c] = 0.5 * g * curv
+
+
 @kernel
 def fast_batched(nm, ns, pm, ms, tol_m3_s: float, max_iter: int) -> tuple[int, int]:
     """Fast-path Newton on every batched component; ``ns.comp_fast_it`` gets each one's
@@ -153,13 +166,11 @@ def fast_batched(nm, ns, pm, ms, tol_m3_s: float, max_iter: int) -> tuple[int, i
                 gv = bw[_G, s1:s1 + n_c]
                 fv = bw[_F, s1:s1 + n_c]
                 ev = bw[_E, s1:s1 + n_c]
-                for c in range(n_c):
-                    f, df, curv = branch_eval(qv[c], hav[c] - hbv[c], kv[c], has_pump, sv[c],
-                                              h0v[c], bv[c], signv[c], blkv[c])
-                    g = -1.0 / df
-                    gv[c] = g
-                    fv[c] = f
-                    ev[c] = 0.5 * g * curv
+                # A constant has_pump in each call, so a pipe position's loop has no pump terms.
+                if has_pump:
+                    _evaluate(qv, hav, hbv, kv, blkv, True, sv, h0v, bv, signv, gv, fv, ev)
+                else:
+                    _evaluate(qv, hav, hbv, kv, blkv, False, sv, h0v, bv, signv, gv, fv, ev)
                 wab = wa * wb
                 raa = cw[_R0 + ia, c0:c0 + n_c]
                 aaa = cw[ia, c0:c0 + n_c]
