@@ -20,6 +20,7 @@ from runtime.scene.model import Connection, Entity, Scene
 from runtime.sim.branch_eq import CHECK_K_S2_M5, Q0_M3_S, branch_eval
 from runtime.sim.generate import TRAIN_ENTITIES, _e, generated_scene
 from runtime.sim.kernels_pump import pump_shaft_power_w
+from runtime.sim.network import MAX_FAST
 from runtime.sim.plant_model import PlantModel
 
 TRAINS = 24
@@ -203,3 +204,84 @@ def test_batched_groups_of_every_junction_count_track_the_per_component_path() -
     flow_m3_h = batched.state.pump.flow_m3_s * 3600.0
     assert flow_m3_h[batched.row_of("P000")[1]] > 20.0  # a running train moves water
     assert flow_m3_h[batched.row_of("P004")[1]] < 10.0  # a tripped one coasts down
+
+
+def _knock_off(model: PlantModel, comps: tuple[tuple[int, float, float], ...]) -> None:
+    """Scale each listed component's flows and shift its junction heads (component, flow
+    factor, head shift in m), through the component tables as any writer of the state would."""
+    net, ns = model.model.net, model.state.net
+    for c, factor, shift_m in comps:
+        ns.branch_flow_m3_s[net.comp_branches[net.comp_branch_start[c]:
+                                              net.comp_branch_start[c + 1]]] *= factor
+        ns.node_head_m[net.comp_junctions[net.comp_junction_start[c]:
+                                          net.comp_junction_start[c + 1]]] += shift_m
+
+
+FAR_OFF = ((5, -3.0, 60.0), (11, 0.0, -40.0))
+"""Train 5 reversed and 60 m off (the fast path gives up: the bracketed solve takes over);
+train 11 stopped and 40 m off (the fast path gets there in several steps)."""
+
+
+def test_batch_slots_are_the_state_rows() -> None:
+    """The compiled model numbers batched branches and junctions by slot, so the batched path
+    reads the network state as slices; each pump still sits on its own branch and draws from
+    its own train's junction."""
+    model = PlantModel(generated_scene(TRAIN_ENTITIES * TRAINS), seed=3)
+    net, pump = model.model.net, model.model.pump
+    np.testing.assert_array_equal(net.batch_branches, np.arange(len(net.batch_branches)))
+    np.testing.assert_array_equal(net.batch_junctions, np.arange(len(net.batch_junctions)))
+    assert (net.branch_pump[pump.branch] == np.arange(len(pump.branch))).all()
+    has = net.branch_pump[:len(net.batch_branches)] >= 0
+    assert has.sum() == TRAINS
+    np.testing.assert_array_equal(net.batch_pump_motor[has], pump.motor[net.branch_pump[has]])
+    # each pump draws from its own train's junction, renumbered with its branch
+    np.testing.assert_array_equal(pump.suction_node, net.branch_from[pump.branch])
+    assert (net.node_junction[pump.suction_node] >= 0).all()
+    assert len(set(pump.suction_node.tolist())) == TRAINS
+
+
+def test_a_batched_component_that_falls_back_is_put_back_first() -> None:
+    """A train knocked so far off that the fast path gives up must reach the bracketed solve
+    with its state as it was (the batched path iterates in place, then puts it back): the same
+    flows and heads as the one-component path, to 1e-12 m3/s and 1e-9 m, that step and after."""
+    scene = generated_scene(TRAIN_ENTITIES * TRAINS)
+    batched = PlantModel(scene, seed=3)
+    reference = _per_component(PlantModel(scene, seed=3))
+    for model in (batched, reference):
+        model.step(300)
+        _knock_off(model, FAR_OFF)
+        model.step(1)
+    assert batched.state.net.comp_fast_it[5] == -1  # fell back
+    # the bracketed solve started where the one-component path left it: as many iterations
+    assert batched.state.net.stats[0] == reference.state.net.stats[0] >= MAX_FAST
+    assert batched.state.net.comp_fast_it[11] >= 3  # iterated while the others stayed frozen
+    for n in (0, 200):
+        batched.step(n)
+        reference.step(n)
+        s, r = batched.state.net, reference.state.net
+        np.testing.assert_allclose(s.branch_flow_m3_s, r.branch_flow_m3_s, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(s.node_head_m, r.node_head_m, rtol=0, atol=1e-9)
+        assert s.stats[2] == r.stats[2] == 1
+
+
+def test_restore_then_step_equals_the_uninterrupted_run() -> None:
+    """Restoring a snapshot over a model that has since stepped (through a fall back, so the
+    batched path's put-back copies hold another step's values) and stepping on gives the state
+    hash of a run that was never interrupted."""
+    scene = generated_scene(TRAIN_ENTITIES * TRAINS)
+    straight = PlantModel(scene, seed=3)
+    detour = PlantModel(scene, seed=3)
+    for model in (straight, detour):
+        model.step(300)
+    snap = detour.snapshot()
+    _knock_off(detour, FAR_OFF)
+    detour.write_point("FV-00005/position_sp_pct", 0.0)
+    detour.step(150)
+    assert detour.state_hash() != straight.state_hash()
+    detour.restore(snap)
+    for model in (straight, detour):
+        model.step(1)
+        _knock_off(model, FAR_OFF)
+        model.step(200)
+    assert detour.state.net.stats[2] >= 1
+    assert detour.state_hash() == straight.state_hash()

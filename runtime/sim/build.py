@@ -17,7 +17,16 @@ from runtime.scene.errors import SceneError
 from runtime.scene.model import Connection, Entity, Scene
 from runtime.sim import tables as T  # noqa: N812
 from runtime.sim.kernels_valve import k_open_s2_m5
-from runtime.sim.network_batched import N_BRANCH_ROWS, N_COMP_ROWS, N_JUNCTION_ROWS
+from runtime.sim.network_batched import (
+    N_BRANCH_ROWS,
+    N_COMP_ROWS,
+    N_JUNCTION_ROWS,
+    N_PUMP_ROWS,
+    PUMP_B,
+    PUMP_H0,
+    PUMP_INV_RATED_RPM,
+    PUMP_SIGN,
+)
 
 G_M_S2 = 9.80665
 _RPM_TO_RAD_S = 2.0 * math.pi / 60.0
@@ -240,6 +249,28 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
     max_nj = max([len(x) for x in comp_junctions] + [1])
 
     batch = _batch_groups(comp_junctions, comp_branches, br_from, br_to, br_pump, node_local)
+    # Renumber branches and nodes so a batch slot is its branch's (junction's) own index: the
+    # batched fast path then reads and writes the network state as contiguous slices.
+    b_new = _slots_first(batch["batch_branches"], n_branch)
+    n_new = _slots_first(batch["batch_junctions"], n_node)
+    b_old = np.argsort(b_new)
+    n_old = np.argsort(n_new)
+    br_from = [int(n_new[br_from[b]]) for b in b_old]
+    br_to = [int(n_new[br_to[b]]) for b in b_old]
+    br_inlet = [br_inlet[b] for b in b_old]
+    br_k = [br_k[b] for b in b_old]
+    br_pump = [br_pump[b] for b in b_old]
+    br_valve = [br_valve[b] for b in b_old]
+    pipe_branch = [int(b_new[b]) if b >= 0 else -1 for b in pipe_branch]
+    pump_branch = [int(b_new[b]) if b >= 0 else -1 for b in pump_branch]
+    valve_branch = [int(b_new[b]) if b >= 0 else -1 for b in valve_branch]
+    node_of = {k: int(n_new[n]) for k, n in node_of.items()}
+    node_local = [node_local[n] for n in n_old]
+    comp_junctions = [[int(n_new[n]) for n in x] for x in comp_junctions]
+    comp_branches = [[int(b_new[b]) for b in x] for x in comp_branches]
+    batch = _batch_groups(comp_junctions, comp_branches, br_from, br_to, br_pump, node_local)
+    assert (batch["batch_branches"] == np.arange(len(batch["batch_branches"]))).all()
+    assert (batch["batch_junctions"] == np.arange(len(batch["batch_junctions"]))).all()
 
     node_tank = [-1] * n_node
     node_junction = [-1] * n_node
@@ -266,6 +297,8 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         comp_branch_start=cb_start,
         comp_branches=_arr([b for x in comp_branches for b in x], T.I8),
         **batch,
+        batch_pump=np.zeros((N_PUMP_ROWS, 0)),  # filled in once the pump table exists
+        batch_pump_motor=np.zeros(0, T.I8),
     )
     head0 = np.zeros(n_node)
     for e in tanks:
@@ -285,8 +318,7 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         batch_work=np.zeros((N_BRANCH_ROWS, len(batch["batch_branches"]))),
         batch_cwork=np.zeros((N_COMP_ROWS, len(batch["batch_comps"]))),
         # padded by the largest group: a tank end reads a junction slot (weighted by 0)
-        batch_jwork=np.zeros((N_JUNCTION_ROWS, len(batch["batch_junctions"])
-                              + int(np.diff(batch["batch_start"]).max(initial=0)))),
+        batch_jwork=np.zeros((N_JUNCTION_ROWS, len(batch["batch_junctions"]))),
         comp_fast_it=np.zeros(len(comp_branches), T.I8),
         batch_failed=np.zeros(len(batch["batch_comps"]), T.I8),
         stats=np.zeros(3, T.I8),
@@ -364,6 +396,7 @@ def compile_scene(scene: Scene, seed: int = 0, step_ns: int = T.PLANT_STEP_NS) -
         ]),
         suction_node=_arr(suction, T.I8),
     )
+    net_m = net_m._replace(**_batch_pump(net_m, pump_m))
     for e in pumps:
         if e.params["shutoff_head_m"] <= e.params["rated_head_m"]:
             raise _fail(scene, e, "pump.shutoff_head_m",
@@ -615,6 +648,32 @@ def _batch_groups(comp_junctions: list[list[int]], comp_branches: list[list[int]
         "batch_junction_start": _arr(junction_starts, T.I8),
         "batch_junctions": _arr(junctions, T.I8),
     }
+
+
+def _batch_pump(net: T.NetworkModel, pump: T.PumpModel) -> dict[str, np.ndarray]:
+    """Each batch slot's pump constants, so the batched fast path reads them as slices."""
+    n_slot = len(net.batch_branches)
+    table = np.zeros((N_PUMP_ROWS, n_slot))
+    table[PUMP_SIGN] = 1.0
+    motor = np.zeros(n_slot, T.I8)
+    p = net.branch_pump[:n_slot]
+    has = p >= 0
+    table[PUMP_H0, has] = pump.shutoff_head_m[p[has]]
+    table[PUMP_B, has] = pump.curve_b_s2_m5[p[has]]
+    table[PUMP_SIGN, has] = pump.branch_sign[p[has]]
+    table[PUMP_INV_RATED_RPM, has] = pump.inv_rated_speed_rpm[p[has]]
+    motor[has] = pump.motor[p[has]]
+    return {"batch_pump": table, "batch_pump_motor": motor}
+
+
+def _slots_first(slots: np.ndarray, n: int) -> np.ndarray:
+    """New index of each of ``n`` items when ``slots[i]`` becomes item ``i`` and the items in
+    no slot follow in their old order."""
+    new = np.full(n, -1, T.I8)
+    new[slots] = np.arange(len(slots))
+    rest = new < 0
+    new[rest] = len(slots) + np.arange(int(rest.sum()))
+    return new
 
 
 def _pipe_k(params: dict) -> float:

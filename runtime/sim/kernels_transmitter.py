@@ -78,30 +78,44 @@ def transmitter_sample(xm, xs, tm, ts, jm, js, pm, ps, ms, vs, pipes) -> None:
     """
     st = xm.by_kind_start
     idx = xm.source_index
-    for x in range(st[0], st[1]):
-        xs.sample[x] = ts.level_m[idx[x]]
-    for x in range(st[1], st[2]):
-        xs.sample[x] = ts.volume_m3[idx[x]]
-    for x in range(st[2], st[3]):
-        xs.sample[x] = ts.overflow_m3_s[idx[x]] * 3600.0
-    for x in range(st[3], st[4]):
-        xs.sample[x] = js.pressure_kpa[idx[x]]
-    for x in range(st[4], st[5]):
-        xs.sample[x] = ms.speed_rpm[pm.motor[idx[x]]]
-    for x in range(st[5], st[6]):
-        xs.sample[x] = ps.flow_m3_s[idx[x]] * 3600.0
-    for x in range(st[6], st[7]):
-        xs.sample[x] = vs.position_pct[idx[x]]
-    for x in range(st[7], st[8]):
-        xs.sample[x] = vs.flow_m3_s[idx[x]] * 3600.0
-    for x in range(st[8], st[9]):
-        xs.sample[x] = pipes.flow_m3_s[idx[x]] * 3600.0
-    for x in range(st[9], st[10]):
-        xs.sample[x] = ms.temperature_degc[idx[x]]
-    for x in range(st[10], st[11]):
-        xs.sample[x] = ms.power_w[idx[x]] / 1000.0
-    for x in range(st[11], st[12]):
-        xs.sample[x] = xs.output[idx[x]]
+    out = xs.sample
+    # Each loop over 1-D views of its kind's rows, so the compiler sees their bounds.
+    i, o = idx[st[0]:st[1]], out[st[0]:st[1]]
+    for x in range(o.shape[0]):
+        o[x] = ts.level_m[i[x]]
+    i, o = idx[st[1]:st[2]], out[st[1]:st[2]]
+    for x in range(o.shape[0]):
+        o[x] = ts.volume_m3[i[x]]
+    i, o = idx[st[2]:st[3]], out[st[2]:st[3]]
+    for x in range(o.shape[0]):
+        o[x] = ts.overflow_m3_s[i[x]] * 3600.0
+    i, o = idx[st[3]:st[4]], out[st[3]:st[4]]
+    for x in range(o.shape[0]):
+        o[x] = js.pressure_kpa[i[x]]
+    i, o = idx[st[4]:st[5]], out[st[4]:st[5]]
+    for x in range(o.shape[0]):
+        o[x] = ms.speed_rpm[pm.motor[i[x]]]
+    i, o = idx[st[5]:st[6]], out[st[5]:st[6]]
+    for x in range(o.shape[0]):
+        o[x] = ps.flow_m3_s[i[x]] * 3600.0
+    i, o = idx[st[6]:st[7]], out[st[6]:st[7]]
+    for x in range(o.shape[0]):
+        o[x] = vs.position_pct[i[x]]
+    i, o = idx[st[7]:st[8]], out[st[7]:st[8]]
+    for x in range(o.shape[0]):
+        o[x] = vs.flow_m3_s[i[x]] * 3600.0
+    i, o = idx[st[8]:st[9]], out[st[8]:st[9]]
+    for x in range(o.shape[0]):
+        o[x] = pipes.flow_m3_s[i[x]] * 3600.0
+    i, o = idx[st[9]:st[10]], out[st[9]:st[10]]
+    for x in range(o.shape[0]):
+        o[x] = ms.temperature_degc[i[x]]
+    i, o = idx[st[10]:st[11]], out[st[10]:st[11]]
+    for x in range(o.shape[0]):
+        o[x] = ms.power_w[i[x]] / 1000.0
+    i, o = idx[st[11]:st[12]], out[st[11]:st[12]]
+    for x in range(o.shape[0]):
+        o[x] = xs.output[i[x]]
 
 
 @inline_kernel

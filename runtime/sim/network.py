@@ -105,7 +105,7 @@ def branch_flow(q, dh, k, has_pump, s, h0, b, sign, block):
 def _branch_params(br, nm, ns, pm, ms):
     p = nm.branch_pump[br]
     if p >= 0:
-        s = ms.speed_rpm[pm.motor[p]] / pm.rated_speed_rpm[p]
+        s = ms.speed_rpm[pm.motor[p]] * pm.inv_rated_speed_rpm[p]
         return True, s, pm.shutoff_head_m[p], pm.curve_b_s2_m5[p], pm.branch_sign[p]
     return False, 0.0, 0.0, 0.0, 1.0
 
@@ -337,12 +337,20 @@ def network_solve(nm, ns, pm, ms, vm, vs, tol_m3_s: float, warm: bool) -> None:
     cannot stall on the kinks of check valves or dry outlets the way a bare Newton iteration
     oscillates across them. Valve resistances come from ``vs.k_s2_m5`` (the valve kernel).
     """
-    for br in range(nm.branch_from.shape[0]):
-        k = nm.branch_pipe_k_s2_m5[br]
-        v = nm.branch_valve[br]
-        if v >= 0:
-            k += vs.k_s2_m5[v]
-        ns.branch_k_s2_m5[br] = k
+    if warm:
+        # Only a valve's resistance changes from step to step; the rest is the pipes' sum, as
+        # the cold start (and the compiled model's initial state) left it.
+        for v in range(vm.branch.shape[0]):
+            br = vm.branch[v]
+            if br >= 0:
+                ns.branch_k_s2_m5[br] = nm.branch_pipe_k_s2_m5[br] + vs.k_s2_m5[v]
+    else:
+        for br in range(nm.branch_from.shape[0]):
+            k = nm.branch_pipe_k_s2_m5[br]
+            v = nm.branch_valve[br]
+            if v >= 0:
+                k += vs.k_s2_m5[v]
+            ns.branch_k_s2_m5[br] = k
     worst_iter = 0
     fell_back = False
     if not warm:

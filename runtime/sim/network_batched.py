@@ -25,22 +25,24 @@ from __future__ import annotations
 import math
 
 from runtime.sim.branch_eq import branch_eval
-from runtime.sim.jit import kernel
+from runtime.sim.jit import inline_kernel, kernel
 
 # Rows of ns.batch_work (per branch slot).
-_Q = 0  # flow now
+_Q0 = 0  # flow at the start of the step (put back if the component falls back)
 _HA = 1  # head at the from end when it is a tank (fixed during the solve)
 _HB = 2  # head at the to end when it is a tank
-_K = 3  # pipes + valve resistance
-_S = 4  # pump speed ratio (pump slots only)
-_H0 = 5  # pump shut-off head
-_B = 6  # pump curve coefficient
-_SIGN = 7  # pump direction in the branch
-_BLK = 8  # blocked (dry outlet) +1 / -1 / 0
-_G = 9  # -1 / (dF/dQ)
-_F = 10  # F(Q)
-_E = 11  # 0.5 g |F''|: predicted error factor
-N_BRANCH_ROWS = 12
+_S = 3  # pump speed ratio (pump slots only)
+_G = 4  # -1 / (dF/dQ)
+_F = 5  # F(Q)
+_E = 6  # 0.5 g |F''|: predicted error factor
+N_BRANCH_ROWS = 7
+
+# Rows of nm.batch_pump (per branch slot; zeros where the slot has no pump).
+PUMP_H0 = 0  # shut-off head
+PUMP_B = 1  # curve coefficient
+PUMP_SIGN = 2  # direction in the branch
+PUMP_INV_RATED_RPM = 3  # 1 / rated speed
+N_PUMP_ROWS = 4
 
 # Rows of ns.batch_cwork (per batched component).
 _A00 = 0
@@ -54,21 +56,53 @@ _ACTIVE = 8  # 1: still iterating
 _IT = 9  # iterations it converged in, -1 not (yet)
 N_COMP_ROWS = 10
 
-# Rows of ns.batch_jwork (per junction slot; padded by the largest group, see build).
-_JH = 0  # head now
+# Rows of ns.batch_jwork (per junction slot).
+_JH0 = 0  # head at the start of the step (put back if the component falls back)
 N_JUNCTION_ROWS = 1
+
+
+@inline_kernel
+def _position(nm, grp, p, s0, n_c):
+    """Branch position ``p`` of group ``grp``: weights of its from and to ends (1 a junction,
+    0 a tank), their local junctions (0 for a tank), 1.0 if it has a pump, its first slot."""
+    la = nm.batch_local[grp, p, 0]
+    lb = nm.batch_local[grp, p, 1]
+    wa = 1.0 if la >= 0 else 0.0
+    wb = 1.0 if lb >= 0 else 0.0
+    pump = 1.0 if nm.batch_local[grp, p, 2] != 0 else 0.0
+    return wa, wb, max(la, 0), max(lb, 0), pump, s0 + p * n_c
+
+
+@inline_kernel
+def _evaluate(qv, hav, hbv, kv, blkv, has_pump, sv, h0v, bv, signv, gv, fv, ev):
+    """One branch position's equation over its components: -1 / F' into ``gv``, F into
+    ``fv``, the error factor 0.5 |F''| / |F'| into ``ev``."""
+    for c in range(qv.shape[0]):
+        f, df, curv = branch_eval(qv[c], hav[c] - hbv[c], kv[c], has_pump, sv[c], h0v[c], bv[c],
+                                  signv[c], blkv[c])
+        g = -1.0 / df
+        gv[c] = g
+        fv[c] = f
+        ev[c] = 0.5 * g * curv
 
 
 @kernel
 def fast_batched(nm, ns, pm, ms, tol_m3_s: float, max_iter: int) -> tuple[int, int]:
     """Fast-path Newton on every batched component; ``ns.comp_fast_it`` gets each one's
-    iterations, or -1 when it needs the bracketed solve (its state then untouched). Returns
-    (most iterations any took, how many need the bracketed solve: ``ns.batch_failed[:n]``)."""
+    iterations, or -1 when it needs the bracketed solve (its state then as it was). Returns
+    (most iterations any took, how many need the bracketed solve: ``ns.batch_failed[:n]``).
+
+    The compiled model numbers batched branches and junctions by slot (``batch_branches`` and
+    ``batch_junctions`` are the identity), so flows, heads, resistances and blocks are read and
+    updated in place as contiguous slices of the network state; ``batch_work`` and
+    ``batch_jwork`` keep the step's starting values to put back for a component that fails."""
     worst_it = 0
     n_failed = 0
     bw = ns.batch_work
     cw = ns.batch_cwork
     jw = ns.batch_jwork
+    qall = ns.branch_flow_m3_s
+    hall = ns.node_head_m
     for grp in range(nm.batch_start.shape[0] - 1):
         c0 = nm.batch_start[grp]
         n_c = nm.batch_start[grp + 1] - c0
@@ -76,36 +110,32 @@ def fast_batched(nm, ns, pm, ms, tol_m3_s: float, max_iter: int) -> tuple[int, i
         nj = nm.batch_nj[grp]
         s0 = nm.batch_branch_start[grp]
         t0 = nm.batch_junction_start[grp]
-        # Gather this step's inputs into the group's slots.
+        # The step's starting values (to put back on a fall back); tank-end heads; pump speeds.
+        q0v = bw[_Q0, s0:s0 + nb * n_c]
+        qsv = qall[s0:s0 + nb * n_c]
+        for i in range(nb * n_c):
+            q0v[i] = qsv[i]
+        h0sv = jw[_JH0, t0:t0 + nj * n_c]
+        hsv = hall[t0:t0 + nj * n_c]
+        for i in range(nj * n_c):
+            h0sv[i] = hsv[i]
         for p in range(nb):
-            for c in range(n_c):
-                sl = s0 + p * n_c + c
-                br = nm.batch_branches[sl]
-                bw[_Q, sl] = ns.branch_flow_m3_s[br]
-                bw[_K, sl] = ns.branch_k_s2_m5[br]
-                bw[_BLK, sl] = float(ns.branch_block[br])
-            if nm.batch_local[grp, p, 0] < 0:  # a tank's head (a junction's is solved for)
+            wa, wb, ia, ib, pump, s1 = _position(nm, grp, p, s0, n_c)
+            for end in range(2):
+                if (wa if end == 0 else wb) != 0.0:
+                    continue  # a junction's head is solved for
+                nodes = nm.branch_from[s1:s1 + n_c] if end == 0 else nm.branch_to[s1:s1 + n_c]
+                inlets = (nm.branch_from_inlet_m[s1:s1 + n_c] if end == 0
+                          else nm.branch_to_inlet_m[s1:s1 + n_c])
+                tv = bw[_HA + end, s1:s1 + n_c]
                 for c in range(n_c):
-                    sl = s0 + p * n_c + c
-                    br = nm.batch_branches[sl]
-                    bw[_HA, sl] = max(ns.node_head_m[nm.branch_from[br]],
-                                      nm.branch_from_inlet_m[br])
-            if nm.batch_local[grp, p, 1] < 0:
+                    tv[c] = max(hall[nodes[c]], inlets[c])
+            if pump != 0.0:
+                sv = bw[_S, s1:s1 + n_c]
+                motv = nm.batch_pump_motor[s1:s1 + n_c]
+                invv = nm.batch_pump[PUMP_INV_RATED_RPM, s1:s1 + n_c]
                 for c in range(n_c):
-                    sl = s0 + p * n_c + c
-                    br = nm.batch_branches[sl]
-                    bw[_HB, sl] = max(ns.node_head_m[nm.branch_to[br]], nm.branch_to_inlet_m[br])
-            if nm.batch_local[grp, p, 2] != 0:
-                for c in range(n_c):
-                    sl = s0 + p * n_c + c
-                    pump = nm.branch_pump[nm.batch_branches[sl]]
-                    bw[_S, sl] = ms.speed_rpm[pm.motor[pump]] / pm.rated_speed_rpm[pump]
-                    bw[_H0, sl] = pm.shutoff_head_m[pump]
-                    bw[_B, sl] = pm.curve_b_s2_m5[pump]
-                    bw[_SIGN, sl] = pm.branch_sign[pump]
-        for i in range(nj):
-            for c in range(n_c):
-                jw[_JH, t0 + i * n_c + c] = ns.node_head_m[nm.batch_junctions[t0 + i * n_c + c]]
+                    sv[c] = ms.speed_rpm[motv[c]] * invv[c]
         for c in range(c0, c0 + n_c):
             cw[_ACTIVE, c] = 1.0
             cw[_IT, c] = -1.0
@@ -120,39 +150,28 @@ def fast_batched(nm, ns, pm, ms, tol_m3_s: float, max_iter: int) -> tuple[int, i
             # Each branch position: its equation, and its share of the junction equations
             # (a tank end adds 0 x its value: exact).
             for p in range(nb):
-                la = nm.batch_local[grp, p, 0]
-                lb = nm.batch_local[grp, p, 1]
-                has_pump = nm.batch_local[grp, p, 2] != 0
-                wa = 1.0 if la >= 0 else 0.0
-                wb = 1.0 if lb >= 0 else 0.0
-                wab = wa * wb
-                ia = max(la, 0)
-                ib = max(lb, 0)
-                s1 = s0 + p * n_c
-                qv = bw[_Q, s1:s1 + n_c]
-                hav = bw[_HA, s1:s1 + n_c]
-                hbv = bw[_HB, s1:s1 + n_c]
-                kv = bw[_K, s1:s1 + n_c]
+                wa, wb, ia, ib, pump, s1 = _position(nm, grp, p, s0, n_c)
+                has_pump = pump != 0.0
+                qv = qall[s1:s1 + n_c]
+                hav = hall[t0 + ia * n_c:t0 + (ia + 1) * n_c] if wa != 0.0 else bw[
+                    _HA, s1:s1 + n_c]
+                hbv = hall[t0 + ib * n_c:t0 + (ib + 1) * n_c] if wb != 0.0 else bw[
+                    _HB, s1:s1 + n_c]
+                kv = ns.branch_k_s2_m5[s1:s1 + n_c]
+                blkv = ns.branch_block[s1:s1 + n_c]
                 sv = bw[_S, s1:s1 + n_c]
-                h0v = bw[_H0, s1:s1 + n_c]
-                bv = bw[_B, s1:s1 + n_c]
-                signv = bw[_SIGN, s1:s1 + n_c]
-                blkv = bw[_BLK, s1:s1 + n_c]
+                h0v = nm.batch_pump[PUMP_H0, s1:s1 + n_c]
+                bv = nm.batch_pump[PUMP_B, s1:s1 + n_c]
+                signv = nm.batch_pump[PUMP_SIGN, s1:s1 + n_c]
                 gv = bw[_G, s1:s1 + n_c]
                 fv = bw[_F, s1:s1 + n_c]
                 ev = bw[_E, s1:s1 + n_c]
-                jav = jw[_JH, t0 + ia * n_c:t0 + (ia + 1) * n_c]
-                jbv = jw[_JH, t0 + ib * n_c:t0 + (ib + 1) * n_c]
-                for c in range(n_c):
-                    q = qv[c]
-                    ha = wa * jav[c] + (1.0 - wa) * hav[c]
-                    hb = wb * jbv[c] + (1.0 - wb) * hbv[c]
-                    f, df, curv = branch_eval(q, ha - hb, kv[c], has_pump, sv[c], h0v[c], bv[c],
-                                              signv[c], blkv[c])
-                    g = -1.0 / df
-                    gv[c] = g
-                    fv[c] = f
-                    ev[c] = 0.5 * g * curv
+                # A constant has_pump in each call, so a pipe position's loop has no pump terms.
+                if has_pump:
+                    _evaluate(qv, hav, hbv, kv, blkv, True, sv, h0v, bv, signv, gv, fv, ev)
+                else:
+                    _evaluate(qv, hav, hbv, kv, blkv, False, sv, h0v, bv, signv, gv, fv, ev)
+                wab = wa * wb
                 raa = cw[_R0 + ia, c0:c0 + n_c]
                 aaa = cw[ia, c0:c0 + n_c]
                 rbb = cw[_R0 + ib, c0:c0 + n_c]
@@ -174,9 +193,9 @@ def fast_batched(nm, ns, pm, ms, tol_m3_s: float, max_iter: int) -> tuple[int, i
             r1v = cw[_R0 + 1, c0:c0 + n_c]
             activev = cw[_ACTIVE, c0:c0 + n_c]
             livev = cw[_LIVE, c0:c0 + n_c]
-            h0v = jw[_JH, t0:t0 + n_c]
-            h1v = jw[_JH, t0 + n_c:t0 + 2 * n_c]
             if nj == 2:
+                hj0 = hall[t0:t0 + n_c]
+                hj1 = hall[t0 + n_c:t0 + 2 * n_c]
                 for c in range(n_c):
                     a00 = a00v[c]
                     a11 = a11v[c]
@@ -190,78 +209,65 @@ def fast_batched(nm, ns, pm, ms, tol_m3_s: float, max_iter: int) -> tuple[int, i
                     x1 = (a00 * r1 - a01 * r0) / det
                     r0v[c] = x0
                     r1v[c] = x1
-                    h0v[c] = h0v[c] + x0 if live else h0v[c]
-                    h1v[c] = h1v[c] + x1 if live else h1v[c]
+                    hj0[c] = hj0[c] + x0 if live else hj0[c]
+                    hj1[c] = hj1[c] + x1 if live else hj1[c]
             elif nj == 1:
+                hj0 = hall[t0:t0 + n_c]
                 for c in range(n_c):
                     a00 = a00v[c]
                     live = activev[c] != 0.0 and a00 > 0.0
                     livev[c] = 1.0 if live else 0.0
                     x0 = r0v[c] / a00
                     r0v[c] = x0
-                    h0v[c] = h0v[c] + x0 if live else h0v[c]
+                    hj0[c] = hj0[c] + x0 if live else hj0[c]
             else:
-                for c in range(c0, c0 + n_c):
-                    cw[_LIVE, c] = cw[_ACTIVE, c]
+                for c in range(n_c):
+                    livev[c] = activev[c]
             # Each branch's flow along its linearisation; the predicted remaining error.
+            crossv = cw[_CROSSED, c0:c0 + n_c]
+            worstv = cw[_WORST, c0:c0 + n_c]
             for p in range(nb):
-                la = nm.batch_local[grp, p, 0]
-                lb = nm.batch_local[grp, p, 1]
-                kinked = 1.0 if nm.batch_local[grp, p, 2] != 0 else 0.0
-                wa = 1.0 if la >= 0 else 0.0
-                wb = 1.0 if lb >= 0 else 0.0
-                ia = max(la, 0)
-                ib = max(lb, 0)
-                s1 = s0 + p * n_c
-                qv = bw[_Q, s1:s1 + n_c]
+                wa, wb, ia, ib, pump, s1 = _position(nm, grp, p, s0, n_c)
+                qv = qall[s1:s1 + n_c]
                 gv = bw[_G, s1:s1 + n_c]
                 fv = bw[_F, s1:s1 + n_c]
                 ev = bw[_E, s1:s1 + n_c]
-                blkv = bw[_BLK, s1:s1 + n_c]
+                blkv = ns.branch_block[s1:s1 + n_c]
                 xa = cw[_R0 + ia, c0:c0 + n_c]
                 xb = cw[_R0 + ib, c0:c0 + n_c]
-                livev = cw[_LIVE, c0:c0 + n_c]
-                crossv = cw[_CROSSED, c0:c0 + n_c]
-                worstv = cw[_WORST, c0:c0 + n_c]
                 for c in range(n_c):
                     ddh = wa * xa[c] - wb * xb[c]
                     q = qv[c]
                     dq = gv[c] * (fv[c] + ddh)
                     qn = q + dq
-                    kink = kinked != 0.0 or blkv[c] != 0.0
+                    kink = pump != 0.0 or blkv[c] != 0
                     crossed = kink and (q > 0.0) != (qn > 0.0)
                     crossv[c] = 1.0 if crossed else crossv[c]
                     qv[c] = qn if livev[c] != 0.0 else q
                     worstv[c] = max(worstv[c], dq * dq * ev[c])
             # Converged components freeze with their iteration count; failed ones with -1.
+            itv = cw[_IT, c0:c0 + n_c]
             n_act = 0
-            for c in range(c0, c0 + n_c):
-                if cw[_ACTIVE, c] == 0.0:
-                    continue
-                worst = cw[_WORST, c]
-                if cw[_LIVE, c] == 0.0 or not math.isfinite(worst):
-                    cw[_ACTIVE, c] = 0.0
-                elif worst <= tol_m3_s and cw[_CROSSED, c] == 0.0:
-                    cw[_ACTIVE, c] = 0.0
-                    cw[_IT, c] = it
-                else:
-                    n_act += 1
-        # Write back the components that converged.
-        for c in range(c0, c0 + n_c):
-            it = int(cw[_IT, c])
-            ns.comp_fast_it[nm.batch_comps[c]] = it
-            if it < 0:
-                ns.batch_failed[n_failed] = nm.batch_comps[c]
-                n_failed += 1
+            for c in range(n_c):
+                worst = worstv[c]
+                active = activev[c] != 0.0
+                # not (worst finite): a non-finite number or an unsolvable system fails it
+                failed = livev[c] == 0.0 or not abs(worst) < math.inf
+                done = not failed and worst <= tol_m3_s and crossv[c] == 0.0
+                itv[c] = float(it) if active and done else itv[c]
+                going = active and not failed and not done
+                activev[c] = 1.0 if going else 0.0
+                n_act += 1 if going else 0
+        # Put back the components that need the bracketed solve; report each one's iterations.
+        for c in range(n_c):
+            it = int(cw[_IT, c0 + c])
+            ns.comp_fast_it[nm.batch_comps[c0 + c]] = it
             worst_it = max(worst_it, it)
-        for p in range(nb):
-            for c in range(n_c):
-                if cw[_IT, c0 + c] >= 0.0:
-                    sl = s0 + p * n_c + c
-                    ns.branch_flow_m3_s[nm.batch_branches[sl]] = bw[_Q, sl]
-        for i in range(nj):
-            for c in range(n_c):
-                if cw[_IT, c0 + c] >= 0.0:
-                    ns.node_head_m[nm.batch_junctions[t0 + i * n_c + c]] = jw[
-                        _JH, t0 + i * n_c + c]
+            if it < 0:
+                ns.batch_failed[n_failed] = nm.batch_comps[c0 + c]
+                n_failed += 1
+                for p in range(nb):
+                    qall[s0 + p * n_c + c] = bw[_Q0, s0 + p * n_c + c]
+                for i in range(nj):
+                    hall[t0 + i * n_c + c] = jw[_JH0, t0 + i * n_c + c]
     return worst_it, n_failed

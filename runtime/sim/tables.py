@@ -216,6 +216,10 @@ class NetworkModel(NamedTuple):
     batch_branches: np.ndarray  # i8 (n_slot,) branch at slot start + position * n_c + c
     batch_junction_start: np.ndarray  # i8 (n_group + 1,) offsets into batch_junctions
     batch_junctions: np.ndarray  # i8 (n_jslot,) junction node at start + local * n_c + c
+    #                          (build numbers branches and nodes so both are the identity)
+    batch_pump: np.ndarray  # f8 (4, n_slot) per slot: its pump's shut-off head, curve b,
+    #                         sign in the branch, 1 / rated speed (zeros where no pump)
+    batch_pump_motor: np.ndarray  # i8 (n_slot,) motor row of the slot's pump, 0 where none
 
 
 class NetworkState(NamedTuple):
@@ -230,9 +234,9 @@ class NetworkState(NamedTuple):
     work: np.ndarray  # f8 (max_nj, 2) workspace: heads before the step, the step
     branch_work: np.ndarray  # f8 (n_branch, 4) workspace: conductance, residual, error
     #                    factor, flow before the step
-    batch_work: np.ndarray  # f8 (12, n_slot) workspace of the batched fast path
-    batch_cwork: np.ndarray  # f8 (9, n_batched) workspace: 2x2 system, error, flags
-    batch_jwork: np.ndarray  # f8 (1, n_jslot + largest group) workspace: junction heads
+    batch_work: np.ndarray  # f8 (7, n_slot) workspace of the batched fast path
+    batch_cwork: np.ndarray  # f8 (10, n_batched) workspace: 2x2 system, error, flags
+    batch_jwork: np.ndarray  # f8 (1, n_jslot) workspace: junction heads at the step's start
     comp_fast_it: np.ndarray  # i8 (n_comp,) fast path iterations this step, -1 fell back
     batch_failed: np.ndarray  # i8 (n_batched,) workspace: batched components to re-solve
     stats: np.ndarray  # i8 (3,) [max Newton iterations last step, failures since start,
