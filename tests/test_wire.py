@@ -499,3 +499,37 @@ def test_hostile_point_lists_decode_or_reject_cleanly(points: list, columns: lis
     assert np.isfinite(cols.values).all() and cols.quality.max(initial=0) <= 2
     assert (cols.t_source_ns >= 0).all() and len(set(cols.points)) == len(cols.points)
     assert 1 <= len(points) <= wire.MAX_LAYOUT_PARTS
+
+
+_COLUMN_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(
+        [1e308, -1e308, 2.0**1023, float("nan"), float("inf"), -float("inf"), 0.0, -0.0]),
+    st.integers(-(2**64), 2**64))
+_COLUMN_TIMES = st.one_of(st.integers(-(2**64), 2**64),
+                          st.sampled_from([0, -1, 2**63 - 1, 2**63, -(2**63)]))
+
+
+def _outcome(make: object) -> object:
+    try:
+        return make()  # type: ignore[operator]
+    except WireError as exc:
+        return type(exc)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(_COLUMN_VALUES, min_size=1, max_size=12),
+       quality=st.lists(st.integers(0, 3), min_size=12, max_size=12),
+       times=st.lists(_COLUMN_TIMES, min_size=12, max_size=12))
+def test_readings_body_accepts_and_packs_exactly_as_the_checked_columns(
+        values: list, quality: list[int], times: list[int]) -> None:
+    """The publisher's list path (checks on the packed bytes) refuses what ``columns`` refuses,
+    with the same error class, and packs the same bytes for what it accepts."""
+    n = len(values)
+    layout = wire.layout_of([f"D/p{i}" for i in range(n)])
+    q, t, r = quality[:n], times[:n], [0] * n
+    fast = _outcome(lambda: wire.readings_body(layout, values, q, r, t))
+    reference = _outcome(lambda: wire._body(wire.columns(layout, values, q, r, t)))
+    if isinstance(reference, type):
+        assert fast is reference
+    else:
+        assert fast == reference
