@@ -47,6 +47,7 @@ from adapters.modbus.backoff import Backoff
 from adapters.modbus.blocks import Block, plan_blocks
 from adapters.modbus.decode import BlockDecoder, DecodeError
 from adapters.modbus.quality_map import UNIT, policy_for
+from adapters.modbus.shared_timers import SharedTimers, shared_timers
 from adapters.modbus.tcp_client import (
     READ_FUNCTIONS,
     ModbusTcpClient,
@@ -226,6 +227,7 @@ class DevicePoller:
         self._sleeper: asyncio.Future[None] | None = None
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._timers: SharedTimers | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -246,6 +248,7 @@ class DevicePoller:
     async def run(self) -> None:
         """Poll until stopped: connect, read due blocks, publish, sleep to the next tick."""
         self._loop = asyncio.get_running_loop()
+        self._timers = shared_timers(self._loop)
         # Ticks sit on a grid shared by every poller, so devices that are due at about the same
         # time are polled in the same event-loop pass and their replies are read in one wakeup
         # (100 devices: a few hundred loop passes a second instead of thousands).
@@ -610,14 +613,16 @@ class DevicePoller:
             self._next_connect_at = self._loop.time() + self._connect_backoff.next_delay()
 
     async def _sleep_until(self, when: float) -> None:
-        """Sleep to ``when`` unless woken (stop, or the link dropped); one timer, no task."""
+        """Sleep to ``when`` unless woken (stop, or the link dropped); no task, and one loop
+        timer for every poller sleeping to the same time (``shared_timers``)."""
         loop = self._loop
         assert loop is not None
         if when <= loop.time() or self._stopping:
             return
         fut: asyncio.Future[None] = loop.create_future()
         self._sleeper = fut
-        handle = loop.call_at(when, self._wake_up)
+        # The devices of one tick sleep to the same time: one loop timer wakes them all.
+        handle = self._timers.call_at(when, self._wake_up)  # type: ignore[union-attr]
         try:
             await fut
         finally:
