@@ -47,7 +47,7 @@ from adapters.modbus.backoff import Backoff
 from adapters.modbus.blocks import Block, plan_blocks
 from adapters.modbus.decode import BlockDecoder, DecodeError
 from adapters.modbus.quality_map import UNIT, policy_for
-from adapters.modbus.shared_timers import SharedTimers, shared_timers
+from adapters.modbus.shared_timers import SharedTimer, SharedTimers, shared_timers
 from adapters.modbus.tcp_client import (
     READ_FUNCTIONS,
     ModbusTcpClient,
@@ -223,7 +223,7 @@ class DevicePoller:
         self._unit_reason = Reason.NONE
         self._last_contact = -math.inf
         self._connecting_since: float | None = None
-        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog: SharedTimer | None = None
         self._sleeper: asyncio.Future[None] | None = None
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -259,7 +259,7 @@ class DevicePoller:
             while not self._stopping:
                 if begin is not None:
                     begin(self.period_s)
-                await self._tick()
+                await self._tick(next_tick)
                 self.publish()
                 next_tick += self.period_s
                 now = self._loop.time()
@@ -315,7 +315,8 @@ class DevicePoller:
 
     # ------------------------------------------------------------------ polling
 
-    async def _tick(self) -> None:
+    async def _tick(self, tick_at: float) -> None:
+        """Read the due blocks of the tick scheduled for loop time ``tick_at``."""
         loop = self._loop
         assert loop is not None
         now = loop.time()
@@ -344,7 +345,8 @@ class DevicePoller:
                 pdus = await self._exchange(
                     len(group), ModbusTcpClient.exchange, self.device.unit_id,
                     self._all_pdus if group is self.blocks else [bs.request.pdu
-                                                                   for bs in group])
+                                                                   for bs in group],
+                    sent_after=min(tick_at, now))  # a reconnect may run early
             except NoCommunicationError:
                 self._mark_all(Reason.NO_COMMUNICATION)
                 return
@@ -464,7 +466,8 @@ class DevicePoller:
         a write or a single read (see :meth:`_exchange`)."""
         return await self._exchange(1, op, *args)
 
-    async def _exchange(self, requests: int, op: Callable[..., Any], *args: Any) -> Any:
+    async def _exchange(self, requests: int, op: Callable[..., Any], *args: Any,
+                        sent_after: float | None = None) -> Any:
         """``op(client, *args)`` (a ModbusTcpClient method sending ``requests`` requests) on
         the current connection, one exchange at a time: the counters, the watchdog and the
         failure policy every request shares.
@@ -473,6 +476,10 @@ class DevicePoller:
         exception or a bad reply is raised as such, and the connection stays up. The poll tick
         calls it with :meth:`ModbusTcpClient.exchange` for a group of block reads, whose reply
         PDUs come back unchecked (see :meth:`_absorb`).
+
+        ``sent_after``: a loop time known to be no later than the send (the tick's scheduled
+        time), from which the watchdog is armed: the devices of one tick then share its timer
+        (:meth:`_check_stale` re-arms for the exact bound if it fires before it).
         """
         async with self._io_lock:
             client = self._client
@@ -481,7 +488,9 @@ class DevicePoller:
             stats = self.stats
             stats.requests += requests
             if self._watchdog is None:
-                self._arm_watchdog(self._loop.time() + self.miss_s)  # type: ignore[union-attr]
+                if sent_after is None:
+                    sent_after = self._loop.time()  # type: ignore[union-attr]
+                self._arm_watchdog(sent_after + self.miss_s)
             try:
                 result = await op(client, *args)
             except ReplyTimeoutError:
@@ -530,7 +539,8 @@ class DevicePoller:
 
     def _arm_watchdog(self, when: float) -> None:
         assert self._loop is not None
-        self._watchdog = self._loop.call_at(when, self._check_stale)
+        timers = self._timers or shared_timers(self._loop)
+        self._watchdog = timers.call_at(when, self._check_stale)
 
     def _check_stale(self) -> None:
         """Judge the device by missed replies. Disarms itself when nothing is waiting; the next
