@@ -49,3 +49,36 @@ def test_drop_oldest_keeps_the_newest_points() -> None:
     assert cache.get("p/0") is None and cache.get("p/4").value == 4.0  # type: ignore[union-attr]
     cache.apply(_cols(["p/0"], 7.0))  # still usable after compaction
     assert len(cache) == 7 and cache.get("p/0").value == 7.0  # type: ignore[union-attr]
+
+
+def test_joined_messages_match_a_plain_model_across_memo_clears(monkeypatch) -> None:  # noqa: ANN001
+    """Coalesced (list-form) batches of random device sets in random orders, mixed with plain
+    ones, over a memo budget small enough to start over many times: every point holds what
+    the last batch naming it said, with that batch's seq."""
+    import random
+
+    from runtime.bus import point_cache
+    from runtime.bus.wire import composite_layout, layout_of
+
+    monkeypatch.setattr(point_cache, "MAX_LAYOUT_ENTRIES", 40)
+    rng = random.Random(7)
+    devices = [layout_of([f"D{d}/p{k}" for k in range(rng.randint(1, 6))]) for d in range(12)]
+    cache = PointCache(capacity=4)
+    model: dict[str, tuple[float, int, int]] = {}
+    for seq in range(1, 400):
+        chosen = rng.sample(devices, rng.randint(1, 6))
+        layout = composite_layout(chosen)
+        n = len(layout)
+        values = np.array([rng.uniform(-1e3, 1e3) for _ in range(n)])
+        quality = np.array([rng.randint(0, 2) for _ in range(n)], np.uint8)
+        times = np.full(n, T0 + seq, np.int64)
+        cache.apply(ReadingColumns(layout, values, quality, np.zeros(n, np.uint8), times),
+                    seq=seq)
+        for name, v, q in zip(layout.names, values.tolist(), quality.tolist(), strict=True):
+            model[name] = (v, q, seq)
+    assert sorted(cache.names) == sorted(model)
+    seqs = cache.seqs()
+    for name, (v, q, seq) in model.items():
+        got = cache.get(name)
+        assert got is not None and (got.value, got.quality, got.t_source_ns) == (v, q, T0 + seq)
+        assert seqs[cache.index[name]] == seq

@@ -322,13 +322,20 @@ def test_structured_garbage_decodes_or_rejects_cleanly(header: tuple, rest: list
     columns=st.lists(st.binary(max_size=24), min_size=4, max_size=4),
 )
 def test_columnar_garbage_decodes_or_rejects_cleanly(points: str, columns: list[bytes]) -> None:
+    _valid_or_rejected(points, columns)
+
+
+def _valid_or_rejected(points: object, columns: list[bytes]) -> bool:
+    """Decode a readings body of ``points`` and raw ``columns``: refused with a WireError
+    (False), or accepted (True) only when everything in it is valid."""
     try:
         _, cols = wire.decode_batch_columns(_readings_frames([points, *columns]))
     except WireError:
-        return
+        return False
     assert cols is not None
     assert np.isfinite(cols.values).all() and cols.quality.max(initial=0) <= 2
     assert (cols.t_source_ns >= 0).all() and len(set(cols.points)) == len(cols.points)
+    return True
 
 
 _points = st.from_regex(r"[A-Z]{1,3}-[0-9]{1,3}/[a-z_]{1,12}", fullmatch=True)
@@ -491,11 +498,39 @@ _hostile_points = st.one_of(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(points=_hostile_points, columns=st.lists(st.binary(max_size=24), min_size=4, max_size=4))
 def test_hostile_point_lists_decode_or_reject_cleanly(points: list, columns: list[bytes]) -> None:
+    if _valid_or_rejected(points, columns):
+        assert 1 <= len(points) <= wire.MAX_LAYOUT_PARTS
+
+
+_COLUMN_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(
+        [1e308, -1e308, 2.0**1023, float("nan"), float("inf"), -float("inf"), 0.0, -0.0]),
+    st.integers(-(2**64), 2**64))
+_COLUMN_TIMES = st.one_of(st.integers(-(2**64), 2**64),
+                          st.sampled_from([0, -1, 2**63 - 1, 2**63, -(2**63)]))
+
+
+def _outcome(make: object) -> object:
     try:
-        _, cols = wire.decode_batch_columns(_readings_frames([points, *columns]))
-    except WireError:
-        return
-    assert cols is not None
-    assert np.isfinite(cols.values).all() and cols.quality.max(initial=0) <= 2
-    assert (cols.t_source_ns >= 0).all() and len(set(cols.points)) == len(cols.points)
-    assert 1 <= len(points) <= wire.MAX_LAYOUT_PARTS
+        return make()  # type: ignore[operator]
+    except WireError as exc:
+        return type(exc)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(_COLUMN_VALUES, min_size=1, max_size=12),
+       quality=st.lists(st.integers(0, 3), min_size=12, max_size=12),
+       times=st.lists(_COLUMN_TIMES, min_size=12, max_size=12))
+def test_readings_body_accepts_and_packs_exactly_as_the_checked_columns(
+        values: list, quality: list[int], times: list[int]) -> None:
+    """The publisher's list path (checks on the packed bytes) refuses what ``columns`` refuses,
+    with the same error class, and packs the same bytes for what it accepts."""
+    n = len(values)
+    layout = wire.layout_of([f"D/p{i}" for i in range(n)])
+    q, t, r = quality[:n], times[:n], [0] * n
+    fast = _outcome(lambda: wire.readings_body(layout, values, q, r, t))
+    reference = _outcome(lambda: wire._body(wire.columns(layout, values, q, r, t)))
+    if isinstance(reference, type):
+        assert fast is reference
+    else:
+        assert fast == reference

@@ -11,7 +11,7 @@ When it is sent: a poller says when its tick begins (``begin``), and the message
 end of the loop pass in which no device that began a tick is still waiting for its replies —
 the batches of one tick travel together even when their devices answer a few milliseconds
 apart. A device that is slow or silent does not hold the others: a message is never held longer
-than ``HOLD_MAX_S`` (or a tenth of the shortest poll period, if shorter) after its first batch.
+than ``HOLD_MAX_S`` (or a fifth of the shortest poll period, if shorter) after its first batch.
 A sink used without ``begin`` (watchdog batches, other callers) is sent at the end of the pass.
 
 The message's ``points`` is the list form (docs/bus-protocol.md §3): one string per device batch,
@@ -33,8 +33,10 @@ from adapters.modbus.device_poller import ColumnSink
 from runtime.bus.publisher import Publisher
 from runtime.bus.wire import MAX_LAYOUT_PARTS, MAX_READINGS, PointLayout, composite_layout
 
-HOLD_MAX_S = 0.005
-"""The longest a batch waits for the rest of its tick (a tenth of the shortest period if less)."""
+HOLD_MAX_S = 0.010
+"""The longest a batch waits for the rest of its tick (a fifth of the shortest period if less):
+a tick of 20 devices on one busy server is answered over several milliseconds."""
+HOLD_FRACTION = 5
 LAYOUT_CACHE = 256
 """Combinations of devices whose joint layout is kept; which devices share a pass repeats with
 their periods, so a few dozen combinations cover a steady adapter."""
@@ -77,7 +79,7 @@ class TickCoalescer:
 
     def begin(self, index: int, period_s: float) -> None:
         """Device ``index`` starts a tick: its batch is worth waiting for."""
-        self._hold_s = min(self._hold_s, period_s / 10)
+        self._hold_s = min(self._hold_s, period_s / HOLD_FRACTION)
         self._awaited.add(index)
 
     def _add(self, index: int, values: Any, quality: Any, reason: Any, t_source_ns: Any) -> None:

@@ -145,6 +145,12 @@ class PointCache:
     def _joined(self, parts: tuple[PointLayout, ...]) -> np.ndarray | slice:
         """Positions of the concatenation of ``parts`` (not remembered: a coalesced message's
         combination of devices rarely repeats; its parts do)."""
+        # The common case: every part seen before, each with its positions as an array: one
+        # C call. (A slice-stored part's array is made once and kept.)
+        try:
+            return np.concatenate(list(map(self._ranges.__getitem__, parts)))
+        except KeyError:
+            pass
         get = self._layouts.get
         pos = [get(p) for p in parts]
         if None in pos:
@@ -155,14 +161,12 @@ class PointCache:
             stops = list(map(_STOP, pos))
             if starts[1:] == stops[:-1]:  # parts stored side by side, in this order
                 return slice(starts[0], stops[-1])
-        # One C call over each part's index array (a slice's is made once and kept).
         ranges = self._ranges
-        return np.concatenate([q if type(q) is not slice else ranges.get(p)
-                               if p in ranges else self._range(p, q)
+        return np.concatenate([ranges[p] if p in ranges else self._range(p, q)
                                for p, q in zip(parts, pos, strict=True)])
 
-    def _range(self, layout: PointLayout, pos: slice) -> np.ndarray:
-        arr = np.arange(pos.start, pos.stop)
+    def _range(self, layout: PointLayout, pos: np.ndarray | slice) -> np.ndarray:
+        arr = np.arange(pos.start, pos.stop) if type(pos) is slice else pos
         if self._layout_entries + len(arr) > MAX_LAYOUT_ENTRIES:
             self._layouts.clear()
             self._ranges.clear()

@@ -34,65 +34,70 @@ SUITE = "bus"
 TARGET_US_PER_BATCH = 30.0
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-_PUBLISHER = """
-import sys, time
-from runtime.bus.endpoints import BusEndpoints
-from runtime.bus.publisher import Publisher
-from runtime.bus.security import client_security
-addr, sizes, rate, seconds, key = (sys.argv[1], [int(s) for s in sys.argv[2].split(",")],
-                                   float(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
-security = None if key == "-" else client_security(key)
-pub = Publisher(BusEndpoints.from_address(addr), "bench-cpu", hwm=200_000, security=security,
-                heartbeat_period_ms=500)
-layouts = [pub.layout([f"D{d}/p{k}" for k in range(n)]) for d, n in enumerate(sizes)]
-cols = [([1.5] * n, [0] * n, [0] * n, [time.time_ns()] * n) for n in sizes]
-deadline = time.monotonic() + 10
-while time.monotonic() < deadline and sys.stdin.readline().strip() != "go":
-    pass
-for i in range(50):  # warm the bus's layout memo before the window
-    pub.publish_columns(layouts[i % len(sizes)], *cols[i % len(sizes)])
-time.sleep(0.3)
-print("start", pub.seq, flush=True)
-sent = 0
-t0 = time.monotonic()
-end = t0 + seconds
-period = 1.0 / rate if rate > 0 else 0.0
-while True:
-    now = time.monotonic()
-    if now >= end:
-        break
-    if period:
-        due = t0 + sent * period
-        if due > now:
-            time.sleep(due - now)
-    k = sent % len(sizes)
-    v = cols[k][0]
-    v[0] = float(sent)
-    pub.publish_columns(layouts[k], *cols[k])
-    sent += 1
-print("done", sent, pub.seq, flush=True)
-sys.stdin.readline()
-pub.close()
-"""
-
-
-_COALESCED = """
+_SETUP = """
 import random, sys, time
 from runtime.bus.endpoints import BusEndpoints
 from runtime.bus.publisher import Publisher
 from runtime.bus.security import client_security
-try:
-    from runtime.bus.wire import composite_layout
-except ImportError:  # a tree without the list form: the joined string
-    composite_layout = None
 addr, rate, seconds, key = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 security = None if key == "-" else client_security(key)
 pub = Publisher(BusEndpoints.from_address(addr), "bench-cpu", hwm=200_000, security=security,
                 heartbeat_period_ms=500)
+"""
+"""Both publishers: argv ``ADDR RATE SECONDS KEYFILE|-`` then their own."""
+
+_PACED = """
+def run(message, warm):
+    # message(i) -> (batches, layout, values, quality, reason, times); 'go' on stdin starts,
+    # 'start SEQ' / 'done SENT SEQ BATCHES' on stdout frame the window, paced at RATE batches/s
+    # (0: as fast as possible).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and sys.stdin.readline().strip() != "go":
+        pass
+    for i in range(warm):  # the bus's layout memo warm before the window
+        pub.publish_columns(*message(i)[1:])
+    time.sleep(0.3)
+    print("start", pub.seq, flush=True)
+    sent = batches = 0
+    t0 = time.monotonic()
+    end = t0 + seconds
+    while True:
+        k, *msg = message(sent)
+        now = time.monotonic()
+        if now >= end:
+            break
+        if rate:
+            due = t0 + batches / rate
+            if due > now:
+                time.sleep(due - now)
+        pub.publish_columns(*msg)
+        sent += 1
+        batches += k
+    print("done", sent, pub.seq, batches, flush=True)
+    sys.stdin.readline()
+    pub.close()
+"""
+
+_PUBLISHER = _SETUP + _PACED + """
+sizes = [int(s) for s in sys.argv[5].split(",")]
+layouts = [pub.layout([f"D{d}/p{k}" for k in range(n)]) for d, n in enumerate(sizes)]
+cols = [([1.5] * n, [0] * n, [0] * n, [time.time_ns()] * n) for n in sizes]
+def message(i):
+    k = i % len(sizes)
+    cols[k][0][0] = float(i)
+    return (1, layouts[k], *cols[k])
+run(message, 50)
+"""
+
+_COALESCED = _SETUP + _PACED + """
+try:
+    from runtime.bus.wire import composite_layout
+except ImportError:  # a tree without the list form: the joined string
+    composite_layout = None
 names = [[f"PLC-{d:03d}/register_{k:03d}_value" for k in range(125)] for d in range(100)]
 devices = [pub.layout(n) for n in names]
 rng = random.Random(17)
-def message():
+def message(i):
     chosen = sorted(rng.sample(range(100), rng.randint(4, 16)))
     if composite_layout is not None:
         layout = composite_layout([devices[d] for d in chosen])
@@ -100,30 +105,7 @@ def message():
         layout = pub.layout([n for d in chosen for n in names[d]])
     n = len(layout)
     return len(chosen), layout, [1.5] * n, [0] * n, [0] * n, [time.time_ns()] * n
-deadline = time.monotonic() + 10
-while time.monotonic() < deadline and sys.stdin.readline().strip() != "go":
-    pass
-for i in range(20):  # every device's layout seen once before the window
-    pub.publish_columns(*message()[1:])
-time.sleep(0.3)
-print("start", pub.seq, flush=True)
-sent = batches = 0
-t0 = time.monotonic()
-end = t0 + seconds
-while True:
-    k, *msg = message()
-    now = time.monotonic()
-    if now >= end:
-        break
-    due = t0 + batches / rate
-    if due > now:
-        time.sleep(due - now)
-    pub.publish_columns(*msg)
-    sent += 1
-    batches += k
-print("done", sent, pub.seq, batches, flush=True)
-sys.stdin.readline()
-pub.close()
+run(message, 20)  # every device's layout seen once before the window
 """
 
 
@@ -202,7 +184,7 @@ def _measure(keys: Path | None, sizes: list[int], rate: float, seconds: float,
                      client_security(keys / "bench-sub.key_secret"))
         pub_key = "-" if keys is None else str(keys / "bench-pub.key_secret")
         args = ([_COALESCED, addr, str(rate), str(seconds), pub_key] if coalesced else
-                [_PUBLISHER, addr, ",".join(map(str, sizes)), str(rate), str(seconds), pub_key])
+                [_PUBLISHER, addr, str(rate), str(seconds), pub_key, ",".join(map(str, sizes))])
         pub = subprocess.Popen([sys.executable, "-c", *args],
                                cwd=REPO_ROOT, env=env, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True)
@@ -215,8 +197,7 @@ def _measure(keys: Path | None, sizes: list[int], rate: float, seconds: float,
         done = pub.stdout.readline().split()
         if start[:1] != ["start"] or done[:1] != ["done"]:
             raise RuntimeError("bench publisher failed")
-        sent = int(done[1])
-        batches = int(done[3]) if coalesced else sent
+        sent, batches = int(done[1]), int(done[3])
         # Let the bus finish what is queued: until the subscriber stops receiving.
         last, still = -1, time.monotonic()
         while time.monotonic() - still < 0.3:
@@ -241,9 +222,17 @@ def _measure(keys: Path | None, sizes: list[int], rate: float, seconds: float,
     return 1e6 * cpu / max(batches, 1), sent, got, batches
 
 
-def rows(quick: bool) -> list[Row]:
-    """Bus CPU per batch: pump-station and 100-point batches, paced and flood, CURVE and
-    plaintext."""
+def _coalesced_row(folder: Path | None, label: str, seconds: float) -> Row:
+    us, sent, got, batches = _measure(folder, [], 1000.0, seconds, coalesced=True)
+    return Row(SUITE, "bus CPU per batch, coalesced 100 devices x 125 points (varying device "
+               f"sets), 1,000 batches/s, {label}", us, "µs", TARGET_US_PER_BATCH, "lower",
+               f"{batches} device batches in {sent} messages, {1.0 - got / max(sent, 1):.1%} "
+               "not received; bus process, all threads, with a subscriber")
+
+
+def rows(quick: bool, coalesced_only: bool = False) -> list[Row]:
+    """Bus CPU per batch: pump-station and 100-point batches, paced and flood, and coalesced
+    messages, CURVE and plaintext (``coalesced_only``: only the coalesced rows)."""
     from runtime.bus.keys import add_key
 
     seconds = 1.0 if quick else 3.0
@@ -253,8 +242,9 @@ def rows(quick: bool) -> list[Row]:
         add_key(keys, "bench-pub", "engineer", publish=("bench-cpu",))
         add_key(keys, "bench-sub", "viewer")
         for label, folder in (("CURVE", keys), ("plaintext", None)):
-            for shape, sizes in (("pump station batches (21, 6, 4 points)", [21, 6, 4]),
-                                 ("100-point batches", [100] * 8)):
+            for shape, sizes in (() if coalesced_only else (
+                    ("pump station batches (21, 6, 4 points)", [21, 6, 4]),
+                    ("100-point batches", [100] * 8))):
                 for rate in (1000.0, 0.0):
                     us, sent, got, _ = _measure(folder, sizes, rate, seconds)
                     pace = "1,000 msg/s" if rate else "flood"
@@ -263,34 +253,13 @@ def rows(quick: bool) -> list[Row]:
                                    "µs", TARGET_US_PER_BATCH, "lower",
                                    f"{sent} messages of one batch, {lost:.1%} not received; "
                                    "bus process, all threads, with a subscriber"))
-            us, sent, got, batches = _measure(folder, [], 1000.0, seconds, coalesced=True)
-            lost = 1.0 - got / max(sent, 1)
-            out.append(Row(SUITE, "bus CPU per batch, coalesced 100 devices x 125 points "
-                           f"(varying device sets), 1,000 batches/s, {label}", us, "µs",
-                           TARGET_US_PER_BATCH, "lower",
-                           f"{batches} device batches in {sent} messages, {lost:.1%} not "
-                           "received; bus process, all threads, with a subscriber"))
+            out.append(_coalesced_row(folder, label, seconds))
     return out
 
 
 def coalesced_rows(quick: bool) -> list[Row]:
     """Only the coalesced rows (``python -m tools.bench.bus_cpu --coalesced``)."""
-    from runtime.bus.keys import add_key
-
-    seconds = 1.0 if quick else 3.0
-    out: list[Row] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        keys = Path(tmp)
-        add_key(keys, "bench-pub", "engineer", publish=("bench-cpu",))
-        add_key(keys, "bench-sub", "viewer")
-        for label, folder in (("CURVE", keys), ("plaintext", None)):
-            us, sent, got, batches = _measure(folder, [], 1000.0, seconds, coalesced=True)
-            out.append(Row(SUITE, "bus CPU per batch, coalesced 100 devices x 125 points "
-                           f"(varying device sets), 1,000 batches/s, {label}", us, "µs",
-                           TARGET_US_PER_BATCH, "lower",
-                           f"{batches} device batches in {sent} messages, "
-                           f"{1.0 - got / max(sent, 1):.1%} not received"))
-    return out
+    return rows(quick, coalesced_only=True)
 
 
 if __name__ == "__main__":
