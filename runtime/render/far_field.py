@@ -9,7 +9,8 @@ a box per asset and per pipe leg, coloured by asset type and shaded per face (un
 the same under every pipeline). The whole site in view then costs one draw per cell.
 
 Only scenes with at least ``MIN_MODELS`` modelled assets get a far field; smaller ones (the
-bundled scenes) are drawn exactly as before.
+bundled scenes) are drawn exactly as before. Beyond ``SPARSE_M`` a cell draws a sparser set of
+boxes (:func:`sparse_boxes`): the whole-site view of 10,000 assets is 29k triangles, not 85k.
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ from panda3d.core import (
     NodePath,
 )
 
-MIN_MODELS = 2000
-"""Modelled assets (pipes excluded) from which a scene gets a far field."""
+MIN_MODELS = 300
+"""Modelled assets (pipes excluded) from which a scene gets a far field. The generated plant of
+1,000 assets (667 models) drew every model at 440 ms a frame on llvmpipe (whole site in view),
+slower than 10,000 as boxes; with a far field it takes ~40 ms. The bundled scenes (tens of
+assets) keep their plain scene graph."""
 CELL_M = 60.0
 """Side of a far-field cell, metres."""
 SWITCH_M = 150.0
