@@ -41,13 +41,18 @@ def run_cli(*args: str, timeout_s: float = 120.0, **kwargs: object) -> subproces
 def bus_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real CURVE keys for every test session: services (bus, adapter) find theirs in
     $TWINSTAGE_KEYS, and tap/write/view use $TWINSTAGE_KEY (an operator key) unless a test
-    passes --key. The bus CLI is CURVE by default, so every process test runs with CURVE."""
+    passes --key. The bus CLI is CURVE by default, so every process test runs with CURVE.
+    Services started without --audit-log audit into this session's own folder."""
     from security_fixtures import make_keys
 
     folder = make_keys(tmp_path_factory.mktemp("bus-keys"))
-    saved = {k: os.environ.get(k) for k in ("TWINSTAGE_KEYS", "TWINSTAGE_KEY")}
+    saved = {k: os.environ.get(k)
+             for k in ("TWINSTAGE_KEYS", "TWINSTAGE_KEY", "TWINSTAGE_AUDIT_DIR")}
     os.environ["TWINSTAGE_KEYS"] = str(folder)
     os.environ["TWINSTAGE_KEY"] = str(folder / "operator.key_secret")
+    # Default audit logs go beside this session's keys, not into the checkout's out/audit: a
+    # chain keyed by an earlier session's audit.key reads as damaged and refuses writes.
+    os.environ["TWINSTAGE_AUDIT_DIR"] = str(tmp_path_factory.mktemp("audit"))
     yield folder
     for k, v in saved.items():
         if v is None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from plant_fixtures import PUMP_STATION, free_port_block, pump_station
@@ -43,6 +44,24 @@ async def client(port: int, timeout: float = 1.0) -> AsyncModbusTcpClient:
     return c
 
 
+async def until(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0) -> None:
+    """Await ``check()`` every 10 ms until true; fail after a deadline generous for a busy CI."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        assert time.monotonic() < deadline, f"condition not met within {timeout_s} s"
+        await asyncio.sleep(0.01)
+
+
+async def steps_pass(model: PlantModel, n_steps: int) -> None:
+    """Wait until the served plant has taken ``n_steps`` more fixed steps."""
+    target = model.steps + n_steps
+
+    async def stepped() -> bool:
+        return model.steps >= target
+
+    await until(stepped)
+
+
 def run(coro) -> None:
     asyncio.run(asyncio.wait_for(coro, 60))
 
@@ -68,12 +87,18 @@ def test_every_point_type_reads_and_writes() -> None:
             assert not (await plc1.write_register(10, 1, device_id=1)).isError()  # P-102 run
             assert model.read_point("P-102/run_cmd") == 1.0
             model.trip_pump("P-102")
-            await asyncio.sleep(0.05)
             assert not (await plc1.write_coil(1, True, device_id=1)).isError()  # reset P-102
-            await asyncio.sleep(0.1)
-            assert model.read_point("P-102/tripped") == 0.0
+
+            async def reset_and_running() -> bool:
+                r = await plc1.read_discrete_inputs(0, count=4, device_id=1)
+                return model.read_point("P-102/tripped") == 0.0 and r.bits[:4] == [
+                    True, False, True, False]  # running / tripped bits of P-101, P-102
+
+            await until(reset_and_running)
+            # Plant time stops (as a trainer's freeze does) so that a register read and the
+            # model's value are of the same instant however slowly this machine answers.
+            runner.training.frozen = True
             # input registers: float32, scaled uint16, scaled int16, scaled int32 (big).
-            await asyncio.sleep(0.3)
             r = await plc1.read_input_registers(0, count=5, device_id=1)
             assert decode_value("float32", "big", 1, 0, r.registers[0:2]) == pytest.approx(
                 model.read_point("P-101/speed_rpm"), rel=0.02)
@@ -84,9 +109,6 @@ def test_every_point_type_reads_and_writes() -> None:
             r = await plc1.read_input_registers(21, count=2, device_id=1)
             assert decode_value("int32", "big", 0.01, 0, r.registers) == pytest.approx(
                 model.read_point("PT-101/pressure_kpa"), abs=5.0)
-            # discrete inputs: running / tripped bits.
-            r = await plc1.read_discrete_inputs(0, count=4, device_id=1)
-            assert r.bits[:4] == [True, False, True, False]
             # little word order: float32 holding and uint32 input on PLC-102.
             w = await plc2.write_registers(0, encode_value("float32", "little", 1, 0, 55.5),
                                            device_id=1)
@@ -172,40 +194,51 @@ def test_model_faults_seen_over_modbus() -> None:
                 r = await plc1.read_input_registers(21, count=2, device_id=1)
                 return decode_value("int32", "big", 0.01, 0, r.registers)
 
+            async def valve_pct() -> float:
+                r = await plc2.read_input_registers(0, count=2, device_id=1)
+                return decode_value("float32", "little", 1, 0, r.registers)
+
+            model = runner.model
             assert (await request("127.0.0.1", ctl, {"op": "fault", "kind": "freeze",
                                                      "target": "PT-101"}))["ok"]
-            await asyncio.sleep(0.05)
+            await steps_pass(model, 2)
             held = await pt101()
-            await asyncio.sleep(0.3)
+            await steps_pass(model, 600)  # 6 s of plant time, 0.3 s of wall time at x20
             assert await pt101() == held
-            # drift: 0.05 m/s at x20 -> about +1 m per wall second.
+            # drift: 0.05 m/s of plant time; the reading walks away from the true level.
             before = await lt101()
             await request("127.0.0.1", ctl, {"op": "fault", "kind": "drift", "target": "LT-101",
                                              "rate": 0.05})
-            await asyncio.sleep(0.5)
-            assert await lt101() - runner.model.read_point("T-101/level_m") > 0.2
+
+            async def drifted() -> bool:
+                return await lt101() - model.read_point("T-101/level_m") > 0.2
+
+            await until(drifted)
             assert await lt101() > before
             # stick: the valve ignores its set point.
             await request("127.0.0.1", ctl, {"op": "write", "point": "LIC-102/mode", "value": 0})
             await request("127.0.0.1", ctl, {"op": "fault", "kind": "stick", "target": "FV-101"})
-            pos = runner.model.read_point("FV-101/position_pct")
+            pos = model.read_point("FV-101/position_pct")
             await plc2.write_registers(0, encode_value("float32", "little", 1, 0, 100.0),
                                        device_id=1)
-            await asyncio.sleep(0.3)
-            r = await plc2.read_input_registers(0, count=2, device_id=1)
-            assert decode_value("float32", "little", 1, 0, r.registers) == pytest.approx(pos)
+            await steps_pass(model, 600)
+            assert await valve_pct() == pytest.approx(pos)
             # trip: the tripped bit comes up and the standby takes over.
             await request("127.0.0.1", ctl, {"op": "fault", "kind": "trip", "target": "P-101"})
-            await asyncio.sleep(0.3)
-            r = await plc1.read_discrete_inputs(0, count=4, device_id=1)
-            assert r.bits[:4] == [False, True, True, False]
+
+            async def standby_took_over() -> bool:
+                r = await plc1.read_discrete_inputs(0, count=4, device_id=1)
+                return r.bits[:4] == [False, True, True, False]
+
+            await until(standby_took_over)
             # clearing everything resets the pump and frees the valve and instruments.
             reply = await request("127.0.0.1", ctl, {"op": "clear", "target": "all"})
             assert len(reply["cleared"]) == 4
-            await asyncio.sleep(0.3)
-            assert runner.model.read_point("P-101/tripped") == 0
-            r = await plc2.read_input_registers(0, count=2, device_id=1)
-            assert decode_value("float32", "little", 1, 0, r.registers) > pos
+
+            async def reset_and_freed() -> bool:
+                return model.read_point("P-101/tripped") == 0 and await valve_pct() > pos
+
+            await until(reset_and_freed)
             for c in (plc1, plc2, rtu):
                 c.close()
 

@@ -5,9 +5,10 @@ connections and bus sockets close. A device that is down is not an error at star
 are published Bad (no communication) and it is retried with back-off until it answers.
 
 Every command is decided by the operator-control policy and audited to ``--audit-log`` (default
-``out/audit/<adapter id>.jsonl`` under the current directory). A log path that cannot be created
-is a usage error (exit 2); a log found damaged at start, or one that stops being writable, makes
-the adapter refuse every write (``audit_unavailable``) while it keeps polling and publishing.
+``<adapter id>.jsonl`` in ``$TWINSTAGE_AUDIT_DIR``, else in ``out/audit`` under the current
+directory). A log path that cannot be created is a usage error (exit 2); a log found damaged at
+start, or one that stops being writable, makes the adapter refuse every write
+(``audit_unavailable``) while it keeps polling and publishing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runtime.bus.endpoints import DEFAULT_ADDRESS, BusEndpoints
+from runtime.commands.audit_default import default_audit_path, default_help
 from runtime.commands.key_options import add_key_options, security_from_args
 from runtime.errors import UsageError
 
@@ -54,8 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--audit-log", metavar="PATH", default="",
-        help="append-only audit log of every write attempt (default: "
-             "out/audit/<adapter id>.jsonl under the current directory)",
+        help="append-only audit log of every write attempt "
+             f"({default_help('<adapter id>.jsonl')})",
     )
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="log connection changes and every write")
@@ -105,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--bus: {exc}") from None
 
     security = security_from_args(args, args.bus, "adapter", service="adapter")
-    audit_path = Path(args.audit_log or Path("out") / "audit" / f"{adapter_id}.jsonl")
+    audit_path = Path(args.audit_log or default_audit_path(f"{adapter_id}.jsonl"))
     audit = open_audit_log(audit_path, audit_key(args.audit_key, args.keys, args.insecure))
     try:
         adapter = ModbusAdapter(all_devices, endpoints, adapter_id=adapter_id, audit=audit,

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from runtime.bus.endpoints import DEFAULT_ADDRESS, BusEndpoints
+from runtime.commands.audit_default import default_audit_path, default_help
 from runtime.commands.key_options import add_key_options, security_from_args
 from runtime.errors import UsageError
 
 HELP = "run the alarm service, or list, acknowledge, shelve and report alarms"
 TOOLS = ("list", "ack", "shelve", "unshelve", "disable", "enable", "journal", "report")
 DEFAULT_JOURNAL = Path("out") / "alarms" / "journal.jsonl"
-DEFAULT_AUDIT = Path("out") / "audit" / "alarms.jsonl"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--journal", type=Path, default=None, metavar="PATH",
                         help=f"the alarm journal (default {DEFAULT_JOURNAL})")
     parser.add_argument("--audit-log", type=Path, default=None, metavar="PATH",
-                        help=f"audit log of alarm actions (service; default {DEFAULT_AUDIT})")
+                        help="audit log of alarm actions "
+                             f"(service; {default_help('alarms.jsonl')})")
     parser.add_argument("--audit-key", default=None, metavar="FILE",
                         help="key of the audit chain (default: audit.key in the keys folder)")
     parser.add_argument("--seconds", type=float, default=None, metavar="S",
@@ -111,13 +112,14 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"twinstage alarms: cut a torn last line ({journal.truncated_bytes} bytes) off "
               f"{journal_path} (the service was killed mid-write)", file=sys.stderr, flush=True)
     engine = AlarmEngine.restore(defs, journal)
-    audit = open_audit_log(args.audit_log or DEFAULT_AUDIT,
+    audit_path = args.audit_log or default_audit_path("alarms.jsonl")
+    audit = open_audit_log(audit_path,
                            audit_key(args.audit_key, args.keys, args.insecure), "alarms")
     service = AlarmService(engine, endpoints, security=security, audit=audit)
     restored = sum(1 for s in engine.states() if s["state"] != "normal")
     print(f"twinstage alarms: {len(defs.alarms)} alarms of {scene.name} on {args.bus}; journal "
           f"{journal_path} ({journal.last_seq} transitions, {restored} alarms not normal); "
-          f"actions audited to {args.audit_log or DEFAULT_AUDIT}", flush=True)
+          f"actions audited to {audit_path}", flush=True)
 
     def on_signal(signum: int, frame: object) -> None:
         service.stop()

@@ -19,6 +19,7 @@ from types import FrameType
 
 from runtime.bus.endpoints import DEFAULT_ADDRESS, BusEndpoints
 from runtime.bus.security import KEYS_ENV
+from runtime.commands.audit_default import default_audit_path, default_help
 from runtime.errors import UsageError
 
 HELP = "run the ZeroMQ bus: readings proxy, last-value cache, snapshots, command router"
@@ -34,9 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "or ./keys; `twinstage keys new` makes them)")
     parser.add_argument("--insecure", action="store_true",
                         help="plaintext, no keys: refused unless --bind is a loopback address")
-    parser.add_argument("--audit-log", default="out/audit/bus.jsonl", metavar="PATH",
-                        help="audit log of commands the router refuses (default "
-                             "out/audit/bus.jsonl)")
+    parser.add_argument("--audit-log", default="", metavar="PATH",
+                        help="audit log of commands the router refuses "
+                             f"({default_help('bus.jsonl')})")
     parser.add_argument("--verbose", "-v", action="store_true", help="log every routed command")
 
 
@@ -60,8 +61,9 @@ def run(args: argparse.Namespace) -> int:
         security = None
     else:
         security = server_security(args.keys)
+    audit_path = Path(args.audit_log or default_audit_path("bus.jsonl"))
     audit = None if security is None else \
-        open_audit_log(Path(args.audit_log), audit_key(None, args.keys, False), "bus")
+        open_audit_log(audit_path, audit_key(None, args.keys, False), "bus")
     try:
         server = BusServer(endpoints, security=security, audit=audit)
     except BaseException:
