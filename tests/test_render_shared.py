@@ -58,29 +58,56 @@ def test_scene_bounds_cover_every_model(tmp_path: Path) -> None:
 def test_large_scene_gets_a_far_field_of_boxes(tmp_path: Path) -> None:
     from panda3d.core import LODNode
 
-    from runtime.render.far_field import SWITCH_M
+    from runtime.render.far_field import SPARSE_M, SWITCH_M
 
     write_generated_plant(tmp_path, 150, devices=1)  # 10 trains, 4 rows of the site layout
     scene = load_scene(tmp_path)
     view = build_scene_graph(scene, NodePath("top"), far_field_min=10)
     cells = view.root.find_all_matches("**/+LODNode")
     assert cells.get_num_paths() >= 2
-    triangles = 0
+    triangles = sparse_triangles = 0
     for cell in cells:
         lod = cell.node()
-        assert isinstance(lod, LODNode) and lod.get_num_switches() == 2
+        assert isinstance(lod, LODNode) and lod.get_num_switches() == 3
         assert (lod.get_in(0), lod.get_out(0)) == (SWITCH_M, 0.0)  # models near
-        near, far = cell.get_child(0), cell.get_child(1)
-        assert near.get_name() == "near" and far.get_name() == "far"
+        assert (lod.get_in(1), lod.get_out(1)) == (SPARSE_M, SWITCH_M)  # boxes
+        assert lod.get_out(2) == SPARSE_M  # sparse boxes beyond
+        near, far, sparse = cell.get_child(0), cell.get_child(1), cell.get_child(2)
+        assert (near.get_name(), far.get_name(), sparse.get_name()) == ("near", "far", "sparse")
         triangles += far.node().get_geom(0).get_primitive(0).get_num_primitives()
+        sparse_triangles += sparse.node().get_geom(0).get_primitive(0).get_num_primitives()
     legs = sum(len(r) - 1 for r in view.pipe_routes.values())
     modelled = [e for e in scene.entities if e.type != "pipe"]
     assert triangles == 10 * len(modelled) + 2 * legs  # 5 faces a model, a pipe leg's top
+    # Sparse: a tank keeps 5 faces, junctions and the (DN <= 250) pipes go, the rest keep
+    # their top and south faces.
+    assert all(c.diameter_m <= 0.25 for c in scene.connections)
+    tanks = sum(e.type == "tank" for e in modelled)
+    junctions = sum(e.type == "junction" for e in modelled)
+    assert sparse_triangles == 10 * tanks + 4 * (len(modelled) - tanks - junctions)
+    assert sparse_triangles < triangles / 2
     for e in scene.entities:  # every asset moved under its cell's models, nothing lost
         root = view.visuals[e.id].root
         assert root.get_parent().get_name() == "near"
     # Moving parts still belong to their own assets.
     assert view.root.is_ancestor_of(view.visuals["P-00003"].parts["rotor"])
+
+
+def test_sparse_level_keeps_big_boxes_whole_and_leaves_out_thin_ones() -> None:
+    from runtime.render.far_field import FarItem, sparse_boxes
+
+    node = NodePath("a")
+    tank = FarItem(node, (0, 0, 0), (6, 6, 8), (1, 1, 1))
+    pump = FarItem(node, (0, 0, 0), (1.7, 0.8, 1.1), (0, 0, 1))
+    junction = FarItem(node, (0, 0, 0), (0.3, 0.2, 0.3), (1, 1, 1))
+    pipe = FarItem(node, [(0, 0, 0), (5, -0.1, -0.1)], [(5, 0.2, 0.2), (5.2, 0.1, 3)],
+                   (1, 1, 1), top_only=True)  # a run and a riser, 0.2-0.3 m wide
+    wide = FarItem(node, [(0, 0, 0), (0, 0, 0)], [(4, 1, 1), (4, 0.2, 1)], (1, 1, 1),
+                   top_only=True)
+    out = sparse_boxes([tank, pump, junction, pipe, wide])
+    kept = [(len(m.lo), m.top_only, tuple(m.hi[0] - m.lo[0])) for m in out]
+    assert kept == [(1, False, (6, 6, 8)), (1, True, (1.7, 0.8, 1.1)),
+                    (1, True, (4, 1, 1))], kept
 
 
 def test_small_scene_has_no_far_field(tmp_path: Path) -> None:

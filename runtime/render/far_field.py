@@ -9,7 +9,8 @@ a box per asset and per pipe leg, coloured by asset type and shaded per face (un
 the same under every pipeline). The whole site in view then costs one draw per cell.
 
 Only scenes with at least ``MIN_MODELS`` modelled assets get a far field; smaller ones (the
-bundled scenes) are drawn exactly as before.
+bundled scenes) are drawn exactly as before. Beyond ``SPARSE_M`` a cell draws a sparser set of
+boxes (:func:`sparse_boxes`): the whole-site view of 10,000 assets is 29k triangles, not 85k.
 """
 
 from __future__ import annotations
@@ -32,12 +33,25 @@ from panda3d.core import (
     NodePath,
 )
 
-MIN_MODELS = 2000
-"""Modelled assets (pipes excluded) from which a scene gets a far field."""
+MIN_MODELS = 300
+"""Modelled assets (pipes excluded) from which a scene gets a far field. The generated plant of
+1,000 assets (667 models) drew every model at 440 ms a frame on llvmpipe (whole site in view),
+slower than 10,000 as boxes; with a far field it takes ~40 ms. The bundled scenes (tens of
+assets) keep their plain scene graph."""
 CELL_M = 60.0
 """Side of a far-field cell, metres."""
 SWITCH_M = 150.0
 """Camera distance to a cell's centre beyond which the cell shows its boxes."""
+SPARSE_M = 400.0
+"""Beyond this distance a cell shows its sparse boxes (:func:`sparse_boxes`): the whole-site
+view (cells 470-870 m away at 1280x720, ~0.5 m a pixel) costs software rendering less than
+half the triangles, and an asset looks the same at one to four pixels."""
+SPARSE_DROP_BELOW_M = 0.3
+"""Sparse level: a box narrower than this in plan is left out: pipes up to DN 250, junctions
+(at 0.5 m a pixel, under one)."""
+SPARSE_FULL_FROM_M = 3.0
+"""Sparse level: a box at least this wide both ways (a tank) keeps its five shaded faces; the
+others in between show their top and south faces."""
 
 TYPE_RGB: dict[str, tuple[float, float, float]] = {
     "tank": (0.78, 0.78, 0.74),
@@ -57,13 +71,13 @@ _OTHER_RGB = (0.6, 0.6, 0.6)
 # face's shade: a fixed sun from the default camera's side.
 _FACES = np.array([
     [(0, 0, 1), (1, 0, 1), (1, 1, 1), (0, 1, 1)],  # +Z
+    [(0, 0, 0), (1, 0, 0), (1, 0, 1), (0, 0, 1)],  # -Y
     [(1, 0, 0), (1, 1, 0), (1, 1, 1), (1, 0, 1)],  # +X
     [(0, 0, 0), (0, 0, 1), (0, 1, 1), (0, 1, 0)],  # -X
     [(0, 1, 0), (0, 1, 1), (1, 1, 1), (1, 1, 0)],  # +Y
-    [(0, 0, 0), (1, 0, 0), (1, 0, 1), (0, 0, 1)],  # -Y
 ], dtype=np.float32).reshape(-1, 3)
 _N_FACES = len(_FACES) // 4
-_SHADE = np.repeat(np.array([1.0, 0.8, 0.7, 0.6, 0.9], dtype=np.float32), 4)
+_SHADE = np.repeat(np.array([1.0, 0.9, 0.8, 0.7, 0.6], dtype=np.float32), 4)
 _QUADS = np.array([0, 1, 2, 0, 2, 3], dtype=np.uint32)
 
 
@@ -163,10 +177,13 @@ def add_far_field(root: NodePath, items: list[FarItem]) -> list[NodePath]:
         cell = root.attach_new_node(lod)
         near = cell.attach_new_node("near")
         far = cell.attach_new_node(_boxes_node("far", members))
-        far.set_light_off(1)
-        far.set_shader_off(1)
+        sparse = cell.attach_new_node(_boxes_node("sparse", sparse_boxes(members), 2))
+        for boxes in (far, sparse):
+            boxes.set_light_off(1)
+            boxes.set_shader_off(1)
         lod.add_switch(SWITCH_M, 0.0)  # child 0, the models: from 0 to SWITCH_M
-        lod.add_switch(1.0e9, SWITCH_M)  # child 1, the boxes: beyond
+        lod.add_switch(SPARSE_M, SWITCH_M)  # child 1, the boxes: to SPARSE_M
+        lod.add_switch(1.0e9, SPARSE_M)  # child 2, the sparse boxes: beyond
         lo = np.min([m.lo.min(axis=0) for m in members], axis=0)
         hi = np.max([m.hi.max(axis=0) for m in members], axis=0)
         lod.set_center(tuple(map(float, 0.5 * (lo + hi))))
@@ -176,9 +193,27 @@ def add_far_field(root: NodePath, items: list[FarItem]) -> list[NodePath]:
     return out
 
 
-def _boxes_node(name: str, members: list[FarItem]) -> GeomNode:
-    parts = [_box_mesh([m for m in members if m.top_only == top], _N_FACES if not top else 1)
-             for top in (False, True)]
+def sparse_boxes(members: list[FarItem]) -> list[FarItem]:
+    """The far field's second level, per box: left out when narrower than SPARSE_DROP_BELOW_M
+    in plan either way (pipes, junctions: under half a pixel there); five faces when at least
+    SPARSE_FULL_FROM_M both ways (tanks); else its top and south faces (``top_only`` then
+    means those two: the default view looks from the south, where they read as solid)."""
+    out = []
+    for m in members:
+        plan = (m.hi - m.lo)[:, :2]
+        keep = plan.min(axis=1) >= SPARSE_DROP_BELOW_M
+        full = keep & (plan.min(axis=1) >= SPARSE_FULL_FROM_M)
+        for mask, top in ((full, False), (keep & ~full, True)):
+            if mask.any():
+                out.append(FarItem(m.node, m.lo[mask], m.hi[mask], m.rgb, top_only=top))
+    return out
+
+
+def _boxes_node(name: str, members: list[FarItem], top_faces: int = 1) -> GeomNode:
+    """One GeomNode: five faces of each box, ``top_faces`` faces (top, then south) of the
+    boxes of ``top_only`` items."""
+    parts = [_box_mesh([m for m in members if m.top_only == top],
+                       _N_FACES if not top else top_faces) for top in (False, True)]
     vertices = np.concatenate([v for v, _ in parts])
     offset = len(parts[0][0])
     tris = np.concatenate([parts[0][1], parts[1][1] + np.uint32(offset)])
@@ -200,7 +235,7 @@ def _boxes_node(name: str, members: list[FarItem]) -> GeomNode:
 
 def _box_mesh(members: list[FarItem], faces: int) -> tuple[np.ndarray, np.ndarray]:
     """(vertices (k, 7) xyz + rgba, triangle indices) of the first ``faces`` faces of every
-    member's boxes (1: the top face only)."""
+    member's boxes (1: the top face only; 2: top and south)."""
     if not members:
         return np.zeros((0, 7), np.float32), np.zeros(0, np.uint32)
     lo = np.concatenate([m.lo for m in members])

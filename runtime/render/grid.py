@@ -46,8 +46,8 @@ def _grid_lines(x0: int, y0: int, x1: int, y1: int):  # noqa: ANN202 - returns a
     minor, major = LineSegs("grid_minor"), LineSegs("grid_major")
     minor.set_color(MINOR_RGBA)
     major.set_color(MAJOR_RGBA)
-    major.set_thickness(2.0)
     step = 1 if max(x1 - x0, y1 - y0) <= MINOR_MAX_SPAN_M else 5
+    major.set_thickness(2.0 if step == 1 else 1.0)
     for x in range(x0, x1 + 1, step):
         segs = major if x % 5 == 0 else minor
         segs.move_to(x, y0, 0)

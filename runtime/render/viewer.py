@@ -17,7 +17,7 @@ from runtime.phases import Phase
 from runtime.render.app import ViewerApp
 from runtime.render.camera import OrbitCamera, default_view
 from runtime.render.grid import build_ground
-from runtime.render.horizon import build_horizon, build_sky
+from runtime.render.horizon import build_sky, field_rgba
 from runtime.render.labels import LabelLayer
 from runtime.render.lighting import add_lights
 from runtime.render.materials import Materials
@@ -56,8 +56,7 @@ class Viewer:
         extent = 1.2 * max(x1 - x0, y1 - y0, 10.0)
         self.ground = build_ground(app.render, self.materials, (x0, y0, x1, y1))
         display = app.pipeline != "pbr"
-        self.horizon = build_horizon(app.render, ((x0 + x1) / 2, (y0 + y1) / 2),
-                                     display_space=display)
+        app.set_background_color(*field_rgba(display_space=display))  # the field
         self.sky = build_sky(app.camera, app.render, display_space=display)
         self.lights = add_lights(app.render, extent_m=extent,
                                  shadows=bool(getattr(app, "shadows", False)),
