@@ -80,15 +80,30 @@ class ReadRequest:
         return pdu[2:]
 
 
-class _Protocol(asyncio.Protocol):
-    """Frames replies and hands each to the client, which matches it to its request."""
+_READ_BYTES = 65536  # one read's room: far above a full pipeline of replies (16 x 260 B)
+
+
+class _Protocol(asyncio.BufferedProtocol):
+    """Frames replies and hands each to the client, which matches it to its request.
+
+    Reads land in one kept buffer (``recv_into``): a plain Protocol gets a fresh 256 KiB bytes
+    object per read, which glibc serves with mmap/munmap until its mmap threshold has been
+    raised — measured ~200 µs per reply on this VM against ~20 µs once raised.
+    """
 
     def __init__(self, client: ModbusTcpClient) -> None:
         self.client = client
         self.buf = b""
+        self._room = memoryview(bytearray(_READ_BYTES))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.client._transport = transport  # type: ignore[assignment]
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._room
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self._room[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf + data if self.buf else data
