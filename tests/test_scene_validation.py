@@ -197,3 +197,18 @@ def test_viewpoints_load_and_bad_ones_name_line_and_key(scene_copy) -> None:  # 
     assert result.returncode == 2
     assert f"scene.yaml:{line}" in result.stderr and "pitch_deg" in result.stderr
     assert "-88..-3" in result.stderr
+
+
+def test_validate_does_not_load_numpy() -> None:
+    """`twinstage validate` is the command a user runs after every edit: it checks alarms.yaml
+    through the definitions alone, without the alarm engine's numpy (about half its start)."""
+    import subprocess
+    import sys
+
+    from conftest import PUMP_STATION, REPO_ROOT
+
+    code = ("import sys; from runtime.cli import main; rc = main(['validate', sys.argv[1]]); "
+            "print('numpy' in sys.modules, rc)")
+    done = subprocess.run([sys.executable, "-c", code, str(PUMP_STATION)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.split()[-2:] == ["False", "0"], done.stdout + done.stderr
