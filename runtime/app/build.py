@@ -23,8 +23,8 @@ LIVE_MAX_FRAME_WALL_NS = 1 << 62
 
 
 INGEST_MODES = ("thread", "frame")
-"""Where a live view decodes the bus: in its own thread (the default; docs/live-view.md) or in
-the frame's ingest phase, as before (``twinstage view --ingest frame``)."""
+"""Where a live view decodes the bus: in an ingest thread (the default; docs/operations.md,
+"The viewer's bus ingest") or in the frame's ingest phase (``twinstage view --ingest frame``)."""
 
 
 def live_session(world: World, subscriber: object | None, *, ingest: str = "thread") -> Session:
