@@ -114,6 +114,7 @@ def test_flood_the_frame_never_drains_stays_bounded_and_shows_the_latest_values(
                 tracemalloc.stop()
             assert retained < 1_000_000, f"hand-over kept {retained} bytes"
             assert source.handover.pending() <= len(points)
+            assert 0 <= source.stats["lag_ms_p50"] <= source.stats["lag_ms_max"]
             applied = _frame(source, world)
             assert applied >= len(points)
             last = np.array([float(messages + j) for j in range(len(points))])

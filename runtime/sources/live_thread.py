@@ -26,10 +26,11 @@ import logging
 import threading
 import time
 
+import numpy as np
 import zmq
 
 from runtime.bus.link import BusLink
-from runtime.bus.subscriber import Subscriber
+from runtime.bus.subscriber import BLOCK_UPDATE, Subscriber
 from runtime.sources.base import PublisherState
 from runtime.sources.handover import PointHandOver
 from runtime.sources.world_writer import WorldWriter
@@ -42,6 +43,8 @@ WAIT_MS = 20
 silence checks, snapshot time-outs and connection events when the bus is quiet."""
 THREAD_BUDGET_NS = 10_000_000
 """One ``poll_blocks`` call's budget; the thread loops at once while the socket holds more."""
+LAG_RING = 4096
+"""Send-to-decode lags kept for the stats (the newest update messages)."""
 JOIN_TIMEOUT_S = 5.0
 """:meth:`ThreadedLiveBusSource.close` waits this long for the thread (it never blocks for
 longer than WAIT_MS plus one budget)."""
@@ -84,6 +87,8 @@ class ThreadedLiveBusSource:
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._closed = False
+        self._lag_us = np.zeros(LAG_RING, dtype=np.int64)
+        self._lags = 0
         self.passes = 0
         """Loop passes the thread has finished (tests wait on it)."""
         self._thread = threading.Thread(target=self._run, name="bus-ingest", daemon=True)
@@ -98,10 +103,16 @@ class ThreadedLiveBusSource:
     @property
     def stats(self) -> dict[str, int]:
         """The subscriber's counters as of the thread's last pass, plus ``coalesced``
-        (readings a later one replaced before a frame showed them)."""
+        (readings a later one replaced before a frame showed them) and the p50 and max
+        ``lag_ms`` from a message's send (the publisher's wall clock) to its decoding here,
+        over the newest LAG_RING messages (same host, or hosts with synchronised clocks)."""
         with self._view_lock:
             out = dict(self._stats)
+            lags = self._lag_us[:min(self._lags, LAG_RING)].copy()
         out["coalesced"] = self.handover.coalesced
+        if len(lags):
+            out["lag_ms_p50"] = int(np.median(lags)) // 1000
+            out["lag_ms_max"] = int(lags.max()) // 1000
         return out
 
     @property
@@ -160,6 +171,8 @@ class ThreadedLiveBusSource:
                 link.poll(now)
                 for block in sub.poll_blocks(self._budget_ns):
                     write(block.columns, now, block.seq)
+                    if block.kind == BLOCK_UPDATE and block.t_ns > 0:
+                        self._note_lag(time.time_ns() - block.t_ns)
                 if sub.synced:
                     link.heard()
                 self._publish(sub, link)
@@ -179,6 +192,11 @@ class ThreadedLiveBusSource:
             if link is not None:
                 link.close()
             sub.close()
+
+    def _note_lag(self, lag_ns: int) -> None:
+        with self._view_lock:
+            self._lag_us[self._lags % LAG_RING] = lag_ns // 1000
+            self._lags += 1
 
     def _publish(self, sub: Subscriber, link: BusLink) -> None:
         liveness = [(st.source, st.alive, st.last_heard_ns) for st in sub.liveness().values()]
