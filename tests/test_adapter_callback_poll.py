@@ -223,6 +223,11 @@ def _level_values(sink: CaptureSink) -> list[float]:
             if r.point == "T-1/level_m" and r.quality == GOOD]
 
 
+def _all_bad_no_communication(sink: CaptureSink) -> None:
+    readings = sink.batches[-1][2]
+    assert all((r.quality, r.reason) == (BAD, Reason.NO_COMMUNICATION) for r in readings)
+
+
 async def _steady(poller: DevicePoller, sink: CaptureSink) -> None:
     """Wait until the poller polls from callbacks (connected, the task parked) and is Good."""
     await sink.wait(lambda: poller._fast_end is not None and sink.all_quality(Quality.GOOD),
@@ -239,9 +244,11 @@ def test_callback_polling_keeps_every_fault_policy() -> None:
         # A reply with a wrong transaction id: no communication, a new connection, and the
         # value it carried never published.
         server.set_registers("holding", 0, [4321])
+        first = poller._client
         server.fault.mode = "wrong_tid"
-        await sink.wait(lambda: sink.latest["T-1/level_m"].reason == Reason.NO_COMMUNICATION,
-                        2 * PERIOD_S + MARGIN_S)
+        await sink.wait(lambda: poller._client is not first, 2 * PERIOD_S + MARGIN_S,
+                        step_s=0.001)
+        _all_bad_no_communication(sink)  # the tick that dropped the stream published Bad
         assert pytest.approx(43.21) not in _level_values(sink)
         server.set_registers("holding", 0, [1111])
         server.fault.mode = "normal"
@@ -252,11 +259,14 @@ def test_callback_polling_keeps_every_fault_policy() -> None:
         # A device that stops answering: Bad within two periods (R5), Good again after.
         t0 = time.monotonic()
         timeouts = poller.stats.timeouts
+        first = poller._client
         server.fault.mode = "silent"
         t_bad = await sink.wait(lambda: sink.all_quality(Quality.BAD), 2 * PERIOD_S + MARGIN_S)
         assert t_bad - t0 <= 2 * PERIOD_S + MARGIN_S
         assert sink.latest["T-1/level_m"].reason == Reason.NO_COMMUNICATION
-        await sink.wait(lambda: poller.stats.timeouts > timeouts, 2.0)
+        await sink.wait(lambda: poller._client is not first, 2.0, step_s=0.001)
+        assert poller.stats.timeouts == timeouts + 1  # counted, then the stream dropped
+        _all_bad_no_communication(sink)
         server.fault.mode = "normal"
         await _steady(poller, sink)
 
