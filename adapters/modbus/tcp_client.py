@@ -27,6 +27,11 @@ on TCP/IP v1.0b), and it is at least as strict as our checks on top of pymodbus 
 
 Errors are the ones of ``adapters.modbus.validate``: NoCommunicationError, BadReplyError,
 DeviceExceptionError. Use one client per connection from one event loop.
+
+Two forms of an exchange: ``await exchange(unit, pdus)``, and ``start(unit, pdus, done)``, whose
+``done`` is called from the protocol's callbacks (or the timeout timer) with the reply PDUs or
+the NoCommunicationError; the poller's steady ticks use the callback form (no Future and task
+step per request), and ``exchange`` is built on it, so both share every check above.
 """
 
 from __future__ import annotations
