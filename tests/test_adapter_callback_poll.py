@@ -318,3 +318,33 @@ def test_stop_while_a_callback_group_is_in_flight_returns_after_its_reply() -> N
         await sink.wait(lambda: poller._fast_end is None, 1.0)
         assert poller.stats.batches == n + 1  # the tick in flight finished and published
     asyncio.run(_with_poller(check, timeout_ms=1000))
+
+
+def test_cancelling_the_poller_mid_group_closes_the_connection_cleanly() -> None:
+    """The adapter cancels its pollers at shutdown: a group in flight is abandoned, the
+    connection closed, and the late reply reaches no callback (nothing reported)."""
+    async def main() -> None:
+        errors: list[dict[str, object]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+        server = FaultServer(units=(1,))
+        port = await server.start()
+        sink = CaptureSink()
+        poller = DevicePoller(device(port, timeout_ms=1000), sink)
+        task = asyncio.create_task(poller.run())
+        try:
+            await _steady(poller, sink)
+            server.fault.mode, server.fault.delay_s = "late", 0.05
+            await sink.wait(lambda: poller._fast_state == _IN_FLIGHT, 2.0, step_s=0.001)
+            client = poller._client
+            assert client is not None
+            n = poller.stats.batches
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert poller._client is None and not client.connected
+            assert poller._fast_end is None and poller.stats.batches == n
+            await asyncio.sleep(0.1)  # the late reply's time has passed
+            assert errors == [] and poller.stats.batches == n
+        finally:
+            await server.stop()
+    asyncio.run(main())
