@@ -162,10 +162,13 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         headless = True
 
-    if args.bus is not None or args.replay is not None:
-        from runtime.sim.precompile import ensure_compiled
+    if args.bus is not None or args.replay is not None or args.loaded_layout is not None:
+        from runtime.sim.precompile import ensure_viewer_compiled
 
-        ensure_compiled()  # the observer's plant model: progress lines, not a frozen window
+        # run_twin's plant model and what-if worker: compiled here, on the main thread, before
+        # the window opens (progress lines, not a frozen window; no compile on another thread
+        # while Mesa draws)
+        ensure_viewer_compiled()
 
     from runtime.render.app import make_app
     from runtime.render.screenshot import save_png

@@ -2,8 +2,15 @@
 
 ``python -m runtime.sim.precompile`` is run by ``make`` right after installing, so the first
 ``make demo`` starts in seconds instead of compiling for one to two minutes on a busy machine.
-``twinstage plant`` and the live viewer call :func:`ensure_compiled` before they start: a
-no-op (a cache load) when the kernels are cached, progress lines on stderr when they are not.
+``twinstage plant`` and the kiosk call :func:`ensure_compiled` before they start, the viewer
+:func:`ensure_viewer_compiled`: a cache load when the kernels are cached, progress lines on
+stderr when they are not.
+
+Every numba entry a viewer process needs is compiled (or loaded) on the main thread *before*
+Panda3D opens its window: nothing is left for the what-if worker thread to compile on its first
+forecast while the frame thread draws through Mesa's llvmpipe (its own LLVM, compiling shaders).
+A cold first ``twinstage view`` that left those compiles to the worker thread was seen to abort
+inside LLVM (``Casting.h`` assertion, rc -6); see docs/numba-cache.md.
 
 The kernels' argument types are the same for every scene (tuples of 1-D/2-D float64, int64 and
 uint8 arrays), so compiling them once for a one-train generated plant covers every scene.
@@ -48,12 +55,20 @@ def ensure_fork_compiled(*, out: TextIO | None = None) -> float:
     from runtime.sim.plant_model import PlantModel
 
     t0 = time.monotonic()
-    with compile_progress((plant_steps_nogil, _run_sampled), out=out or sys.stderr):
+    with compile_progress((plant_steps_nogil, _run_sampled), out=out or sys.stderr,
+                          what="the what-if forecast"):
         model = PlantModel(generated_scene(1))
         run_ahead(fork_model(model), 1.0, points=[p.id for p in model.scene.points][:3],
                   sample_s=0.5)
         plant_steps_nogil(model.model, model.state, 1)
     return time.monotonic() - t0
+
+
+def ensure_viewer_compiled(*, out: TextIO | None = None) -> float:
+    """Compile (or load) every numba entry a viewer process runs (the observer's plant model,
+    the what-if worker's fork entries) on the calling thread; seconds it took. Call it on the
+    main thread before the window opens."""
+    return ensure_compiled(out=out) + ensure_fork_compiled(out=out)
 
 
 def main() -> int:
