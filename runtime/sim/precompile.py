@@ -9,8 +9,8 @@ stderr when they are not.
 Every numba entry a viewer process needs is compiled (or loaded) on the main thread *before*
 Panda3D opens its window: nothing is left for the what-if worker thread to compile on its first
 forecast while the frame thread draws through Mesa's llvmpipe (its own LLVM, compiling shaders).
-A cold first ``twinstage view`` that left those compiles to the worker thread was seen to abort
-inside LLVM (``Casting.h`` assertion, rc -6); see docs/numba-cache.md.
+Viewers on a cold or stale cache were seen to abort inside LLVM while compiling (``Casting.h``
+assertion, rc -6); see docs/virtual-plant.md.
 
 The kernels' argument types are the same for every scene (tuples of 1-D/2-D float64, int64 and
 uint8 arrays), so compiling them once for a one-train generated plant covers every scene.
