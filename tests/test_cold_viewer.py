@@ -88,3 +88,72 @@ def _records(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# -- the cache guard: stale cache files go, one process compiles at a time --------------------
+
+
+def _kernel_in(cache_dir: Path) -> object:
+    """What :func:`cache_dirs` reads of a numba dispatcher: its cache's folder."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(_cache=SimpleNamespace(_cache_path=str(cache_dir)))
+
+
+def test_the_plant_kernels_cache_where_numba_puts_it() -> None:
+    from runtime.sim.cache_guard import cache_dirs
+    from runtime.sim.precompile import plant_kernels
+
+    expected = (Path(os.environ["NUMBA_CACHE_DIR"]) if os.environ.get("NUMBA_CACHE_DIR")
+                else REPO_ROOT / "runtime" / "sim" / "__pycache__")
+    dirs = cache_dirs(plant_kernels())
+    assert len(dirs) == 1 and dirs[0].is_relative_to(expected), dirs
+
+
+def test_cache_files_from_other_sources_are_deleted_once(tmp_path: Path) -> None:
+    import io
+
+    from runtime.sim.cache_guard import STAMP_NAME, fresh_cache, sources_fingerprint
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    old = [cache / "step.plant_steps-41.py311.nbi", cache / "step.plant_steps-41.py311.1.nbc"]
+    for path in old:
+        path.write_bytes(b"made from older sources")
+    (cache / STAMP_NAME).write_text("0" * 64 + "\n")
+    out = io.StringIO()
+    with fresh_cache([_kernel_in(cache)], out=out, what="the plant model"):
+        assert not any(p.exists() for p in old)
+        old[0].write_bytes(b"compiled now")  # what the compile in the block leaves
+    assert "deleted 2 cache files" in out.getvalue()
+    assert (cache / STAMP_NAME).read_text().strip() == sources_fingerprint()
+    out = io.StringIO()
+    with fresh_cache([_kernel_in(cache)], out=out, what="the plant model"):
+        pass
+    assert old[0].read_bytes() == b"compiled now" and out.getvalue() == ""
+
+
+def test_a_second_compile_waits_for_the_first_and_says_so(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import threading
+
+    from runtime.sim import cache_guard
+
+    monkeypatch.setattr(cache_guard, "WAIT_LINE_S", 0.05)
+    kernels = [_kernel_in(tmp_path)]
+    order: list[str] = []
+    waiter_out = io.StringIO()
+
+    def second() -> None:
+        with cache_guard.fresh_cache(kernels, out=waiter_out, what="the plant model"):
+            order.append("second")
+
+    with cache_guard.fresh_cache(kernels, out=io.StringIO(), what="the plant model"):
+        thread = threading.Thread(target=second)
+        thread.start()
+        wait_until(lambda: "another process is compiling it" in waiter_out.getvalue(),
+                   timeout_s=30)
+        order.append("first")
+    thread.join(timeout=30)
+    assert order == ["first", "second"]

@@ -12,6 +12,10 @@ forecast while the frame thread draws through Mesa's llvmpipe (its own LLVM, com
 Viewers on a cold or stale cache were seen to abort inside LLVM while compiling (``Casting.h``
 assertion, rc -6); see docs/virtual-plant.md.
 
+Each start first checks that the cache was made from these sources, and compiles one process at a
+time (:mod:`runtime.sim.cache_guard`): a stale cache is deleted and compiled again, with progress
+lines, instead of loading old kernels or compiling new ones against them.
+
 The kernels' argument types are the same for every scene (tuples of 1-D/2-D float64, int64 and
 uint8 arrays), so compiling them once for a one-train generated plant covers every scene.
 """
@@ -22,7 +26,8 @@ import sys
 import time
 from typing import TextIO
 
-from runtime.sim.compile_progress import compile_progress
+from runtime.sim.cache_guard import fresh_cache
+from runtime.sim.compile_progress import WHAT, compile_progress
 
 
 def plant_kernels() -> tuple:
@@ -42,7 +47,9 @@ def ensure_compiled(*, out: TextIO | None = None) -> float:
     from runtime.sim.plant_model import PlantModel
 
     t0 = time.monotonic()
-    with compile_progress(plant_kernels(), out=out or sys.stderr):
+    kernels = plant_kernels()
+    with fresh_cache(kernels, out=out or sys.stderr, what=WHAT), \
+            compile_progress(kernels, out=out or sys.stderr):
         PlantModel(generated_scene(1)).warm_up()  # plant_init in the constructor, then a step
     return time.monotonic() - t0
 
@@ -55,8 +62,10 @@ def ensure_fork_compiled(*, out: TextIO | None = None) -> float:
     from runtime.sim.plant_model import PlantModel
 
     t0 = time.monotonic()
-    with compile_progress((plant_steps_nogil, _run_sampled), out=out or sys.stderr,
-                          what="the what-if forecast"):
+    kernels = (plant_steps_nogil, _run_sampled)
+    what = "the what-if forecast"
+    with fresh_cache(kernels, out=out or sys.stderr, what=what), \
+            compile_progress(kernels, out=out or sys.stderr, what=what):
         model = PlantModel(generated_scene(1))
         run_ahead(fork_model(model), 1.0, points=[p.id for p in model.scene.points][:3],
                   sample_s=0.5)
