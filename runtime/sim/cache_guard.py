@@ -25,14 +25,19 @@ from typing import Any, TextIO
 SIM_DIR = Path(__file__).resolve().parent
 STAMP_NAME = "twinstage-sim-sources.sha256"
 LOCK_NAME = "twinstage-compile.lock"
+NOT_KERNELS = frozenset({"cache_guard.py", "compile_progress.py", "precompile.py"})
+"""Files of runtime/sim that hold no numba code: editing them keeps the cache."""
 WAIT_LINE_S = 10.0
 """A process waiting for another one's compile says so this often (a progress line)."""
 
 
 def sources_fingerprint(sim_dir: Path = SIM_DIR) -> str:
-    """sha256 over the names and contents of the plant's sources (``runtime/sim/*.py``)."""
+    """sha256 over the names and contents of the plant's sources (``runtime/sim/*.py`` less
+    :data:`NOT_KERNELS`)."""
     digest = hashlib.sha256()
     for path in sorted(sim_dir.glob("*.py")):
+        if path.name in NOT_KERNELS:
+            continue
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
