@@ -167,11 +167,16 @@ def test_the_recording_opens_in_the_plain_mcap_reader_and_validates(recorded: di
             c.topic: jsonschema.Draft202012Validator(json.loads(schemas[c.schema_id].data))
             for c in summary.channels.values()}
         counts: dict[str, int] = {}
+        alive: list[bool] = []
         for _schema, channel, message in reader.iter_messages():
-            validators[channel.topic].validate(json.loads(message.data))
+            doc = json.loads(message.data)
+            validators[channel.topic].validate(doc)
             counts[channel.topic] = counts.get(channel.topic, 0) + 1
+            if channel.topic == "/twinstage/source":
+                alive.append(doc["alive"])
     assert counts["/twinstage/readings"] > 100
     assert counts["/twinstage/source"] >= 2  # the stopped adapter fell silent and came back
+    assert False in alive and alive[-1] is True, alive
 
 
 def test_replay_of_the_live_recording_is_deterministic_and_seeks_agree(recorded: dict) -> None:
