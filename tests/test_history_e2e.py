@@ -64,15 +64,6 @@ def test_historian_kill9_restart_and_trend_over_the_bus(tmp_path: Path) -> None:
                              60)
         assert before <= _rows(db_path)
 
-        # a viewer (another bus client) draws the trend from the historian through the bus; it
-        # runs its 10 s while the checks below ask the historian too (all of them only read)
-        hud = tmp_path / "hud.json"
-        env = {"TWINSTAGE_TREND": LEVEL}
-        key = str(Path(os.environ["TWINSTAGE_KEYS"]) / "viewer.key_secret")
-        view = stack.sup.start("viewer", ["view", str(PUMP_STATION), "--bus", stack.bus_address,
-                                          "--key", key, "--headless", "--seconds", "10",
-                                          "--select", "T-102", "--hud-json", str(hud)], env=env)
-
         # a second bus client (a viewer's key) gets the trend through the bus
         hist = BusHistory(ServiceClient(stack.endpoints, security=session_client("viewer")),
                           timeout_s=10)
@@ -92,6 +83,7 @@ def test_historian_kill9_restart_and_trend_over_the_bus(tmp_path: Path) -> None:
 
         # the command line: the same rows through the bus and straight from the store
         end = datetime.fromtimestamp(time.time() - 1, tz=UTC).isoformat()
+        key = str(Path(os.environ["TWINSTAGE_KEYS"]) / "viewer.key_secret")
         via_bus = run_cli("history", LEVEL, "--from", "-2m", "--to", end, "--csv",
                           "--bus", stack.bus_address, "--key", key)
         via_store = run_cli("history", LEVEL, "--from", "-2m", "--to", end, "--csv",
@@ -104,7 +96,12 @@ def test_historian_kill9_restart_and_trend_over_the_bus(tmp_path: Path) -> None:
         assert lines[0] == "time,point,value,unit,quality" and len(lines) >= 2
         assert all(",LT-102/level_m," in line and ",m,Good" in line for line in lines[1:])
 
-        # the viewer started above has drawn the trend
+        # a viewer (another bus client) draws the trend from the historian through the bus
+        hud = tmp_path / "hud.json"
+        env = {"TWINSTAGE_TREND": LEVEL}
+        view = stack.sup.start("viewer", ["view", str(PUMP_STATION), "--bus", stack.bus_address,
+                                          "--key", key, "--headless", "--seconds", "10",
+                                          "--select", "T-102", "--hud-json", str(hud)], env=env)
         assert view.process.wait(timeout=120) == 0
         stack.sup.children.remove(view)
         trends = [e for e in json.loads(hud.read_text())["elements"] if e["kind"] == "trend"]

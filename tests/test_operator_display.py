@@ -97,44 +97,30 @@ def _view(*args: str) -> subprocess.Popen:
 
 
 def _run(tmp_path: Path, name: str, size: str, stop_bus: bool = False) -> dict:
-    return _runs(tmp_path, [(name, size)], stop_bus)[0]
-
-
-def _runs(tmp_path: Path, views: list[tuple[str, str]], stop_bus: bool = False) -> list[dict]:
-    """One headless viewer per (name, size), all at once on one bus; each one's --hud-json."""
+    shots, hud = tmp_path / name, tmp_path / f"{name}.json"
     with live_bus_server() as (address, _plant, server):
-        procs = []
+        proc = _view("--bus", address, "--headless", "--seconds", "120", "--size", size,
+                     "--screenshot-dir", str(shots), "--screenshot-every", "1",
+                     "--select", "T-102", "--hud-json", str(hud), "--max-fps", "20")
         try:
-            for name, size in views:
-                procs.append(_view("--bus", address, "--headless", "--seconds", "120", "--size",
-                                   size, "--screenshot-dir", str(tmp_path / name),
-                                   "--screenshot-every", "1", "--select", "T-102", "--hud-json",
-                                   str(tmp_path / f"{name}.json"), "--max-fps", "20"))
-            for name, _size in views:
-                wait_until(lambda n=name: (tmp_path / n / "live-002.png").exists(), timeout_s=90)
+            wait_until(lambda: (shots / "live-002.png").exists(), timeout_s=90)
             if stop_bus:
                 server.stop()  # the bus process dies: the viewer's connection drops
-                for name, _size in views:
-                    wait_until(lambda n=name: (tmp_path / n / "live-007.png").exists(),
-                               timeout_s=60)
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-            errs = [proc.communicate(timeout=60)[1] for proc in procs]
+                wait_until(lambda: (shots / "live-007.png").exists(), timeout_s=60)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
         finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-    for proc, err in zip(procs, errs, strict=True):
-        assert proc.returncode == 0, err
-    return [json.loads((tmp_path / f"{name}.json").read_text()) for name, _size in views]
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 0, err
+    return json.loads(hud.read_text())
 
 
 def test_every_asset_shows_its_values_with_units_clear_of_panels(tmp_path: Path) -> None:
     scene = load_scene(PUMP_STATION)
-    sizes = ("1280x720", "3840x2160")  # two viewers at once: the same checks for each
-    for size, hud in zip(sizes, _runs(tmp_path, [(f"shots-{s}", s) for s in sizes]),
-                         strict=True):
+    for size in ("1280x720", "3840x2160"):
+        hud = _run(tmp_path, f"shots-{size}", size)
         elements = hud["elements"]
         badges = [e for e in elements if e["kind"] == "badge"]
         panels = [e for e in elements if e["kind"] in ("status", "faceplate")]
