@@ -27,6 +27,11 @@ on TCP/IP v1.0b), and it is at least as strict as our checks on top of pymodbus 
 
 Errors are the ones of ``adapters.modbus.validate``: NoCommunicationError, BadReplyError,
 DeviceExceptionError. Use one client per connection from one event loop.
+
+Two forms of an exchange: ``await exchange(unit, pdus)``, and ``start(unit, pdus, done)``, whose
+``done`` is called from the protocol's callbacks (or the timeout timer) with the reply PDUs or
+the NoCommunicationError; the poller's steady ticks use the callback form (no Future and task
+step per request), and ``exchange`` is built on it, so both share every check above.
 """
 
 from __future__ import annotations
@@ -52,6 +57,10 @@ READ_FUNCTIONS = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
 
 class ReplyTimeoutError(NoCommunicationError):
     """No reply within the timeout: the connection is to be dropped (a late reply may follow)."""
+
+
+Done = Callable[[list[bytes] | NoCommunicationError], None]
+"""An exchange's outcome callback (:meth:`ModbusTcpClient.start`)."""
 
 
 class ReadRequest:
@@ -149,7 +158,8 @@ class ModbusTcpClient:
         """Transaction id -> position in the exchange in flight, for each unanswered request."""
         self._unit = 0
         self._replies: list[bytes] = []
-        self._fut: asyncio.Future[list[bytes]] | None = None
+        self._done: Done | None = None
+        """Called once with the exchange in flight's reply PDUs, or its NoCommunicationError."""
         self._deadline = 0.0
         """Loop time by which the exchange in flight must be answered."""
         self._sent_at = 0.0
@@ -261,10 +271,39 @@ class ModbusTcpClient:
         """Write request ``pdus`` (one send) and return their reply PDUs in the same order,
         unchecked beyond framing, transaction and unit id (check them with
         :meth:`ReadRequest.data`). Raises NoCommunicationError for the whole exchange."""
+        loop = self._loop
+        if loop is None:
+            raise NoCommunicationError("not connected")
+        fut: asyncio.Future[list[bytes]] = loop.create_future()
+
+        def done(result: list[bytes] | NoCommunicationError) -> None:
+            if not fut.done():
+                if isinstance(result, list):
+                    fut.set_result(result)
+                else:
+                    fut.set_exception(result)
+
+        self.start(unit, pdus, done)
+        try:
+            return await fut
+        finally:
+            if self._done is done:  # abandoned (cancelled): a late reply is not outstanding
+                self._done = None
+                self._pending.clear()
+
+    def start(self, unit: int, pdus: Sequence[bytes], done: Done) -> None:
+        """Write request ``pdus`` (one send); ``done`` is called once, from the protocol's
+        callbacks or the client's timer, with their reply PDUs in the same order (checked as
+        :meth:`exchange` says) or with the NoCommunicationError (ReplyTimeoutError on a
+        timeout) that ends the exchange. The callback form of :meth:`exchange`, for a caller
+        that goes on from the reply without a Future and a task step per request; ``done``
+        may start the next exchange. Raises NoCommunicationError (not connected),
+        RuntimeError (an exchange in flight) or ValueError (a PDU that does not fit) without
+        sending anything."""
         transport = self._transport
         if transport is None or self._closed:
             raise NoCommunicationError("not connected")
-        if self._fut is not None:
+        if self._done is not None:
             raise RuntimeError("one exchange in flight per connection")
         loop = self._loop
         assert loop is not None
@@ -284,18 +323,12 @@ class ModbusTcpClient:
         self._tid = tid
         self._unit = unit
         self._replies = [b""] * len(pdus)
-        self._fut = fut = loop.create_future()
+        self._done = done
         transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
         self._sent_at = now = loop.time()
         self._deadline = now + self.timeout_s
         if self._timer is None:  # an armed timer fires before this deadline and re-arms
             self._timer = loop.call_at(self._deadline, self._check_deadline)
-        try:
-            return await fut
-        finally:
-            if self._fut is fut:
-                self._fut = None
-                pending.clear()
 
     # ------------------------------------------------------------------ protocol callbacks
 
@@ -313,22 +346,20 @@ class ModbusTcpClient:
         if pending:  # a pipelined group: the device is answering, the rest are on their way
             self._sent_at = t
             return
-        fut, self._fut = self._fut, None
-        if fut is not None and not fut.done():
-            fut.set_result(self._replies)
+        done, self._done = self._done, None
+        if done is not None:
+            done(self._replies)
 
     def _check_deadline(self) -> None:
         self._timer = None
-        fut = self._fut
-        if fut is None or self._closed:
+        if self._done is None or self._closed:
             return
         loop = self._loop
         assert loop is not None
         if loop.time() < self._deadline:
             self._timer = loop.call_at(self._deadline, self._check_deadline)
             return
-        if not fut.done():
-            fut.set_exception(ReplyTimeoutError(f"no reply within {self.timeout_s:g} s"))
+        self._fail(ReplyTimeoutError(f"no reply within {self.timeout_s:g} s"))
 
     def _broken(self, why: str) -> None:
         """The stream can no longer be trusted: fail the request and drop the connection."""
@@ -338,11 +369,11 @@ class ModbusTcpClient:
         if was_open and self._on_lost is not None:
             self._on_lost()
 
-    def _fail(self, exc: Exception) -> None:
-        fut, self._fut = self._fut, None
+    def _fail(self, exc: NoCommunicationError) -> None:
+        done, self._done = self._done, None
         self._pending.clear()
-        if fut is not None and not fut.done():
-            fut.set_exception(exc)
+        if done is not None:
+            done(exc)
 
     def _lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -365,4 +396,4 @@ def _check_function(pdu: bytes, function: int) -> None:
         raise BadReplyError(f"function code {fc}, expected {function}")
 
 
-__all__ = ["READ_FUNCTIONS", "ModbusTcpClient", "ReadRequest", "ReplyTimeoutError"]
+__all__ = ["READ_FUNCTIONS", "Done", "ModbusTcpClient", "ReadRequest", "ReplyTimeoutError"]

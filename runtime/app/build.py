@@ -22,15 +22,30 @@ LIVE_MAX_FRAME_WALL_NS = 1 << 62
 """Live virtual time is the monotonic clock itself: no frame cap (the observer caps its own)."""
 
 
-def live_session(world: World, subscriber: object | None) -> Session:
-    """The live clock: virtual now is ``time.monotonic_ns``; ``subscriber`` None shows the
-    scene's model alone (no readings)."""
-    from runtime.sources.live_bus import LiveBusSource
+INGEST_MODES = ("thread", "frame")
+"""Where a live view decodes the bus: in an ingest thread (the default; docs/operations.md,
+"The viewer's bus ingest") or in the frame's ingest phase (``twinstage view --ingest frame``)."""
 
-    source = None if subscriber is None else LiveBusSource(subscriber, world)  # type: ignore[arg-type]
+
+def live_session(world: World, subscriber: object | None, *, ingest: str = "thread") -> Session:
+    """The live clock: virtual now is ``time.monotonic_ns``; ``subscriber`` None shows the
+    scene's model alone (no readings). ``ingest`` "thread" hands the subscriber to an ingest
+    thread (:mod:`runtime.sources.live_thread`); "frame" drains it in the frame."""
+    if ingest not in INGEST_MODES:
+        raise ValueError(f"ingest must be one of {INGEST_MODES}, not {ingest!r}")
+    source: object | None = None
+    if subscriber is not None and ingest == "thread":
+        from runtime.sources.live_thread import ThreadedLiveBusSource
+
+        source = ThreadedLiveBusSource(subscriber, world)  # type: ignore[arg-type]
+    elif subscriber is not None:
+        from runtime.sources.live_bus import LiveBusSource
+
+        source = LiveBusSource(subscriber, world)  # type: ignore[arg-type]
     now = time.monotonic_ns()
     clock = VirtualClock(now_ns=now, max_frame_wall_ns=LIVE_MAX_FRAME_WALL_NS)
-    return Session(world, source, make_observer(world), clock=clock, wall_start_ns=now)
+    return Session(world, source, make_observer(world), clock=clock,  # type: ignore[arg-type]
+                   wall_start_ns=now)
 
 
 def add_display_plugins(twin: Twin, *, where: str, actor: str, role: str,

@@ -124,7 +124,8 @@ def _tour_once(args: argparse.Namespace, twin: Twin, tour, clock: SteppedClock, 
         raise SystemExit("kiosk: the scene declares no tour (scene.yaml tours:)")
     if subscriber is not None:  # live values on the cards: wait for the bus's snapshot
         deadline = time.monotonic() + SYNC_WAIT_S
-        while not subscriber.synced and time.monotonic() < deadline:
+        source = twin.session.source  # the subscriber itself belongs to the ingest thread
+        while not source.synced and time.monotonic() < deadline:
             twin.viewer.step(1)
         twin.viewer.step(3)
     arrived: list[int] = []

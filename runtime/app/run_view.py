@@ -57,7 +57,8 @@ def _build_session(args: argparse.Namespace, world):  # noqa: ANN001, ANN202
     args.security = getattr(args, "security", None)
     args.role = args.role or "viewer"
     subscriber = Subscriber(BusEndpoints.from_address(args.bus), security=args.security)
-    return live_session(world, subscriber), subscriber, []
+    return (live_session(world, subscriber, ingest=getattr(args, "ingest", "thread")),
+            subscriber, [])
 
 
 def run_twin(args: argparse.Namespace, app, viewer, *, headless: bool) -> int:  # noqa: ANN001

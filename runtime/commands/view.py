@@ -85,6 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     live.add_argument("--hud-json", type=Path, default=None, metavar="FILE",
                       help="at exit, write every 2D element of the last frame (kind, text, "
                            "bounding box in pixels) as JSON")
+    live.add_argument("--ingest", default="thread", choices=("thread", "frame"),
+                      help="decode the bus in an ingest thread that overlaps rendering "
+                      "(default), or in each frame as before")
     live.add_argument("--max-fps", type=float, default=DEFAULT_MAX_FPS, metavar="N",
                       help=f"headless live frame-rate cap (default {DEFAULT_MAX_FPS:g})")
     rep = parser.add_argument_group("replay (a recording from twinstage record)")

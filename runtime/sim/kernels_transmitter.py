@@ -17,6 +17,8 @@ _MIX1 = 0xBF58476D1CE4E5B9
 _MIX2 = 0x94D049BB133111EB
 _U16 = 1.0 / 65536.0
 _SQRT3 = 1.7320508075688772
+KW_PER_W = 0.001
+"""kW per W, as a multiplier (the same scale as the motor's ``power_kw`` point)."""
 
 
 @inline_kernel
@@ -62,10 +64,19 @@ def source_value(kind, idx, tm, ts, jm, js, pm, ps, ms, vs, pipes, xs):
     if kind == 9:
         return ms.temperature_degc[idx]
     if kind == 10:
-        return ms.power_w[idx] / 1000.0
+        return ms.power_w[idx] * KW_PER_W
     if kind == 11:
         return xs.output[idx]
     return 0.0
+
+
+@inline_kernel
+def _gather(out, idx, start: int, stop: int, column, scale: float) -> None:
+    """``out[x] = column[idx[x]] * scale`` for rows ``start:stop``, over 1-D views of those
+    rows so the compiler sees their bounds (a constant ``scale`` of 1.0 folds away)."""
+    i, o = idx[start:stop], out[start:stop]
+    for x in range(o.shape[0]):
+        o[x] = column[i[x]] * scale
 
 
 @inline_kernel
@@ -73,49 +84,26 @@ def transmitter_sample(xm, xs, tm, ts, jm, js, pm, ps, ms, vs, pipes) -> None:
     """Sample every instrument's true value into ``xs.sample``, one source kind at a time.
 
     The compiled model orders transmitter rows by source kind (``by_kind_start``), so each
-    inner loop is a plain gather into contiguous rows with no per-instrument switch. An
-    instrument that measures another one reads that one's output from the previous step.
+    kind is a plain gather into contiguous rows with no per-instrument switch. An instrument
+    that measures another one reads that one's output from the previous step. The same values
+    as ``source_value`` gives, kind by kind.
     """
     st = xm.by_kind_start
     idx = xm.source_index
     out = xs.sample
-    # Each loop over 1-D views of its kind's rows, so the compiler sees their bounds.
-    i, o = idx[st[0]:st[1]], out[st[0]:st[1]]
-    for x in range(o.shape[0]):
-        o[x] = ts.level_m[i[x]]
-    i, o = idx[st[1]:st[2]], out[st[1]:st[2]]
-    for x in range(o.shape[0]):
-        o[x] = ts.volume_m3[i[x]]
-    i, o = idx[st[2]:st[3]], out[st[2]:st[3]]
-    for x in range(o.shape[0]):
-        o[x] = ts.overflow_m3_s[i[x]] * 3600.0
-    i, o = idx[st[3]:st[4]], out[st[3]:st[4]]
-    for x in range(o.shape[0]):
-        o[x] = js.pressure_kpa[i[x]]
-    i, o = idx[st[4]:st[5]], out[st[4]:st[5]]
-    for x in range(o.shape[0]):
-        o[x] = ms.speed_rpm[pm.motor[i[x]]]
-    i, o = idx[st[5]:st[6]], out[st[5]:st[6]]
-    for x in range(o.shape[0]):
-        o[x] = ps.flow_m3_s[i[x]] * 3600.0
-    i, o = idx[st[6]:st[7]], out[st[6]:st[7]]
-    for x in range(o.shape[0]):
-        o[x] = vs.position_pct[i[x]]
-    i, o = idx[st[7]:st[8]], out[st[7]:st[8]]
-    for x in range(o.shape[0]):
-        o[x] = vs.flow_m3_s[i[x]] * 3600.0
-    i, o = idx[st[8]:st[9]], out[st[8]:st[9]]
-    for x in range(o.shape[0]):
-        o[x] = pipes.flow_m3_s[i[x]] * 3600.0
-    i, o = idx[st[9]:st[10]], out[st[9]:st[10]]
-    for x in range(o.shape[0]):
-        o[x] = ms.temperature_degc[i[x]]
-    i, o = idx[st[10]:st[11]], out[st[10]:st[11]]
-    for x in range(o.shape[0]):
-        o[x] = ms.power_w[i[x]] / 1000.0
-    i, o = idx[st[11]:st[12]], out[st[11]:st[12]]
-    for x in range(o.shape[0]):
-        o[x] = xs.output[i[x]]
+    _gather(out, idx, st[0], st[1], ts.level_m, 1.0)
+    _gather(out, idx, st[1], st[2], ts.volume_m3, 1.0)
+    _gather(out, idx, st[2], st[3], ts.overflow_m3_s, 3600.0)
+    _gather(out, idx, st[3], st[4], js.pressure_kpa, 1.0)
+    # A pump's speed is its motor's, and pump i's motor is motor row i (build checks it).
+    _gather(out, idx, st[4], st[5], ms.speed_rpm, 1.0)
+    _gather(out, idx, st[5], st[6], ps.flow_m3_s, 3600.0)
+    _gather(out, idx, st[6], st[7], vs.position_pct, 1.0)
+    _gather(out, idx, st[7], st[8], vs.flow_m3_s, 3600.0)
+    _gather(out, idx, st[8], st[9], pipes.flow_m3_s, 3600.0)
+    _gather(out, idx, st[9], st[10], ms.temperature_degc, 1.0)
+    _gather(out, idx, st[10], st[11], ms.power_w, KW_PER_W)
+    _gather(out, idx, st[11], st[12], xs.output, 1.0)
 
 
 @inline_kernel

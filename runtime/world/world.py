@@ -38,12 +38,7 @@ class World:
     ) -> None:
         """Store a batch of readings; non-finite values become Bad, Good ones are held."""
         s = self.state
-        values = np.asarray(values, dtype=np.float64)
-        quality = np.asarray(quality, dtype=np.uint8).copy()
-        reason = np.asarray(reason, dtype=np.uint8).copy()
-        finite = np.isfinite(values)
-        quality[~finite] = Quality.BAD
-        reason[~finite] = Reason.NOT_FINITE
+        values, quality, reason = checked_readings(values, quality, reason)
         s.value[columns] = values
         s.quality[columns] = quality
         s.reason[columns] = reason
@@ -59,6 +54,19 @@ class World:
         self.entity_quality[:] = Quality.GOOD
         served = self.points.poll_period_ns >= 0
         np.maximum.at(self.entity_quality, self.points.entity[served], self.state.quality[served])
+
+
+def checked_readings(values: np.ndarray, quality: np.ndarray,
+                     reason: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values, quality, reason) as the world stores them: float64, and a non-finite value
+    Bad (not finite) whatever its source said; quality and reason are copies."""
+    values = np.asarray(values, dtype=np.float64)
+    quality = np.asarray(quality, dtype=np.uint8).copy()
+    reason = np.asarray(reason, dtype=np.uint8).copy()
+    finite = np.isfinite(values)
+    quality[~finite] = Quality.BAD
+    reason[~finite] = Reason.NOT_FINITE
+    return values, quality, reason
 
 
 def build_world(scene: Scene, devices: Devices | None = None) -> World:

@@ -185,10 +185,13 @@ def _main() -> int:
     p.add_argument("--serve", action="store_true", help="start the stack in --keep, print the "
                    "view command, run until interrupted")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--ingest", default=None, choices=("thread", "frame"),
+                   help="the viewer's --ingest (default: the view command's own default)")
     args = p.parse_args()
+    viewer_args = [] if args.ingest is None else ["--ingest", args.ingest]
     if args.serve:
         stack = Stack(args.assets, args.keep)
-        print(" ".join(stack.viewer_argv(args.seconds)), flush=True)
+        print(" ".join(stack.viewer_argv(args.seconds, *viewer_args)), flush=True)
         try:
             while stack.sup.first_exit() is None:
                 time.sleep(0.5)
@@ -205,7 +208,8 @@ def _main() -> int:
     prefix = None
     if args.profile:
         prefix = [sys.executable, "-m", "cProfile", "-o", str(args.keep / "viewer.prof")]
-    stats = run_stack(args.assets, args.seconds, args.keep, viewer_prefix=prefix)
+    stats = run_stack(args.assets, args.seconds, args.keep, viewer_prefix=prefix,
+                      viewer_args=viewer_args)
     summary = {k: v for k, v in stats["timings_ms"].items() if k != "per_second"}
     print(json.dumps({"steady": steady(stats), "timings_ms": summary, "bus": stats.get("bus"),
                       "ingest": {k: v for k, v in stats.get("ingest", {}).items()
