@@ -11,20 +11,23 @@ import json
 import os
 import re
 import signal
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from conftest import run_cli
-from e2e_fixtures import live_stack, wait_for
+from e2e_fixtures import Watch, live_stack, wait_for
 from panda3d.core import PNMImage
 from pymodbus.client import ModbusTcpClient
 
+from runtime.bus.subscriber import Update
+from runtime.quality import Quality
 from runtime.registers import encode_value
 from runtime.scene import load_devices, load_scene
 from runtime.supervisor import free_port_block
 
 SCENE_DIR = Path(__file__).resolve().parent.parent / "scenes" / "pump_station"
+GOOD, BAD = int(Quality.GOOD), int(Quality.BAD)
 DEVICES = load_devices(SCENE_DIR / "devices.yaml", load_scene(SCENE_DIR))
 
 
@@ -46,6 +49,10 @@ def _write_setpoint(port_of: dict[str, int], value: float) -> None:
         client.close()
 
 
+def _shots(folder: Path) -> int:
+    return len(list(folder.glob("live-*.png")))
+
+
 def test_live_viewer_follows_the_plant_and_shows_bad_data(tmp_path: Path) -> None:
     shots = tmp_path / "shots"
     stats_path = tmp_path / "stats.json"
@@ -55,21 +62,46 @@ def test_live_viewer_follows_the_plant_and_shows_bad_data(tmp_path: Path) -> Non
             "--size", "640x360", "--screenshot-dir", str(shots), "--screenshot-every", "0.5",
             "--select", "LIC-102", "--stats-json", str(stats_path),
         ])
-        wait_for(lambda: (shots / "live-000.png").exists(), 90, "the viewer's first screenshot")
-        time.sleep(2.0)  # snapshot and first readings applied
-        _write_setpoint(stack.device_ports, 3.9)
-        time.sleep(2.0)
-        marker = len(list(shots.glob("live-*.png")))
-        adapter = stack.child("adapter")
-        os.kill(adapter.process.pid, signal.SIGSTOP)
-        t_stop = time.monotonic()
-        time.sleep(5.0)
-        os.kill(adapter.process.pid, signal.SIGCONT)
-        time.sleep(4.0)
+        # A second bus subscriber judges liveness by the same rule as the viewer's: the waits
+        # below follow what it sees, then let the viewer draw a few more screenshots (0.5 s
+        # apart) so the viewer, which received the same messages, has drawn that state too.
+        watch = Watch(stack.endpoints)
+
+        def seen(point: str, ok: Callable[[Update], bool]) -> bool:
+            u = watch.value(point)
+            return u is not None and ok(u)
+
+        def more_shots(n: int, what: str) -> None:
+            start = _shots(shots)
+            wait_for(lambda: watch.pump() or _shots(shots) >= start + n, 60, what)
+
+        try:
+            wait_for(lambda: watch.pump() or (shots / "live-000.png").exists(), 90,
+                     "the viewer's first screenshot")
+            wait_for(lambda: seen("LT-102/level_m", lambda u: u.quality == GOOD), 30,
+                     "the adapter's readings")
+            more_shots(2, "the viewer's snapshot and first readings applied")
+            _write_setpoint(stack.device_ports, 3.9)
+            wait_for(lambda: seen("LIC-102/setpoint_m", lambda u: abs(u.value - 3.9) < 1e-3),
+                     30, "the new setpoint on the bus")
+            more_shots(2, "the new setpoint drawn")
+            marker = _shots(shots)
+            adapter = stack.child("adapter")
+            os.kill(adapter.process.pid, signal.SIGSTOP)
+            try:
+                wait_for(lambda: seen("LT-102/level_m", lambda u: u.quality == BAD), 30,
+                         "the stopped adapter's points to go Bad")
+                more_shots(4, "the Bad points drawn with their age")
+            finally:
+                os.kill(adapter.process.pid, signal.SIGCONT)
+            wait_for(lambda: seen("LT-102/level_m", lambda u: u.quality == GOOD), 30,
+                     "the resumed adapter's points to be Good again")
+            more_shots(3, "the recovered points drawn")
+        finally:
+            watch.close()
         os.killpg(viewer.process.pid, signal.SIGTERM)  # the viewer writes stats and final.png
         assert viewer.process.wait(timeout=30) == 0
         stack.sup.children.remove(viewer)
-        del t_stop
 
     stats = json.loads(stats_path.read_text())
     point = stats["points"]["LIC-102/setpoint_m"]

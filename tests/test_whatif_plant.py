@@ -16,13 +16,15 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from bus_fixtures import free_base_port
-from conftest import run_cli
+from conftest import REPO_ROOT
 from e2e_fixtures import wait_for
 from plant_fixtures import PUMP_STATION, port_offset_for
 from security_fixtures import session_client, session_keys
@@ -87,15 +89,25 @@ def _command(bus: str, point: str, value: float, action: str) -> None:
 def test_forecast_of_stopping_p101_matches_the_plant(tmp_path: Path) -> None:
     scene = load_scene(PUMP_STATION)
     with fast_stack(tmp_path) as (bus, control_port):
-        # Let the plant leave its initial state (1 min of plant time).
-        wait_for(lambda: _plant(control_port, {"op": "status"})["time_s"] > 60, 60,
-                 "the plant to run a minute")
-        # The command line does the same from the bus (snapshot, settle, fork, run, print).
-        cli = run_cli("whatif", "pump_station", "--bus", bus, "--key",
-                      str(session_keys() / "viewer.key_secret"), "--set", "P-101/run_cmd=stop",
-                      "--horizon", "10min", "--json")
-        assert cli.returncode == 0, cli.stderr
-        out = json.loads(cli.stdout)
+        # The command line does the same from the bus (snapshot, settle, fork, run, print): a
+        # process of its own, started at once (it runs while the plant warms up); it is done
+        # before this test takes its own snapshot and commands anything on the plant.
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "whatif", "pump_station", "--bus", bus,
+             "--key", str(session_keys() / "viewer.key_secret"), "--set", "P-101/run_cmd=stop",
+             "--horizon", "10min", "--json"],
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            # Let the plant leave its initial state (1 min of plant time).
+            wait_for(lambda: _plant(control_port, {"op": "status"})["time_s"] > 60, 60,
+                     "the plant to run a minute")
+            cli_out, cli_err = cli.communicate(timeout=120)
+        finally:
+            if cli.poll() is None:
+                cli.kill()
+                cli.wait()
+        assert cli.returncode == 0, cli_err
+        out = json.loads(cli_out)
         assert out["label"] == "stopping P-101 (UC-101 to Manual)" and out["horizon_s"] == 600
         assert out["final"]["P-101/running"] == 0.0 and len(out["fork_hash"]) == 64
         world = world_for(scene)
