@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -170,3 +170,24 @@ def server_process(port: int, args: list[str] | None = None) -> Iterator[ServerP
         yield proc
     finally:
         proc.kill()
+
+
+async def with_poller(server: Any, port: int,
+                      check: Callable[[Any, Any, CaptureSink], Awaitable[None]],
+                      **device_kw: Any) -> None:
+    """Run a real DevicePoller against the started fault ``server`` on ``port``; once every
+    point is Good, await ``check(server, poller, sink)``; then stop the poller (it must stop
+    without an exception) and the server."""
+    from adapters.modbus.device_poller import DevicePoller
+
+    sink = CaptureSink()
+    poller = DevicePoller(device(port, **device_kw), sink)  # type: ignore[arg-type]
+    task = asyncio.create_task(poller.run())
+    try:
+        await sink.wait(lambda: sink.all_quality(Quality.GOOD), 3.0)
+        await check(server, poller, sink)
+    finally:
+        poller.stop()
+        await asyncio.wait_for(task, 5.0)
+        await server.stop()
+    assert task.exception() is None

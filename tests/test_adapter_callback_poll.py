@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
-from adapter_fixtures import CaptureSink, device, quiet_pymodbus
+from adapter_fixtures import CaptureSink, device, quiet_pymodbus, with_poller
 from modbus_fault_server import FaultServer
 
 from adapters.modbus.device_poller import _IN_FLIGHT, DevicePoller
@@ -205,17 +205,7 @@ async def _with_poller(check: Callable[[FaultServer, DevicePoller, CaptureSink],
     server = FaultServer(units=(1,))
     port = await server.start()
     server.set_registers("holding", 0, [1234])
-    sink = CaptureSink()
-    poller = DevicePoller(device(port, **device_kw), sink)  # type: ignore[arg-type]
-    task = asyncio.create_task(poller.run())
-    try:
-        await sink.wait(lambda: sink.all_quality(Quality.GOOD), 3.0)
-        await check(server, poller, sink)
-    finally:
-        poller.stop()
-        await asyncio.wait_for(task, 5.0)
-        await server.stop()
-    assert task.exception() is None
+    await with_poller(server, port, check, **device_kw)
 
 
 def _level_values(sink: CaptureSink) -> list[float]:

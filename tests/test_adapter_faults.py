@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
-from adapter_fixtures import CaptureSink, device, point, quiet_pymodbus
+from adapter_fixtures import CaptureSink, device, point, quiet_pymodbus, with_poller
 from modbus_fault_server import FaultServer
 
 from adapters.modbus.device_poller import DevicePoller, PollerOptions
@@ -36,16 +36,7 @@ async def _with_poller(check: Callable[[FaultServer, DevicePoller, CaptureSink],
     server.set_registers("input", 0, encode_value("float32", "big", 1.0, 0.0, 3.5))
     server.set_bits("discrete", 3, [1])
     server.set_registers("holding", 4, encode_value("float32", "big", 1.0, 0.0, 2.5))
-    sink = CaptureSink()
-    poller = DevicePoller(device(port, **device_kw), sink)  # type: ignore[arg-type]
-    task = asyncio.create_task(poller.run())
-    try:
-        await sink.wait(lambda: sink.all_quality(Quality.GOOD), 3.0)
-        await check(server, poller, sink)
-    finally:
-        poller.stop()
-        await asyncio.wait_for(task, 5.0)
-        await server.stop()
+    await with_poller(server, port, check, **device_kw)
 
 
 def _run(check: Callable[[FaultServer, DevicePoller, CaptureSink], Awaitable[None]],
