@@ -77,6 +77,9 @@ BAD = int(Quality.BAD)
 _NONE = int(Reason.NONE)
 _NOT_FINITE = int(Reason.NOT_FINITE)
 _INITIAL = int(Reason.INITIAL)
+_NOT_EXCHANGED = (NoCommunicationError, ValueError, struct_error, OSError, RuntimeError)
+"""What an exchange (or sending one) raises when no reply came back to check: see
+DevicePoller._failed."""
 _IDLE, _IN_FLIGHT, _DEFERRED = 0, 1, 2
 """Callback polling (DevicePoller._fast): between exchanges, a group's exchange in flight, a
 group waiting for a write to finish."""
@@ -491,23 +494,12 @@ class DevicePoller:
         group = due if depth >= len(due) else due[k:k + depth]
         self._fast_group = group
         self._fast_client = client
-        self.stats.requests += len(group)
-        if self._watchdog is None:
-            self._arm_watchdog(self._fast_sent_after + self.miss_s)
+        self._started(len(group), self._fast_sent_after)
         pdus = self._all_pdus if group is self.blocks else [bs.request.pdu for bs in group]
         try:
             client.start(self.device.unit_id, pdus, self._fast_replied)
-        except (ValueError, struct_error):
-            self._mark_all(Reason.NO_COMMUNICATION)
-            self._fast_tick_done()
-            return
-        except NoCommunicationError as exc:
-            self._lost(client, str(exc))
-            self._mark_all(Reason.NO_COMMUNICATION)
-            self._fast_tick_done()
-            return
-        except (OSError, RuntimeError) as exc:
-            self._lost(client, f"{type(exc).__name__}: {exc}")
+        except _NOT_EXCHANGED as exc:
+            self._failed(client, exc)
             self._mark_all(Reason.NO_COMMUNICATION)
             self._fast_tick_done()
             return
@@ -531,13 +523,7 @@ class DevicePoller:
             else:
                 client = self._fast_client
                 assert client is not None
-                if isinstance(result, ReplyTimeoutError):
-                    # A timeout leaves the stream in an unknown state (a late reply may
-                    # follow), so we start over on a fresh connection.
-                    self.stats.timeouts += 1
-                    self._lost(client, "no reply within the timeout")
-                else:
-                    self._lost(client, str(result))
+                self._failed(client, result)
                 self._mark_all(Reason.NO_COMMUNICATION)
             self._fast_tick_done()
         except Exception as exc:  # as in the task: the poller stops with it
@@ -701,23 +687,14 @@ class DevicePoller:
         client = self._client
         if client is None or not self._link_up:
             raise NoCommunicationError("not connected")
+        if sent_after is None:
+            sent_after = self._loop.time()  # type: ignore[union-attr]
+        self._started(requests, sent_after)
         stats = self.stats
-        stats.requests += requests
-        if self._watchdog is None:
-            if sent_after is None:
-                sent_after = self._loop.time()  # type: ignore[union-attr]
-            self._arm_watchdog(sent_after + self.miss_s)
         try:
             result = await op(client, *args)
-        except ReplyTimeoutError:
-            # A timeout leaves the stream in an unknown state (a late reply may follow), so
-            # we start over on a fresh connection.
-            stats.timeouts += 1
-            self._lost(client, "no reply within the timeout")
-            raise NoCommunicationError(f"no reply within {self.timeout_s:g} s") from None
-        except NoCommunicationError as exc:
-            self._lost(client, str(exc))
-            raise
+        except _NOT_EXCHANGED as exc:
+            raise self._failed(client, exc) from None
         except DeviceExceptionError as exc:
             stats.replies += requests
             self._contact()
@@ -728,14 +705,35 @@ class DevicePoller:
             stats.replies += requests
             self._contact()
             raise
-        except (ValueError, struct_error) as exc:  # e.g. a word outside 0..65535
-            raise NoCommunicationError(f"request not sent: {exc}") from None
-        except (OSError, RuntimeError) as exc:
-            self._lost(client, f"{type(exc).__name__}: {exc}")
-            raise NoCommunicationError(f"{type(exc).__name__}: {exc}") from None
         stats.replies += requests
         self._contact()
         return result
+
+    def _started(self, requests: int, sent_after: float) -> None:
+        """Count an exchange's requests; arm the watchdog from ``sent_after`` (the tick's
+        scheduled time, never later than the send) unless it is armed."""
+        self.stats.requests += requests
+        if self._watchdog is None:
+            self._arm_watchdog(sent_after + self.miss_s)
+
+    def _failed(self, client: ModbusTcpClient, exc: BaseException) -> NoCommunicationError:
+        """Account for an exchange that ended without a usable reply (one of
+        ``_NOT_EXCHANGED``; the task and the callback ticks alike) and return the
+        NoCommunicationError it stands for. The connection is dropped unless the request was
+        never sent (a value that does not encode)."""
+        if isinstance(exc, ReplyTimeoutError):
+            # A timeout leaves the stream in an unknown state (a late reply may follow), so
+            # we start over on a fresh connection.
+            self.stats.timeouts += 1
+            self._lost(client, "no reply within the timeout")
+            return NoCommunicationError(f"no reply within {self.timeout_s:g} s")
+        if isinstance(exc, NoCommunicationError):
+            self._lost(client, str(exc))
+            return exc
+        if isinstance(exc, (ValueError, struct_error)):  # e.g. a word outside 0..65535
+            return NoCommunicationError(f"request not sent: {exc}")
+        self._lost(client, f"{type(exc).__name__}: {exc}")  # OSError, RuntimeError
+        return NoCommunicationError(f"{type(exc).__name__}: {exc}")
 
     def _contact(self) -> None:
         """A reply arrived: the device is alive, reset the reconnect back-off."""
